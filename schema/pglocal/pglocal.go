@@ -166,7 +166,8 @@ func (c *Cluster) handOver(dir string) error {
 func (c *Cluster) command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, filepath.Join(c.binDir, name), args...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred, Pdeathsig: syscall.SIGTERM}
+	// Own process group: a terminal Ctrl-C reaches the parent, which stops the server in order.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred, Pdeathsig: syscall.SIGTERM, Setpgid: true}
 	if c.owner != nil {
 		cmd.Dir = "/"
 		cmd.Env = append(cmd.Env, "HOME="+c.owner.HomeDir, "USER=postgres")

@@ -1,0 +1,93 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+)
+
+// Page is the limit/offset of a paginated admin list.
+type Page struct {
+	Limit  int `json:"limit"`
+	Offset int `json:"offset"`
+}
+
+// page reads limit (1..100, default 50) and offset (≥ 0, default 0); out of range is a 400.
+func page(c *gin.Context, v *ValidationError) Page {
+	p := Page{Limit: 50}
+	if raw, ok := c.GetQuery("limit"); ok {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > 100 {
+			v.Add("limit", "too_big", "must be an integer from 1 to 100")
+		} else {
+			p.Limit = n
+		}
+	}
+	if raw, ok := c.GetQuery("offset"); ok {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 0 {
+			v.Add("offset", "too_small", "must be an integer ≥ 0")
+		} else {
+			p.Offset = n
+		}
+	}
+	return p
+}
+
+// boolQuery reads an optional "true"/"false" query flag.
+func boolQuery(c *gin.Context, name string, v *ValidationError) bool {
+	switch raw, _ := c.GetQuery(name); raw {
+	case "", "false":
+		return false
+	case "true":
+		return true
+	default:
+		v.Add(name, "invalid_enum_value", `must be "true" or "false"`)
+		return false
+	}
+}
+
+// uuidParam reads a path parameter that must be a UUID.
+func uuidParam(c *gin.Context, name string) (string, error) {
+	raw := c.Param(name)
+	if _, err := uuid.Parse(raw); err != nil || len(raw) != 36 {
+		return "", Invalid(name, "invalid_string", "must be a UUID")
+	}
+	return raw, nil
+}
+
+// maxBody bounds JSON request bodies.
+const maxBody = 1 << 20
+
+// bindJSON decodes a JSON object body into dst; malformed JSON or a wrongly typed field is a 400
+// naming the field.
+func bindJSON(c *gin.Context, dst any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
+	if err := dec.Decode(dst); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		var maxErr *http.MaxBytesError
+		switch {
+		case errors.As(err, &typeErr):
+			field := typeErr.Field
+			if field == "" {
+				field = "body"
+			}
+			return Invalid(field, "invalid_type", "expected %s, received %s", typeErr.Type.Kind(), typeErr.Value)
+		case errors.As(err, &maxErr):
+			return Invalid("body", "too_big", "body exceeds %d bytes", maxBody)
+		case errors.Is(err, io.EOF):
+			return Invalid("body", "invalid_type", "expected a JSON object, received nothing")
+		default:
+			return Invalid("body", "invalid_json", "malformed JSON: %v", err)
+		}
+	}
+	if dec.More() {
+		return Invalid("body", "invalid_json", "unexpected data after the JSON object")
+	}
+	return nil
+}

@@ -1,0 +1,84 @@
+// Package api is the engine's HTTP API on gin: one route table (routes.go), the middleware stack,
+// key authentication with scopes, and one error renderer. Handlers stay thin and call domain
+// services from activities/*.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/sdk/client"
+
+	"github.com/hogsend/hogsend/activities/apikeys"
+	"github.com/hogsend/hogsend/schema"
+)
+
+// Options are the application's additions to the API.
+type Options struct {
+	// Routes mounts custom routes after the built-in ones.
+	Routes func(r gin.IRouter)
+	// Middleware is appended after the built-in global stack.
+	Middleware []gin.HandlerFunc
+}
+
+// TemporalHealth is the part of the Temporal client the health check uses.
+type TemporalHealth interface {
+	CheckHealth(ctx context.Context, req *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
+}
+
+// Config holds the API's dependencies, built by the composition root.
+type Config struct {
+	DB       *pgxpool.Pool
+	Temporal TemporalHealth
+	Keys     *apikeys.Service
+	Logger   *slog.Logger
+	// Tracks are the migration tracks reported by health: engine first, then client.
+	Tracks []schema.Track
+	// TrustedOrigins get credentialed CORS.
+	TrustedOrigins []string
+	// Version is the engine build version; Started is the process start (for uptime).
+	Version string
+	Started time.Time
+	Options Options
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	engine *gin.Engine
+}
+
+// New builds the gin engine with every route mounted.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Started.IsZero() {
+		cfg.Started = time.Now()
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.HandleMethodNotAllowed = false
+	e.ContextWithFallback = true
+	e.Use(s.recovery, secure, s.cors, requestIDs, s.requestLog, deadline)
+	e.Use(cfg.Options.Middleware...)
+	s.mount(e)
+	if cfg.Options.Routes != nil {
+		cfg.Options.Routes(e)
+	}
+	e.NoRoute(s.wrap(s.notFound))
+	e.NoMethod(s.wrap(s.notFound))
+	s.engine = e
+	return s
+}
+
+// ServeHTTP makes the server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }

@@ -1,0 +1,518 @@
+package hogsend
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/mail"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Role is the process mode a configuration is validated for: requirements differ per role.
+type Role string
+
+// Process roles.
+const (
+	RoleAPI     Role = "serve"
+	RoleWorker  Role = "worker"
+	RoleDev     Role = "dev"
+	RoleMigrate Role = "migrate"
+	RoleKeys    Role = "keys"
+)
+
+// LevelHTTP sits between info and debug: one line per HTTP request.
+const LevelHTTP = slog.Level(-2)
+
+// Config is every environment variable the engine reads, parsed and validated once at start-up.
+// The table in configVars is the single source of defaults, documentation and parsing.
+type Config struct {
+	Env                    string // development | production | test
+	Port                   int
+	LogLevel               slog.Level
+	DatabaseURL            string
+	PublicURL              string
+	AdminAPIKey            string
+	SkipSchemaCheck        bool
+	ClientMigrationsFolder string
+	StudioDistPath         string
+
+	AuthSecret     string
+	AuthURL        string
+	TrustedOrigins []string // extra origins; see TrustedOriginSet
+
+	Email    EmailConfig
+	Temporal TemporalConfig
+	PostHog  PostHogConfig
+
+	EnabledJourneys, EnabledBuckets, EnabledLists Filter
+
+	Schedules ScheduleConfig
+	Webhooks  OutboundWebhookConfig
+	Campaigns CampaignConfig
+	RateLimit RateLimitConfig
+	Presets   PresetConfig
+}
+
+// EmailConfig selects and configures the email provider.
+type EmailConfig struct {
+	Provider            string // resend | smtp | file
+	ResendAPIKey        string
+	From                string
+	ResendWebhookSecret string
+	AlertsFrom          string
+	SMTPURL             string
+	FileDir             string
+}
+
+// TemporalConfig says how to reach Temporal.
+type TemporalConfig struct {
+	Address       string
+	Namespace     string
+	TaskQueue     string
+	TLSStrategy   string // none | tls | mtls
+	APIKey        string
+	TLSCert       string
+	TLSKey        string
+	TLSCA         string
+	TLSServerName string
+}
+
+// PostHogConfig configures the analytics client; an empty APIKey disables analytics.
+type PostHogConfig struct {
+	APIKey         string
+	Host           string
+	PersonalAPIKey string
+	WebhookSecret  string
+}
+
+// ScheduleConfig holds the cron specs of the engine-owned Temporal Schedules.
+type ScheduleConfig struct {
+	BucketReconcile string
+	WebhookReaper   string
+	CampaignReaper  string
+	AlertsCheck     string
+}
+
+// OutboundWebhookConfig tunes outbound webhook delivery.
+type OutboundWebhookConfig struct {
+	MaxAttempts int
+	Timeout     time.Duration
+	BaseDelay   time.Duration
+	MaxDelay    time.Duration
+	StuckAfter  time.Duration
+}
+
+// CampaignConfig tunes the campaign reaper.
+type CampaignConfig struct {
+	StaleAfter  time.Duration
+	GiveUpAfter time.Duration
+}
+
+// RateLimitConfig sets the in-process rate limits.
+type RateLimitConfig struct {
+	Window    time.Duration
+	AdminMax  int
+	EmailsMax int
+}
+
+// PresetConfig holds the secrets of the inbound webhook presets.
+type PresetConfig struct {
+	Clerk, Supabase, Stripe, Segment string
+	Enabled                          string // unset/* = every preset with a secret, none, or a csv
+}
+
+// Filter is a parsed ENABLED_* allow-list; the zero value allows everything.
+type Filter struct {
+	ids map[string]bool
+}
+
+// ParseFilter reads "*", "" or a comma-separated list of ids.
+func ParseFilter(s string) Filter {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "*" {
+		return Filter{}
+	}
+	ids := map[string]bool{}
+	for _, part := range strings.Split(s, ",") {
+		if p := strings.TrimSpace(part); p != "" {
+			ids[p] = true
+		}
+	}
+	return Filter{ids: ids}
+}
+
+// Allows reports whether id passes the filter.
+func (f Filter) Allows(id string) bool { return f.ids == nil || f.ids[id] }
+
+// TrustedOriginSet is the deduplicated set of origins trusted for credentialed CORS.
+func (c *Config) TrustedOriginSet() []string {
+	var out []string
+	for _, o := range append([]string{c.AuthURL, c.PublicURL}, c.TrustedOrigins...) {
+		o = strings.TrimRight(o, "/")
+		if o != "" && !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// ConfigError lists every problem found in the environment, one per line.
+type ConfigError struct {
+	Problems []string
+}
+
+func (e *ConfigError) Error() string {
+	return "invalid configuration:\n  " + strings.Join(e.Problems, "\n  ")
+}
+
+// configVar is one row of the configuration table.
+type configVar struct {
+	Name    string
+	Default string
+	Doc     string
+	// required reports whether the variable must be set for the role (after defaults).
+	required func(c *Config, r Role) bool
+	set      func(c *Config, v string) error
+}
+
+// ConfigVars lists the variables for documentation (README table, `hogsend help config`).
+func ConfigVars() []struct{ Name, Default, Doc string } {
+	out := make([]struct{ Name, Default, Doc string }, 0, len(configVars))
+	for _, v := range configVars {
+		out = append(out, struct{ Name, Default, Doc string }{v.Name, v.Default, v.Doc})
+	}
+	return out
+}
+
+func servesTraffic(_ *Config, r Role) bool { return r == RoleAPI || r == RoleWorker || r == RoleDev }
+func needsDatabase(_ *Config, r Role) bool { return r != RoleDev } // dev starts its own
+
+var configVars = []configVar{
+	{"NODE_ENV", "development", "development | production | test. production hides /openapi.json and /docs; test disables rate limits.", nil,
+		func(c *Config, v string) error { c.Env = v; return oneOf(v, "development", "production", "test") }},
+	{"PORT", "3002", "API listen port (0 picks a free port).", nil,
+		func(c *Config, v string) error { return intIn(&c.Port, v, 0, 65535) }},
+	{"LOG_LEVEL", "info", "error | warn | info | http | debug (http adds one line per request).", nil,
+		func(c *Config, v string) error { return parseLevel(&c.LogLevel, v) }},
+	{"DATABASE_URL", "", "PostgreSQL DSN. Required except for `dev`, which starts a private cluster when unset.", needsDatabase,
+		func(c *Config, v string) error { c.DatabaseURL = v; return dsn(v) }},
+	{"API_PUBLIC_URL", "http://localhost:3002", "Public origin used in tracking, unsubscribe and preference links.", nil,
+		func(c *Config, v string) error { c.PublicURL = strings.TrimRight(v, "/"); return absURL(v) }},
+	{"ADMIN_API_KEY", "", "Legacy root bearer token with full-admin scope (not stored, not revocable).", nil,
+		func(c *Config, v string) error { c.AdminAPIKey = v; return nil }},
+	{"SKIP_SCHEMA_CHECK", "false", "true lets the API boot while the engine schema is behind (emergency only).", nil,
+		func(c *Config, v string) error { return boolean(&c.SkipSchemaCheck, v) }},
+	{"CLIENT_MIGRATIONS_FOLDER", "", "Directory of the application's own NNNN_name.sql migrations (client track).", nil,
+		func(c *Config, v string) error { c.ClientMigrationsFolder = v; return nil }},
+	{"STUDIO_DIST_PATH", "", "Directory of a built Studio (index.html) to serve at /studio.", nil,
+		func(c *Config, v string) error { c.StudioDistPath = v; return nil }},
+	{"BETTER_AUTH_SECRET", "", "HMAC secret for unsubscribe and preference tokens (≥ 32 chars recommended). Required for serve and worker; dev generates one.", servesTraffic,
+		func(c *Config, v string) error { c.AuthSecret = v; return nil }},
+	{"BETTER_AUTH_URL", "http://localhost:3002", "Admin origin; always trusted for credentialed CORS.", nil,
+		func(c *Config, v string) error { c.AuthURL = strings.TrimRight(v, "/"); return absURL(v) }},
+	{"BETTER_AUTH_TRUSTED_ORIGINS", "", "Extra comma-separated trusted origins (remote Studio).", nil,
+		func(c *Config, v string) error { c.TrustedOrigins = csv(v); return nil }},
+	{"EMAIL_PROVIDER", "resend", "resend | smtp | file. dev uses smtp into its Mailpit.", nil,
+		func(c *Config, v string) error { c.Email.Provider = v; return oneOf(v, "resend", "smtp", "file") }},
+	{"RESEND_API_KEY", "", "Resend API key; required when EMAIL_PROVIDER=resend (serve, worker).",
+		func(c *Config, r Role) bool { return r != RoleDev && servesTraffic(c, r) && c.Email.Provider == "resend" },
+		func(c *Config, v string) error { c.Email.ResendAPIKey = v; return nil }},
+	{"RESEND_FROM_EMAIL", "noreply@hogsend.com", "Default From address.", nil,
+		func(c *Config, v string) error { c.Email.From = v; return address(v) }},
+	{"RESEND_WEBHOOK_SECRET", "", "Svix secret verifying POST /v1/webhooks/resend.", nil,
+		func(c *Config, v string) error { c.Email.ResendWebhookSecret = v; return nil }},
+	{"ALERTS_FROM_EMAIL", "RESEND_FROM_EMAIL", "From address of email alerts.", nil,
+		func(c *Config, v string) error { c.Email.AlertsFrom = v; return address(v) }},
+	{"SMTP_URL", "", "smtp://user:pass@host:port (STARTTLS when offered) or smtps://…; required when EMAIL_PROVIDER=smtp.",
+		func(c *Config, r Role) bool { return r != RoleDev && servesTraffic(c, r) && c.Email.Provider == "smtp" },
+		func(c *Config, v string) error { c.Email.SMTPURL = v; return smtpURL(v) }},
+	{"EMAIL_FILE_DIR", ".hogsend/mail", "Directory the file provider writes .eml files to.", nil,
+		func(c *Config, v string) error { c.Email.FileDir = v; return nil }},
+	{"TEMPORAL_ADDRESS", "localhost:7233", "Temporal frontend host:port.", nil,
+		func(c *Config, v string) error { c.Temporal.Address = v; return hostPort(v) }},
+	{"TEMPORAL_NAMESPACE", "default", "Temporal namespace.", nil,
+		func(c *Config, v string) error { c.Temporal.Namespace = v; return nil }},
+	{"TEMPORAL_TASK_QUEUE", "hogsend", "Task queue of every engine workflow and activity.", nil,
+		func(c *Config, v string) error { c.Temporal.TaskQueue = v; return nil }},
+	{"TEMPORAL_TLS_STRATEGY", "none for localhost, else tls", "none | tls | mtls.", nil,
+		func(c *Config, v string) error { c.Temporal.TLSStrategy = v; return oneOf(v, "none", "tls", "mtls") }},
+	{"TEMPORAL_API_KEY", "", "Temporal Cloud API key (forces TLS).", nil,
+		func(c *Config, v string) error { c.Temporal.APIKey = v; return nil }},
+	{"TEMPORAL_TLS_CERT", "", "Client certificate PEM file; required for mtls.",
+		func(c *Config, _ Role) bool { return c.Temporal.TLSStrategy == "mtls" },
+		func(c *Config, v string) error { c.Temporal.TLSCert = v; return nil }},
+	{"TEMPORAL_TLS_KEY", "", "Client key PEM file; required for mtls.",
+		func(c *Config, _ Role) bool { return c.Temporal.TLSStrategy == "mtls" },
+		func(c *Config, v string) error { c.Temporal.TLSKey = v; return nil }},
+	{"TEMPORAL_TLS_CA", "", "Custom CA PEM file.", nil,
+		func(c *Config, v string) error { c.Temporal.TLSCA = v; return nil }},
+	{"TEMPORAL_TLS_SERVER_NAME", "", "TLS server name (SNI) override.", nil,
+		func(c *Config, v string) error { c.Temporal.TLSServerName = v; return nil }},
+	{"POSTHOG_API_KEY", "", "PostHog project key; unset disables analytics.", nil,
+		func(c *Config, v string) error { c.PostHog.APIKey = v; return nil }},
+	{"POSTHOG_HOST", "https://us.i.posthog.com", "PostHog host.", nil,
+		func(c *Config, v string) error { c.PostHog.Host = v; return absURL(v) }},
+	{"POSTHOG_PERSONAL_API_KEY", "POSTHOG_API_KEY", "Bearer for the PostHog persons API.", nil,
+		func(c *Config, v string) error { c.PostHog.PersonalAPIKey = v; return nil }},
+	{"POSTHOG_WEBHOOK_SECRET", "", "Shared secret of an app-defined posthog webhook source.", nil,
+		func(c *Config, v string) error { c.PostHog.WebhookSecret = v; return nil }},
+	{"ENABLED_JOURNEYS", "*", "Comma-separated journey ids to run, or * for all.", nil,
+		func(c *Config, v string) error { c.EnabledJourneys = ParseFilter(v); return nil }},
+	{"ENABLED_BUCKETS", "*", "Comma-separated bucket ids to run, or * for all.", nil,
+		func(c *Config, v string) error { c.EnabledBuckets = ParseFilter(v); return nil }},
+	{"ENABLED_LISTS", "*", "Comma-separated list ids to offer, or * for all.", nil,
+		func(c *Config, v string) error { c.EnabledLists = ParseFilter(v); return nil }},
+	{"BUCKET_RECONCILE_CRON", "*/5 * * * *", "Schedule of the bucket reconcile.", nil,
+		func(c *Config, v string) error { c.Schedules.BucketReconcile = v; return cron(v) }},
+	{"OUTBOUND_WEBHOOK_REAPER_CRON", "*/1 * * * *", "Schedule of the outbound delivery reaper.", nil,
+		func(c *Config, v string) error { c.Schedules.WebhookReaper = v; return cron(v) }},
+	{"CAMPAIGN_REAPER_CRON", "*/5 * * * *", "Schedule of the campaign reaper.", nil,
+		func(c *Config, v string) error { c.Schedules.CampaignReaper = v; return cron(v) }},
+	{"ALERTS_CHECK_CRON", "*/5 * * * *", "Schedule of the alert checks.", nil,
+		func(c *Config, v string) error { c.Schedules.AlertsCheck = v; return cron(v) }},
+	{"OUTBOUND_WEBHOOK_MAX_ATTEMPTS", "8", "Attempts before a delivery fails to the dead-letter queue.", nil,
+		func(c *Config, v string) error { return intIn(&c.Webhooks.MaxAttempts, v, 1, 100) }},
+	{"OUTBOUND_WEBHOOK_TIMEOUT_MS", "15000", "Per-attempt POST timeout.", nil,
+		func(c *Config, v string) error { return millis(&c.Webhooks.Timeout, v) }},
+	{"OUTBOUND_WEBHOOK_BASE_DELAY_MS", "5000", "Retry backoff base.", nil,
+		func(c *Config, v string) error { return millis(&c.Webhooks.BaseDelay, v) }},
+	{"OUTBOUND_WEBHOOK_MAX_DELAY_MS", "21600000", "Retry backoff ceiling.", nil,
+		func(c *Config, v string) error { return millis(&c.Webhooks.MaxDelay, v) }},
+	{"OUTBOUND_WEBHOOK_STUCK_AFTER_MS", "300000", "Age after which a `sending` delivery is recovered.", nil,
+		func(c *Config, v string) error { return millis(&c.Webhooks.StuckAfter, v) }},
+	{"CAMPAIGN_STALE_AFTER_MS", "900000", "In-flight campaign considered stale.", nil,
+		func(c *Config, v string) error { return millis(&c.Campaigns.StaleAfter, v) }},
+	{"CAMPAIGN_GIVE_UP_AFTER_MS", "21600000", "Stale campaign declared failed.", nil,
+		func(c *Config, v string) error { return millis(&c.Campaigns.GiveUpAfter, v) }},
+	{"RATE_LIMIT_WINDOW_MS", "60000", "Rate-limit window.", nil,
+		func(c *Config, v string) error { return millis(&c.RateLimit.Window, v) }},
+	{"RATE_LIMIT_ADMIN_MAX", "100", "Admin requests per window per key.", nil,
+		func(c *Config, v string) error { return intIn(&c.RateLimit.AdminMax, v, 1, 1_000_000) }},
+	{"RATE_LIMIT_EMAILS_MAX", "30", "POST /v1/emails per window per key.", nil,
+		func(c *Config, v string) error { return intIn(&c.RateLimit.EmailsMax, v, 1, 1_000_000) }},
+	{"CLERK_WEBHOOK_SECRET", "", "Mounts the Clerk preset at /v1/webhooks/clerk.", nil,
+		func(c *Config, v string) error { c.Presets.Clerk = v; return nil }},
+	{"SUPABASE_WEBHOOK_SECRET", "", "Mounts the Supabase preset.", nil,
+		func(c *Config, v string) error { c.Presets.Supabase = v; return nil }},
+	{"STRIPE_WEBHOOK_SECRET", "", "Mounts the Stripe preset.", nil,
+		func(c *Config, v string) error { c.Presets.Stripe = v; return nil }},
+	{"SEGMENT_WEBHOOK_SECRET", "", "Mounts the Segment preset.", nil,
+		func(c *Config, v string) error { c.Presets.Segment = v; return nil }},
+	{"ENABLED_WEBHOOK_PRESETS", "*", "* (every preset with a secret), none, or a csv of preset ids.", nil,
+		func(c *Config, v string) error { c.Presets.Enabled = v; return nil }},
+}
+
+// ignoredPrefixes are variables of the reference's Hatchet/Redis stack: warned about, not read.
+var ignoredVars = []string{"HATCHET_CLIENT_", "REDIS_URL"}
+
+// LoadConfig reads the configuration for a role through lookup (os.LookupEnv in production).
+// Every problem is collected; the returned *ConfigError lists them all. Warnings are returned
+// separately so the caller can log them once a logger exists.
+func LoadConfig(lookup func(string) (string, bool), environ []string, role Role) (*Config, []string, error) {
+	c := &Config{}
+	var problems, warnings []string
+	for _, v := range configVars {
+		raw, _ := lookup(v.Name)
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
+			raw = defaultFor(v, lookup)
+		}
+		if raw == "" {
+			continue
+		}
+		if err := v.set(c, raw); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v (got %q)", v.Name, err, redact(v.Name, raw)))
+		}
+	}
+	if c.Temporal.TLSStrategy == "" {
+		c.Temporal.TLSStrategy = defaultTLSStrategy(c.Temporal.Address)
+	}
+	for _, v := range configVars {
+		if v.required == nil || !v.required(c, role) {
+			continue
+		}
+		if raw, _ := lookup(v.Name); strings.TrimSpace(raw) == "" {
+			problems = append(problems, fmt.Sprintf("%s: required but not set", v.Name))
+		}
+	}
+	if len(c.AuthSecret) > 0 && len(c.AuthSecret) < 32 {
+		warnings = append(warnings, "BETTER_AUTH_SECRET is shorter than 32 characters; use a long random value")
+	}
+	var ignored []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		for _, p := range ignoredVars {
+			if strings.HasPrefix(name, p) {
+				ignored = append(ignored, name)
+			}
+		}
+	}
+	if len(ignored) > 0 {
+		slices.Sort(ignored)
+		warnings = append(warnings, fmt.Sprintf("ignored: %s (Go engine uses TEMPORAL_* and no Redis)", strings.Join(ignored, ", ")))
+	}
+	if len(problems) > 0 {
+		return nil, warnings, &ConfigError{Problems: problems}
+	}
+	return c, warnings, nil
+}
+
+// defaultFor resolves a default that names another variable ("RESEND_FROM_EMAIL") or is prose.
+func defaultFor(v configVar, lookup func(string) (string, bool)) string {
+	switch v.Default {
+	case "RESEND_FROM_EMAIL", "POSTHOG_API_KEY":
+		if raw, _ := lookup(v.Default); strings.TrimSpace(raw) != "" {
+			return strings.TrimSpace(raw)
+		}
+		for _, other := range configVars {
+			if other.Name == v.Default {
+				return other.Default
+			}
+		}
+		return ""
+	case "none for localhost, else tls":
+		return ""
+	}
+	return v.Default
+}
+
+func defaultTLSStrategy(address string) string {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		host = address
+	}
+	switch host {
+	case "localhost", "127.0.0.1", "::1":
+		return "none"
+	}
+	return "tls"
+}
+
+func redact(name, v string) string {
+	if strings.Contains(name, "SECRET") || strings.Contains(name, "KEY") || strings.Contains(name, "URL") && strings.Contains(v, "@") {
+		return "…"
+	}
+	return v
+}
+
+func oneOf(v string, allowed ...string) error {
+	if slices.Contains(allowed, v) {
+		return nil
+	}
+	return fmt.Errorf("must be one of %s", strings.Join(allowed, ", "))
+}
+
+func intIn(dst *int, v string, lo, hi int) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return fmt.Errorf("must be an integer from %d to %d", lo, hi)
+	}
+	*dst = n
+	return nil
+}
+
+func millis(dst *time.Duration, v string) error {
+	var n int
+	if err := intIn(&n, v, 1, 1<<31-1); err != nil {
+		return errors.New("must be a positive number of milliseconds")
+	}
+	*dst = time.Duration(n) * time.Millisecond
+	return nil
+}
+
+// boolean is strict: true/1/yes are true, false/0/no are false, anything else is an error.
+func boolean(dst *bool, v string) error {
+	switch strings.ToLower(v) {
+	case "true", "1", "yes":
+		*dst = true
+	case "false", "0", "no":
+		*dst = false
+	default:
+		return errors.New("must be true or false")
+	}
+	return nil
+}
+
+func parseLevel(dst *slog.Level, v string) error {
+	switch v {
+	case "error":
+		*dst = slog.LevelError
+	case "warn":
+		*dst = slog.LevelWarn
+	case "info":
+		*dst = slog.LevelInfo
+	case "http":
+		*dst = LevelHTTP
+	case "debug":
+		*dst = slog.LevelDebug
+	default:
+		return oneOf(v, "error", "warn", "info", "http", "debug")
+	}
+	return nil
+}
+
+func absURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return errors.New("must be an absolute URL")
+	}
+	return nil
+}
+
+func dsn(v string) error {
+	if strings.HasPrefix(v, "postgres://") || strings.HasPrefix(v, "postgresql://") {
+		return absURL(v)
+	}
+	if strings.Contains(v, "=") { // key=value form
+		return nil
+	}
+	return errors.New("must be a postgres:// URL or a key=value DSN")
+}
+
+func smtpURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Host == "" {
+		return errors.New("must look like smtp://user:pass@host:port or smtps://host:port")
+	}
+	return nil
+}
+
+func address(v string) error {
+	if _, err := mail.ParseAddress(v); err != nil {
+		return errors.New("must be an email address")
+	}
+	return nil
+}
+
+func hostPort(v string) error {
+	if _, _, err := net.SplitHostPort(v); err != nil {
+		return errors.New("must be host:port")
+	}
+	return nil
+}
+
+func csv(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// cron accepts a standard five-field cron spec (or a @descriptor), which Temporal schedules parse.
+func cron(v string) error {
+	if strings.HasPrefix(v, "@") {
+		return nil
+	}
+	if len(strings.Fields(v)) != 5 {
+		return errors.New("must be a five-field cron spec such as */5 * * * *")
+	}
+	return nil
+}

@@ -1,0 +1,318 @@
+// Package hogsend is the façade an application imports: Options, New, the Engine, and Main/Run,
+// which dispatch the binary's sub-commands (serve, worker, dev, migrate, keys).
+//
+// An application's whole main.go is
+//
+//	func main() { hogsend.Main(&hogsend.Options{ /* journeys, templates, … */ }) }
+//
+// This package is the composition root: it reads the environment once, builds typed configs for
+// the api and worker packages, and is imported by none of them.
+package hogsend
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/hogsend/hogsend/activities/apikeys"
+	"github.com/hogsend/hogsend/api"
+	"github.com/hogsend/hogsend/schema"
+	"github.com/hogsend/hogsend/worker"
+)
+
+// Version is the engine build version, set with -ldflags "-X github.com/hogsend/hogsend.Version=v1.2.3".
+var Version = ""
+
+// EngineVersion is Version, else the module version from the build info, else "unknown".
+func EngineVersion() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/hogsend/hogsend" && d.Version != "" {
+				return d.Version
+			}
+		}
+		if v := bi.Main.Version; v != "" && v != "(devel)" {
+			return v
+		}
+	}
+	return "unknown"
+}
+
+// Options are what an application registers with the engine.
+type Options struct {
+	// ClientMigrations is the application's own migration track (NNNN_name.sql files at its
+	// root); CLIENT_MIGRATIONS_FOLDER is used when nil.
+	ClientMigrations fs.FS
+	// API adds routes and middleware.
+	API api.Options
+	// Worker adds workflows and activities.
+	Worker worker.Options
+	// LookupEnv replaces os.LookupEnv (tests). Environ replaces os.Environ.
+	LookupEnv func(string) (string, bool)
+	Environ   func() []string
+}
+
+func (o *Options) lookupEnv() func(string) (string, bool) {
+	if o != nil && o.LookupEnv != nil {
+		return o.LookupEnv
+	}
+	return os.LookupEnv
+}
+
+func (o *Options) environ() []string {
+	if o != nil && o.Environ != nil {
+		return o.Environ()
+	}
+	if o != nil && o.LookupEnv != nil {
+		return nil
+	}
+	return os.Environ()
+}
+
+// Engine is a configured engine: a database pool, a lazy Temporal client and the services
+// built on them. It serves the API, runs the worker and migrates.
+type Engine struct {
+	cfg      *Config
+	opts     *Options
+	log      *slog.Logger
+	pool     *pgxpool.Pool
+	temporal client.Client
+	keys     *apikeys.Service
+	started  time.Time
+	// Stdout receives output meant for the operator (the first-boot key).
+	Stdout io.Writer
+}
+
+// New builds an engine. It opens the pool and a lazy Temporal client, so it succeeds while
+// Temporal is down; nothing is served until Serve or RunWorker.
+func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (*Engine, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	poolCfg.ConnConfig.RuntimeParams["application_name"] = "hogsend"
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database pool: %w", err)
+	}
+	tc, err := newTemporalClient(cfg, logger)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &Engine{
+		cfg: cfg, opts: opts, log: logger, pool: pool, temporal: tc,
+		keys:    &apikeys.Service{DB: pool, LegacyKey: cfg.AdminAPIKey},
+		started: time.Now(),
+		Stdout:  os.Stdout,
+	}, nil
+}
+
+// newTemporalClient makes a client that connects on first use, so the API boots and reports
+// `temporal: down` while Temporal is unreachable.
+func newTemporalClient(cfg *Config, logger *slog.Logger) (client.Client, error) {
+	opts := client.Options{
+		HostPort:  cfg.Temporal.Address,
+		Namespace: cfg.Temporal.Namespace,
+		Logger:    tlog.NewStructuredLogger(logger.With("component", "temporal")),
+	}
+	if cfg.Temporal.APIKey != "" {
+		opts.Credentials = client.NewAPIKeyStaticCredentials(cfg.Temporal.APIKey)
+	}
+	if cfg.Temporal.TLSStrategy != "none" || cfg.Temporal.APIKey != "" {
+		tlsCfg := &tls.Config{ServerName: cfg.Temporal.TLSServerName, MinVersion: tls.VersionTLS12}
+		if cfg.Temporal.TLSCA != "" {
+			pem, err := os.ReadFile(cfg.Temporal.TLSCA)
+			if err != nil {
+				return nil, fmt.Errorf("read TEMPORAL_TLS_CA: %w", err)
+			}
+			tlsCfg.RootCAs = x509.NewCertPool()
+			if !tlsCfg.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, errors.New("TEMPORAL_TLS_CA holds no PEM certificate")
+			}
+		}
+		if cfg.Temporal.TLSStrategy == "mtls" {
+			cert, err := tls.LoadX509KeyPair(cfg.Temporal.TLSCert, cfg.Temporal.TLSKey)
+			if err != nil {
+				return nil, fmt.Errorf("load TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY: %w", err)
+			}
+			tlsCfg.Certificates = []tls.Certificate{cert}
+		}
+		opts.ConnectionOptions.TLS = tlsCfg
+	}
+	c, err := client.NewLazyClient(opts)
+	if err != nil {
+		return nil, fmt.Errorf("temporal client: %w", err)
+	}
+	return c, nil
+}
+
+// Config returns the engine's configuration.
+func (e *Engine) Config() *Config { return e.cfg }
+
+// Temporal returns the engine's Temporal client.
+func (e *Engine) Temporal() client.Client { return e.temporal }
+
+// Keys returns the API key service.
+func (e *Engine) Keys() *apikeys.Service { return e.keys }
+
+// Close releases the pool and the Temporal client.
+func (e *Engine) Close() {
+	e.temporal.Close()
+	e.pool.Close()
+}
+
+// tracks are the engine track and, when configured, the application's client track.
+func (e *Engine) tracks() []schema.Track {
+	fsys := e.opts.ClientMigrations
+	if fsys == nil && e.cfg.ClientMigrationsFolder != "" {
+		if st, err := os.Stat(e.cfg.ClientMigrationsFolder); err == nil && st.IsDir() {
+			fsys = os.DirFS(e.cfg.ClientMigrationsFolder)
+		}
+	}
+	return []schema.Track{schema.Engine(), schema.Client(fsys)}
+}
+
+// Migrate applies the engine track, then the client track.
+func (e *Engine) Migrate(ctx context.Context) error {
+	m := &schema.Migrator{DatabaseURL: e.cfg.DatabaseURL, Logger: e.log}
+	return m.Up(ctx, e.tracks()...)
+}
+
+// MigrationStatus reads both tracks.
+func (e *Engine) MigrationStatus(ctx context.Context) ([]schema.Status, error) {
+	var out []schema.Status
+	for _, t := range e.tracks() {
+		st, err := schema.ReadStatus(ctx, e.pool, t)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// ErrSchemaBehind is returned by CheckSchema when engine migrations are pending.
+var ErrSchemaBehind = errors.New("database schema is behind this build")
+
+// CheckSchema is the boot guard: an error unless the engine track is fully applied.
+func (e *Engine) CheckSchema(ctx context.Context) error {
+	st, err := schema.ReadStatus(ctx, e.pool, schema.Engine())
+	if err != nil {
+		return err
+	}
+	if st.LedgerError != nil {
+		return fmt.Errorf("%w (%s): %v", ErrSchemaBehind, st.Describe(), st.LedgerError)
+	}
+	if !st.InSync {
+		return fmt.Errorf("%w: %s — run `migrate up`, or set SKIP_SCHEMA_CHECK=true to boot anyway", ErrSchemaBehind, st.Describe())
+	}
+	return nil
+}
+
+// API returns the HTTP handler.
+func (e *Engine) API() http.Handler {
+	return api.New(api.Config{
+		DB:             e.pool,
+		Temporal:       e.temporal,
+		Keys:           e.keys,
+		Logger:         e.log,
+		Tracks:         e.tracks(),
+		TrustedOrigins: e.cfg.TrustedOriginSet(),
+		Version:        EngineVersion(),
+		Started:        e.started,
+		Options:        e.opts.API,
+	})
+}
+
+// BootstrapKeyName names the key minted on first boot.
+const BootstrapKeyName = "bootstrap"
+
+// MintFirstKey creates a full-admin key when the database has none; ok is false otherwise.
+func (e *Engine) MintFirstKey(ctx context.Context) (apikeys.Created, bool, error) {
+	return e.keys.MintFirst(ctx, apikeys.NewKey{Name: BootstrapKeyName, Scopes: []apikeys.Scope{apikeys.FullAdmin, apikeys.Ingest}, CreatedBy: "first-boot"})
+}
+
+// Serve runs the API on ln until ctx is cancelled, then drains in-flight requests for up to 10 s.
+// It refuses to start while the engine schema is behind (unless SKIP_SCHEMA_CHECK), and on a
+// database with no API keys it mints one and prints it once.
+func (e *Engine) Serve(ctx context.Context, ln net.Listener) error {
+	if e.cfg.SkipSchemaCheck {
+		e.log.Warn("SKIP_SCHEMA_CHECK is set: serving without checking the engine schema")
+	} else if err := e.CheckSchema(ctx); err != nil {
+		return err
+	}
+	if k, ok, err := e.MintFirstKey(ctx); err != nil {
+		return fmt.Errorf("first-boot API key: %w", err)
+	} else if ok {
+		fmt.Fprintf(e.Stdout, "\nNo API key existed, so one full-admin key was created. It is shown only this once:\n\n    %s\n\n", k.Token)
+	}
+	srv := &http.Server{
+		Handler:           e.API(),
+		ReadHeaderTimeout: 60 * time.Second,
+		IdleTimeout:       72 * time.Second,
+		ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	e.log.Info("Hogsend API ready", "engineVersion", EngineVersion(), "apiVersion", api.APIVersion,
+		"url", "http://"+ln.Addr().String(), "publicUrl", e.cfg.PublicURL)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		e.log.Error("Forced shutdown after timeout")
+		return fmt.Errorf("forced shutdown: %w", err)
+	}
+	e.log.Info("Server closed")
+	return nil
+}
+
+// NewWorker builds the Temporal worker of this engine.
+func (e *Engine) NewWorker() (*worker.Worker, error) {
+	return worker.New(worker.Config{
+		Client:        e.temporal,
+		DB:            e.pool,
+		TaskQueue:     e.cfg.Temporal.TaskQueue,
+		Logger:        e.log,
+		EngineVersion: EngineVersion(),
+		Options:       e.opts.Worker,
+	})
+}
+
+// RunWorker runs the Temporal worker until ctx is cancelled.
+func (e *Engine) RunWorker(ctx context.Context) error {
+	w, err := e.NewWorker()
+	if err != nil {
+		return err
+	}
+	e.log.Info("Hogsend worker starting", "temporal", e.cfg.Temporal.Address, "namespace", e.cfg.Temporal.Namespace)
+	return w.Run(ctx)
+}

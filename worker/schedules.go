@@ -1,0 +1,75 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+)
+
+// Schedule is an engine-owned Temporal Schedule: a workflow started on a cron spec.
+type Schedule struct {
+	// ID is fixed forever (e.g. "hogsend-bucket-reconcile"): it is how the schedule is found again.
+	ID        string
+	Cron      string
+	Workflow  string
+	TaskQueue string
+	Args      []any
+}
+
+// catchupWindow: a schedule that missed runs while Temporal was down runs at most once late.
+const catchupWindow = time.Minute
+
+func (s Schedule) spec() client.ScheduleSpec {
+	return client.ScheduleSpec{CronExpressions: []string{s.Cron}}
+}
+
+func (s Schedule) action() *client.ScheduleWorkflowAction {
+	return &client.ScheduleWorkflowAction{
+		ID:        s.ID + "-run",
+		Workflow:  s.Workflow,
+		TaskQueue: s.TaskQueue,
+		Args:      s.Args,
+	}
+}
+
+// EnsureSchedule creates the schedule, or updates it in place when it exists, so every worker
+// can call it at boot: the result is one schedule with the latest spec. Overlapping runs are
+// skipped.
+func EnsureSchedule(ctx context.Context, c client.Client, s Schedule) error {
+	spec := s.spec()
+	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID:            s.ID,
+		Spec:          spec,
+		Action:        s.action(),
+		Overlap:       enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		CatchupWindow: catchupWindow,
+	})
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return fmt.Errorf("create schedule %s: %w", s.ID, err)
+	}
+	err = c.ScheduleClient().GetHandle(ctx, s.ID).Update(ctx, client.ScheduleUpdateOptions{
+		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+			sched := in.Description.Schedule
+			sched.Spec = &spec
+			sched.Action = s.action()
+			if sched.Policy == nil {
+				sched.Policy = &client.SchedulePolicies{}
+			}
+			sched.Policy.Overlap = enumspb.SCHEDULE_OVERLAP_POLICY_SKIP
+			sched.Policy.CatchupWindow = catchupWindow
+			return &client.ScheduleUpdate{Schedule: &sched}, nil
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("update schedule %s: %w", s.ID, err)
+	}
+	return nil
+}

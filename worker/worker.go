@@ -1,0 +1,154 @@
+// Package worker runs the engine's Temporal worker: it registers every workflow and activity under
+// its constant name, keeps a heartbeat row in Postgres so the API can tell whether any worker is
+// alive, and owns the engine's Temporal Schedules.
+package worker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/hogsend/hogsend/activities"
+	"github.com/hogsend/hogsend/activities/store"
+	"github.com/hogsend/hogsend/workflows"
+)
+
+// Workflow is a workflow function registered under a fixed name.
+type Workflow struct {
+	Name string
+	Func any
+}
+
+// Activity is an activity function registered under a fixed name.
+type Activity struct {
+	Name string
+	Func any
+}
+
+// Options are the application's additions to the worker.
+type Options struct {
+	Workflows  []Workflow
+	Activities []Activity
+}
+
+// Config holds the worker's dependencies, built by the composition root.
+type Config struct {
+	Client        client.Client
+	DB            *pgxpool.Pool
+	TaskQueue     string
+	Logger        *slog.Logger
+	EngineVersion string
+	Options       Options
+	// HeartbeatEvery defaults to 10s.
+	HeartbeatEvery time.Duration
+}
+
+// Worker is one worker process's Temporal worker plus its heartbeat.
+type Worker struct {
+	cfg Config
+	id  string
+	tw  sdkworker.Worker
+	log *slog.Logger
+}
+
+// New builds the worker and registers everything; nothing runs until Run.
+func New(cfg Config) (*Worker, error) {
+	if cfg.Client == nil || cfg.DB == nil || cfg.TaskQueue == "" {
+		return nil, errors.New("worker: Client, DB and TaskQueue are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.HeartbeatEvery == 0 {
+		cfg.HeartbeatEvery = 10 * time.Second
+	}
+	w := &Worker{cfg: cfg, id: newWorkerID(), log: cfg.Logger}
+	// Custom names everywhere: aliasing would also register Go function names, which are not durable.
+	w.tw = sdkworker.New(cfg.Client, cfg.TaskQueue, sdkworker.Options{DisableRegistrationAliasing: true})
+
+	ops := &activities.Ops{DB: cfg.DB, WorkerID: w.id}
+	wfs := append([]Workflow{{Name: workflows.PingName, Func: workflows.Ping}}, cfg.Options.Workflows...)
+	acts := append([]Activity{{Name: activities.PingDatabaseName, Func: ops.PingDatabase}}, cfg.Options.Activities...)
+	for _, wf := range wfs {
+		w.tw.RegisterWorkflowWithOptions(wf.Func, workflow.RegisterOptions{Name: wf.Name})
+	}
+	for _, a := range acts {
+		w.tw.RegisterActivityWithOptions(a.Func, activity.RegisterOptions{Name: a.Name})
+	}
+	return w, nil
+}
+
+// ID is this process's worker id (`<hostname>:<pid>:<8 hex>`).
+func (w *Worker) ID() string { return w.id }
+
+func newWorkerID() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// Run starts polling and heartbeating and blocks until ctx is cancelled. On the way out the
+// heartbeat row is deleted first, so the API reports the worker down at once.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.tw.Start(); err != nil {
+		return fmt.Errorf("start temporal worker: %w", err)
+	}
+	w.log.Info("Hogsend worker ready", "engineVersion", w.cfg.EngineVersion, "taskQueue", w.cfg.TaskQueue, "workerId", w.id)
+	hbDone := make(chan struct{})
+	go func() {
+		defer close(hbDone)
+		w.heartbeat(ctx)
+	}()
+	<-ctx.Done()
+	<-hbDone
+	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := store.DeleteHeartbeat(stopCtx, w.cfg.DB, w.id); err != nil {
+		w.log.Warn("could not delete worker heartbeat", "error", err)
+	}
+	w.tw.Stop()
+	return nil
+}
+
+// heartbeat upserts the worker's row now and every HeartbeatEvery. The first failure is logged
+// at debug level, later ones are silent: the API reports the gap anyway.
+func (w *Worker) heartbeat(ctx context.Context) {
+	host, _ := os.Hostname()
+	hb := store.Heartbeat{WorkerID: w.id, TaskQueue: w.cfg.TaskQueue, Hostname: host, EngineVersion: w.cfg.EngineVersion}
+	logged := false
+	beat := func() {
+		bctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		err := store.UpsertHeartbeat(bctx, w.cfg.DB, hb)
+		if err == nil {
+			err = store.DeleteStaleHeartbeats(bctx, w.cfg.DB, 24*time.Hour)
+		}
+		if err != nil && !logged && ctx.Err() == nil {
+			w.log.Debug("worker heartbeat failed", "error", err)
+			logged = true
+		}
+	}
+	beat()
+	t := time.NewTicker(w.cfg.HeartbeatEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			beat()
+		}
+	}
+}
