@@ -189,7 +189,8 @@ func ConfigVars() []struct{ Name, Default, Doc string } {
 	return out
 }
 
-func servesTraffic(_ *Config, r Role) bool { return r == RoleAPI || r == RoleWorker || r == RoleDev }
+// servesTraffic: serve and worker need secrets and a provider; dev generates its own.
+func servesTraffic(_ *Config, r Role) bool { return r == RoleAPI || r == RoleWorker }
 func needsDatabase(_ *Config, r Role) bool { return r != RoleDev } // dev starts its own
 
 var configVars = []configVar{
@@ -220,7 +221,9 @@ var configVars = []configVar{
 	{"EMAIL_PROVIDER", "resend", "resend | smtp | file. dev uses smtp into its Mailpit.", nil,
 		func(c *Config, v string) error { c.Email.Provider = v; return oneOf(v, "resend", "smtp", "file") }},
 	{"RESEND_API_KEY", "", "Resend API key; required when EMAIL_PROVIDER=resend (serve, worker).",
-		func(c *Config, r Role) bool { return r != RoleDev && servesTraffic(c, r) && c.Email.Provider == "resend" },
+		func(c *Config, r Role) bool {
+			return servesTraffic(c, r) && c.Email.Provider == "resend"
+		},
 		func(c *Config, v string) error { c.Email.ResendAPIKey = v; return nil }},
 	{"RESEND_FROM_EMAIL", "noreply@hogsend.com", "Default From address.", nil,
 		func(c *Config, v string) error { c.Email.From = v; return address(v) }},
@@ -229,7 +232,7 @@ var configVars = []configVar{
 	{"ALERTS_FROM_EMAIL", "RESEND_FROM_EMAIL", "From address of email alerts.", nil,
 		func(c *Config, v string) error { c.Email.AlertsFrom = v; return address(v) }},
 	{"SMTP_URL", "", "smtp://user:pass@host:port (STARTTLS when offered) or smtps://…; required when EMAIL_PROVIDER=smtp.",
-		func(c *Config, r Role) bool { return r != RoleDev && servesTraffic(c, r) && c.Email.Provider == "smtp" },
+		func(c *Config, r Role) bool { return servesTraffic(c, r) && c.Email.Provider == "smtp" },
 		func(c *Config, v string) error { c.Email.SMTPURL = v; return smtpURL(v) }},
 	{"EMAIL_FILE_DIR", ".hogsend/mail", "Directory the file provider writes .eml files to.", nil,
 		func(c *Config, v string) error { c.Email.FileDir = v; return nil }},
@@ -319,13 +322,15 @@ func LoadConfig(lookup func(string) (string, bool), environ []string, role Role)
 	for _, v := range configVars {
 		raw, _ := lookup(v.Name)
 		raw = strings.TrimSpace(raw)
+		derived := false
 		if raw == "" {
-			raw = defaultFor(v, lookup)
+			raw, derived = defaultFor(v, lookup)
 		}
 		if raw == "" {
 			continue
 		}
-		if err := v.set(c, raw); err != nil {
+		// A default copied from another variable was already judged under that variable's name.
+		if err := v.set(c, raw); err != nil && !derived {
 			problems = append(problems, fmt.Sprintf("%s: %v (got %q)", v.Name, err, redact(v.Name, raw)))
 		}
 	}
@@ -362,23 +367,24 @@ func LoadConfig(lookup func(string) (string, bool), environ []string, role Role)
 	return c, warnings, nil
 }
 
-// defaultFor resolves a default that names another variable ("RESEND_FROM_EMAIL") or is prose.
-func defaultFor(v configVar, lookup func(string) (string, bool)) string {
+// defaultFor resolves a variable's default; derived is true when the default is another
+// variable's value ("RESEND_FROM_EMAIL"). Prose defaults are resolved after parsing.
+func defaultFor(v configVar, lookup func(string) (string, bool)) (value string, derived bool) {
 	switch v.Default {
 	case "RESEND_FROM_EMAIL", "POSTHOG_API_KEY":
 		if raw, _ := lookup(v.Default); strings.TrimSpace(raw) != "" {
-			return strings.TrimSpace(raw)
+			return strings.TrimSpace(raw), true
 		}
 		for _, other := range configVars {
 			if other.Name == v.Default {
-				return other.Default
+				return other.Default, true
 			}
 		}
-		return ""
+		return "", true
 	case "none for localhost, else tls":
-		return ""
+		return "", false
 	}
-	return v.Default
+	return v.Default, false
 }
 
 func defaultTLSStrategy(address string) string {
