@@ -2,6 +2,7 @@ package hogsend
 
 import (
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -156,4 +157,13 @@ func TestTrustedOriginSetDedupes(t *testing.T) {
 	t.Parallel()
 	c := &Config{AuthURL: "http://localhost:3002", PublicURL: "http://localhost:3002/", TrustedOrigins: []string{"https://studio.example.com"}}
 	require.Equal(t, []string{"http://localhost:3002", "https://studio.example.com"}, c.TrustedOriginSet())
+}
+
+func TestREADMEDocumentsEveryVariable(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	for _, v := range ConfigVars() {
+		require.Contains(t, string(readme), "| `"+v.Name+"` |", "README configuration table lacks %s", v.Name)
+	}
 }

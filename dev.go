@@ -251,45 +251,69 @@ func (r *runner) dev(ctx context.Context, _ []string) error {
 	}
 }
 
-// buildDevTools builds the Temporal CLI and Mailpit from tools/go.mod into dir/bin once; later
-// runs reuse the binaries. Binaries already on PATH are used when there is no tools module.
+// devTools are built from their own modules under tools/ (one module each, so their
+// dependency graphs never meet ours or each other's).
+var devTools = []struct{ name, pkg string }{
+	{"temporal", "github.com/temporalio/cli/cmd/temporal"},
+	{"mailpit", "github.com/axllent/mailpit"},
+}
+
+// buildDevTools builds the Temporal CLI and Mailpit into dir/bin once; later runs reuse the
+// binaries. Without the tools/ modules (dev run outside this repository), binaries on PATH are
+// used.
 func buildDevTools(ctx context.Context, dir string, out io.Writer) (map[string]string, string, error) {
 	binDir, err := filepath.Abs(filepath.Join(dir, "bin"))
 	if err != nil {
 		return nil, "", err
 	}
-	bins := map[string]string{"temporal": filepath.Join(binDir, "temporal"), "mailpit": filepath.Join(binDir, "mailpit")}
-	missing := false
-	for _, b := range bins {
-		if _, err := os.Stat(b); err != nil {
-			missing = true
+	bins := map[string]string{}
+	var missing []int
+	for i, t := range devTools {
+		bins[t.name] = filepath.Join(binDir, t.name)
+		if _, err := os.Stat(bins[t.name]); err != nil {
+			missing = append(missing, i)
 		}
 	}
-	if !missing {
+	if len(missing) == 0 {
 		return bins, "cached", nil
 	}
-	if _, err := os.Stat(filepath.Join("tools", "go.mod")); err != nil {
-		t, terr := exec.LookPath("temporal")
-		m, merr := exec.LookPath("mailpit")
-		if terr == nil && merr == nil {
-			return map[string]string{"temporal": t, "mailpit": m}, "found on PATH", nil
+	if _, err := os.Stat(filepath.Join("tools", "temporal", "go.mod")); err != nil {
+		for _, t := range devTools {
+			p, err := exec.LookPath(t.name)
+			if err != nil {
+				return nil, "", errors.New("the Temporal CLI and Mailpit are not built: run `dev` from the Hogsend repository " +
+					"(it builds them from tools/*/go.mod) or put `temporal` and `mailpit` on PATH")
+			}
+			bins[t.name] = p
 		}
-		return nil, "", errors.New("the Temporal CLI and Mailpit are not built: run `dev` from the Hogsend repository " +
-			"(it builds them from tools/go.mod) or put `temporal` and `mailpit` on PATH")
+		return bins, "found on PATH", nil
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		return nil, "", errors.New("building the dev tools needs the Go toolchain on PATH")
 	}
-	fmt.Fprintf(out, "\n      first run: compiling them from the module proxy (about 5–10 minutes on 2 cores)…\n")
-	cmd := exec.CommandContext(ctx, goBin, "build", "-o", binDir+string(filepath.Separator),
-		"github.com/temporalio/cli/cmd/temporal", "github.com/axllent/mailpit")
-	cmd.Dir = "tools"
-	var output strings.Builder
-	cmd.Stdout, cmd.Stderr = &output, &output
-	start := time.Now()
+	fmt.Fprintf(out, "\n      first run: compiling from the module proxy (about 5–10 minutes on 2 cores)\n")
+	for _, i := range missing {
+		t := devTools[i]
+		fmt.Fprintf(out, "      %s (%s)… ", t.name, t.pkg)
+		start := time.Now()
+		cmd := exec.CommandContext(ctx, goBin, "build", "-o", bins[t.name], t.pkg)
+		cmd.Dir = filepath.Join("tools", t.name)
+		var output strings.Builder
+		cmd.Stdout, cmd.Stderr = &output, &output
+		if err := runWithTicker(cmd, out, start); err != nil {
+			return nil, "", fmt.Errorf("build %s: %w\n%s", t.name, err, output.String())
+		}
+		fmt.Fprintf(out, "built in %s\n", time.Since(start).Round(time.Second))
+	}
+	fmt.Fprint(out, "      ")
+	return bins, "built", nil
+}
+
+// runWithTicker runs cmd, printing the elapsed time every 30 s so a long build shows progress.
+func runWithTicker(cmd *exec.Cmd, out io.Writer, start time.Time) error {
 	if err := cmd.Start(); err != nil {
-		return nil, "", err
+		return err
 	}
 	finished := make(chan error, 1)
 	go func() { finished <- cmd.Wait() }()
@@ -298,13 +322,9 @@ func buildDevTools(ctx context.Context, dir string, out io.Writer) (map[string]s
 	for {
 		select {
 		case err := <-finished:
-			if err != nil {
-				return nil, "", fmt.Errorf("build dev tools: %w\n%s", err, output.String())
-			}
-			fmt.Fprint(out, "      ")
-			return bins, "built", nil
+			return err
 		case <-tick.C:
-			fmt.Fprintf(out, "      … still compiling (%s)\n", time.Since(start).Round(time.Second))
+			fmt.Fprintf(out, "%s… ", time.Since(start).Round(time.Second))
 		}
 	}
 }

@@ -78,7 +78,11 @@ func New(cfg Config) (*Worker, error) {
 	w.tw = sdkworker.New(cfg.Client, cfg.TaskQueue, sdkworker.Options{DisableRegistrationAliasing: true})
 
 	ops := &activities.Ops{DB: cfg.DB, WorkerID: w.id}
-	wfs := append([]Workflow{{Name: workflows.PingName, Func: workflows.Ping}}, cfg.Options.Workflows...)
+	var wfs []Workflow
+	for _, b := range workflows.Builtins {
+		wfs = append(wfs, Workflow{Name: b.Name, Func: b.Func})
+	}
+	wfs = append(wfs, cfg.Options.Workflows...)
 	acts := append([]Activity{{Name: activities.PingDatabaseName, Func: ops.PingDatabase}}, cfg.Options.Activities...)
 	for _, wf := range wfs {
 		w.tw.RegisterWorkflowWithOptions(wf.Func, workflow.RegisterOptions{Name: wf.Name})

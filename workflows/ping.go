@@ -35,3 +35,15 @@ func Ping(ctx workflow.Context) (PingResult, error) {
 	}
 	return PingResult{Worker: res.Worker, Database: true}, nil
 }
+
+// Definition is a built-in workflow and the name it is registered under.
+type Definition struct {
+	Name string
+	Func any
+}
+
+// Builtins are the engine's own workflows. The worker registers each one, and the replay test
+// requires a recorded history (testdata/<name>.json) for each one.
+var Builtins = []Definition{
+	{Name: PingName, Func: Ping},
+}

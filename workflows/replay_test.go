@@ -1,0 +1,97 @@
+package workflows_test
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/hogsend/hogsend/activities"
+	"github.com/hogsend/hogsend/worker/workertest"
+	"github.com/hogsend/hogsend/workflows"
+)
+
+var record = flag.Bool("record", false, "re-record testdata/<workflow>.json histories on the in-process Temporal server")
+
+func historyFile(name string) string { return filepath.Join("testdata", name+".json") }
+
+// TestReplayRecordedHistories replays the committed history of every built-in workflow against
+// the current code: a change that is not replay-safe fails here before it reaches a cluster.
+func TestReplayRecordedHistories(t *testing.T) {
+	t.Parallel()
+	for _, def := range workflows.Builtins {
+		t.Run(def.Name, func(t *testing.T) {
+			t.Parallel()
+			file := historyFile(def.Name)
+			require.FileExists(t, file, "record it with: go test ./workflows -run TestRecordHistories -record")
+			replayer := worker.NewWorkflowReplayer()
+			replayer.RegisterWorkflowWithOptions(def.Func, workflow.RegisterOptions{Name: def.Name})
+			require.NoError(t, replayer.ReplayWorkflowHistoryFromJSONFile(nil, file))
+		})
+	}
+}
+
+// pingThatSkipsTheDatabase is Ping changed in a way that is not replay-safe.
+func pingThatSkipsTheDatabase(ctx workflow.Context) (workflows.PingResult, error) {
+	if err := workflow.Sleep(ctx, time.Second); err != nil {
+		return workflows.PingResult{}, err
+	}
+	return workflows.PingResult{}, nil
+}
+
+func TestReplayCatchesNonDeterministicChange(t *testing.T) {
+	t.Parallel()
+	replayer := worker.NewWorkflowReplayer()
+	replayer.RegisterWorkflowWithOptions(pingThatSkipsTheDatabase, workflow.RegisterOptions{Name: workflows.PingName})
+	err := replayer.ReplayWorkflowHistoryFromJSONFile(nil, historyFile(workflows.PingName))
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "nondeterministic")
+}
+
+// TestRecordHistories runs each built-in workflow on the in-process server with its activities
+// faked and writes its history. It only runs with -record.
+func TestRecordHistories(t *testing.T) {
+	if !*record {
+		t.Skip("pass -record to re-record workflow histories")
+	}
+	c := workertest.Client(t)
+	queue := workertest.TaskQueue(t)
+	w := worker.New(c, queue, worker.Options{DisableRegistrationAliasing: true})
+	for _, def := range workflows.Builtins {
+		w.RegisterWorkflowWithOptions(def.Func, workflow.RegisterOptions{Name: def.Name})
+	}
+	w.RegisterActivityWithOptions(func(context.Context) (activities.PingDatabaseResult, error) {
+		return activities.PingDatabaseResult{Worker: "recorder"}, nil
+	}, activity.RegisterOptions{Name: activities.PingDatabaseName})
+	require.NoError(t, w.Start())
+	defer w.Stop()
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, def := range workflows.Builtins {
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "record-" + def.Name, TaskQueue: queue}, def.Name)
+		require.NoError(t, err)
+		require.NoError(t, run.Get(ctx, nil))
+		hist := &historypb.History{}
+		iter := c.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, 0)
+		for iter.HasNext() {
+			ev, err := iter.Next()
+			require.NoError(t, err)
+			hist.Events = append(hist.Events, ev)
+		}
+		body, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(hist)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(historyFile(def.Name), append(body, '\n'), 0o644))
+	}
+}
+
