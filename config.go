@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hogsend/hogsend/api"
 )
 
 // Role is the process mode a configuration is validated for: requirements differ per role.
@@ -26,7 +28,7 @@ const (
 )
 
 // LevelHTTP sits between info and debug: one line per HTTP request.
-const LevelHTTP = slog.Level(-2)
+const LevelHTTP = api.LevelHTTP
 
 // Config is every environment variable the engine reads, parsed and validated once at start-up.
 // The table in configVars is the single source of defaults, documentation and parsing.

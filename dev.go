@@ -183,6 +183,7 @@ func (r *runner) dev(ctx context.Context, _ []string) error {
 	}
 	overlay["PORT"] = strconv.Itoa(port)
 	overlay["API_PUBLIC_URL"] = fmt.Sprintf("http://localhost:%d", port)
+	overlay["LOG_LEVEL"] = "warn" // keep the progress lines readable; LOG_LEVEL=http shows requests
 
 	// The environment wins over dev's choices.
 	lookup := func(k string) (string, bool) {
@@ -550,7 +551,11 @@ func devPing(ctx context.Context, e *Engine) error {
 
 func printBanner(w io.Writer, cfg *Config, s *devSettings, ownTemporal bool, key string) {
 	line := strings.Repeat("─", 66)
-	fmt.Fprintf(w, "\n%s\n  Hogsend %s is ready\n%s\n", line, EngineVersion(), line)
+	version := ""
+	if v := EngineVersion(); v != "unknown" {
+		version = " " + v
+	}
+	fmt.Fprintf(w, "\n%s\n  Hogsend%s is ready\n%s\n", line, version, line)
 	fmt.Fprintf(w, "  API            http://localhost:%d   (health: /v1/health)\n", cfg.Port)
 	if ownTemporal {
 		fmt.Fprintf(w, "  Temporal UI    http://localhost:%d   (namespace %s)\n", s.Temporal.UIPort, s.Temporal.Namespace)

@@ -85,6 +85,12 @@ func (c *Cluster) prepare() error {
 	if c.binDir != "" {
 		return nil
 	}
+	// The server runs from "/" as another user: relative paths would point elsewhere.
+	abs, err := filepath.Abs(c.Dir)
+	if err != nil {
+		return err
+	}
+	c.Dir = abs
 	dir, err := BinDir()
 	if err != nil {
 		return err
