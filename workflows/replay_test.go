@@ -94,4 +94,3 @@ func TestRecordHistories(t *testing.T) {
 		require.NoError(t, os.WriteFile(historyFile(def.Name), append(body, '\n'), 0o644))
 	}
 }
-
