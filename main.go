@@ -176,7 +176,7 @@ func (r *runner) serve(ctx context.Context, _ []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on port %d: %w", e.cfg.Port, err)
 	}
-	go func() { <-ctx.Done(); logShutdown(ctx, e.log) }()
+	defer context.AfterFunc(ctx, func() { logShutdown(ctx, e.log) })()
 	if err := e.Serve(ctx, ln); err != nil {
 		if errors.Is(err, ErrSchemaBehind) {
 			e.log.Error("Refusing to start: "+err.Error(), "required", "see migrate status")
@@ -193,7 +193,7 @@ func (r *runner) worker(ctx context.Context, _ []string) error {
 		return err
 	}
 	defer e.Close()
-	go func() { <-ctx.Done(); logShutdown(ctx, e.log) }()
+	defer context.AfterFunc(ctx, func() { logShutdown(ctx, e.log) })()
 	return e.RunWorker(ctx)
 }
 
