@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -29,6 +30,9 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/hogsend/hogsend/activities/apikeys"
+	"github.com/hogsend/hogsend/activities/ingest"
+	"github.com/hogsend/hogsend/activities/outbound"
+	"github.com/hogsend/hogsend/activities/outbox"
 	"github.com/hogsend/hogsend/api"
 	"github.com/hogsend/hogsend/schema"
 	"github.com/hogsend/hogsend/worker"
@@ -95,7 +99,14 @@ type Engine struct {
 	pool     *pgxpool.Pool
 	temporal client.Client
 	keys     *apikeys.Service
+	outbox   *outbox.Dispatcher
+	ingest   *ingest.Service
 	started  time.Time
+	// dispatching runs the outbox dispatcher once per engine, whichever of Serve and RunWorker
+	// starts first; Close stops it.
+	dispatching  sync.Once
+	stopDispatch context.CancelFunc
+	dispatchDone chan struct{}
 	// Stdout receives output meant for the operator (the first-boot key).
 	Stdout io.Writer
 }
@@ -123,12 +134,36 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 		pool.Close()
 		return nil, err
 	}
+	d := &outbox.Dispatcher{DB: pool, Logger: logger}
+	outbox.RegisterTemporal(d, tc, cfg.Temporal.TaskQueue)
+	outbound.Register(d, pool, nil)
 	return &Engine{
 		cfg: cfg, opts: opts, log: logger, pool: pool, temporal: tc,
 		keys:    &apikeys.Service{DB: pool, LegacyKey: cfg.AdminAPIKey},
+		outbox:  d,
+		ingest:  &ingest.Service{DB: pool, Outbox: d},
 		started: time.Now(),
 		Stdout:  os.Stdout,
 	}, nil
+}
+
+// Ingest returns the ingest service (events, contacts, lists).
+func (e *Engine) Ingest() *ingest.Service { return e.ingest }
+
+// Outbox returns the dispatcher of after-commit intents.
+func (e *Engine) Outbox() *outbox.Dispatcher { return e.outbox }
+
+// startDispatcher runs the outbox dispatcher until Close (once per engine). It outlives the
+// API's and worker's contexts so that intents committed while they drain are still performed.
+func (e *Engine) startDispatcher() {
+	e.dispatching.Do(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		e.stopDispatch, e.dispatchDone = cancel, make(chan struct{})
+		go func() {
+			defer close(e.dispatchDone)
+			_ = e.outbox.Run(ctx)
+		}()
+	})
 }
 
 // newTemporalClient makes a client that connects on first use, so the API boots and reports
@@ -179,8 +214,13 @@ func (e *Engine) Temporal() client.Client { return e.temporal }
 // Keys returns the API key service.
 func (e *Engine) Keys() *apikeys.Service { return e.keys }
 
-// Close releases the pool and the Temporal client.
+// Close stops the dispatcher and releases the pool and the Temporal client.
 func (e *Engine) Close() {
+	e.dispatching.Do(func() {}) // no dispatcher may start after Close
+	if e.stopDispatch != nil {
+		e.stopDispatch()
+		<-e.dispatchDone
+	}
 	e.temporal.Close()
 	e.pool.Close()
 }
@@ -239,6 +279,7 @@ func (e *Engine) API() http.Handler {
 		DB:             e.pool,
 		Temporal:       e.temporal,
 		Keys:           e.keys,
+		Ingest:         e.ingest,
 		Logger:         e.log,
 		Tracks:         e.tracks(),
 		TrustedOrigins: e.cfg.TrustedOriginSet(),
@@ -270,6 +311,7 @@ func (e *Engine) Serve(ctx context.Context, ln net.Listener) error {
 	} else if ok {
 		fmt.Fprintf(e.Stdout, "\nNo API key existed, so one full-admin key was created. It is shown only this once:\n\n    %s\n\n", k.Token)
 	}
+	e.startDispatcher()
 	srv := &http.Server{
 		Handler:           e.API(),
 		ReadHeaderTimeout: 60 * time.Second,
@@ -314,5 +356,6 @@ func (e *Engine) RunWorker(ctx context.Context) error {
 		return err
 	}
 	e.log.Info("Hogsend worker starting", "temporal", e.cfg.Temporal.Address, "namespace", e.cfg.Temporal.Namespace)
+	e.startDispatcher()
 	return w.Run(ctx)
 }

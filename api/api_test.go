@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/hogsend/hogsend/activities/apikeys"
+	"github.com/hogsend/hogsend/activities/ingest"
 	"github.com/hogsend/hogsend/api"
 	"github.com/hogsend/hogsend/schema"
 	"github.com/hogsend/hogsend/schema/schematest"
@@ -41,6 +42,7 @@ type testBundle struct {
 	srv      *api.Server
 	pool     *pgxpool.Pool
 	keys     *apikeys.Service
+	ingest   *ingest.Service
 	temporal *fakeTemporal
 	logs     *bytes.Buffer
 }
@@ -50,8 +52,10 @@ func setup(t *testing.T) *testBundle {
 	pool, _ := schematest.TestDB(t)
 	b := &testBundle{pool: pool, temporal: &fakeTemporal{}, logs: &bytes.Buffer{}}
 	b.keys = &apikeys.Service{DB: pool, LegacyKey: legacyKey}
+	b.ingest = &ingest.Service{DB: pool}
 	b.srv = api.New(api.Config{
 		DB:             pool,
+		Ingest:         b.ingest,
 		Temporal:       b.temporal,
 		Keys:           b.keys,
 		Logger:         slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -120,6 +124,10 @@ var minimumScope = map[string]apikeys.Scope{
 	"GET /v1/health":                     api.Public,
 	"GET /v1/health/live":                api.Public,
 	"GET /v1/health/ready":               api.Public,
+	"PUT /v1/contacts":                   apikeys.Ingest,
+	"GET /v1/contacts/find":              apikeys.Ingest,
+	"DELETE /v1/contacts":                apikeys.Ingest,
+	"POST /v1/events":                    apikeys.Ingest,
 	"GET /v1/admin/api-keys":             apikeys.Read,
 	"POST /v1/admin/api-keys":            apikeys.FullAdmin,
 	"DELETE /v1/admin/api-keys/:id":      apikeys.FullAdmin,

@@ -22,10 +22,17 @@ type Route struct {
 func (s *Server) Routes() []Route {
 	h := &healthHandlers{s: s}
 	k := &apiKeyHandlers{keys: s.cfg.Keys}
+	c := &contactHandlers{svc: s.cfg.Ingest}
+	ev := &eventHandlers{svc: s.cfg.Ingest}
 	return []Route{
 		{http.MethodGet, "/v1/health", Public, "Component and schema health (always 200)", h.health},
 		{http.MethodGet, "/v1/health/live", Public, "Process liveness", h.live},
 		{http.MethodGet, "/v1/health/ready", Public, "200 when the database is up and the schema in sync, else 503", h.ready},
+
+		{http.MethodPut, "/v1/contacts", apikeys.Ingest, "Create or update a contact by email or userId", c.upsert},
+		{http.MethodGet, "/v1/contacts/find", apikeys.Ingest, "Find contacts by email or userId", c.find},
+		{http.MethodDelete, "/v1/contacts", apikeys.Ingest, "Delete contacts by email or userId", c.delete},
+		{http.MethodPost, "/v1/events", apikeys.Ingest, "Ingest an event", ev.ingest},
 
 		{http.MethodGet, "/v1/admin/api-keys", apikeys.Read, "List API keys", k.list},
 		{http.MethodPost, "/v1/admin/api-keys", apikeys.FullAdmin, "Create an API key (shown once)", k.create},

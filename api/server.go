@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/hogsend/hogsend/activities/apikeys"
+	"github.com/hogsend/hogsend/activities/ingest"
 	"github.com/hogsend/hogsend/schema"
 )
 
@@ -35,6 +36,7 @@ type Config struct {
 	DB       *pgxpool.Pool
 	Temporal TemporalHealth
 	Keys     *apikeys.Service
+	Ingest   *ingest.Service
 	Logger   *slog.Logger
 	// Tracks are the migration tracks reported by health: engine first, then client.
 	Tracks []schema.Track

@@ -1,0 +1,193 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Contact is a contacts row.
+type Contact struct {
+	ID          string
+	ExternalID  *string
+	Email       *string
+	AnonymousID *string
+	Timezone    *string
+	Properties  map[string]any
+	FirstSeenAt time.Time
+	LastSeenAt  time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Key is the contact's canonical user key: external id, else anonymous id, else its uuid. History
+// tables store this string.
+func (c Contact) Key() string {
+	switch {
+	case c.ExternalID != nil:
+		return *c.ExternalID
+	case c.AnonymousID != nil:
+		return *c.AnonymousID
+	}
+	return c.ID
+}
+
+// PreferenceKey is the user key of email_preferences rows: external id, else uuid.
+func (c Contact) PreferenceKey() string {
+	if c.ExternalID != nil {
+		return *c.ExternalID
+	}
+	return c.ID
+}
+
+// IdentityKind names an identity column.
+type IdentityKind string
+
+// Identity kinds, as stored in contact_aliases.alias_kind.
+const (
+	KindExternal  IdentityKind = "external"
+	KindEmail     IdentityKind = "email"
+	KindAnonymous IdentityKind = "anonymous"
+)
+
+func (k IdentityKind) column() string {
+	switch k {
+	case KindExternal:
+		return "external_id"
+	case KindEmail:
+		return "email"
+	case KindAnonymous:
+		return "anonymous_id"
+	}
+	panic("unknown identity kind " + string(k))
+}
+
+const contactColumns = `id::text, external_id, email, anonymous_id, timezone, coalesce(properties, '{}'::jsonb),
+	first_seen_at, last_seen_at, created_at, updated_at`
+
+func scanContact(row pgx.Row) (Contact, error) {
+	var c Contact
+	err := row.Scan(&c.ID, &c.ExternalID, &c.Email, &c.AnonymousID, &c.Timezone, &c.Properties,
+		&c.FirstSeenAt, &c.LastSeenAt, &c.CreatedAt, &c.UpdatedAt)
+	return c, interpret(err)
+}
+
+func collectContacts(rows pgx.Rows, err error) ([]Contact, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Contact, error) { return scanContact(r) })
+}
+
+// LockIdentities takes transaction-scoped advisory locks on "<kind>:<value>" strings in sorted
+// order (the caller sorts), so concurrent resolutions of the same key serialise instead of
+// creating duplicates.
+func LockIdentities(ctx context.Context, tx pgx.Tx, sortedKeys []string) error {
+	for _, k := range sortedKeys {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, k); err != nil {
+			return fmt.Errorf("lock identity %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// ContactByIdentity finds the live contact holding the key, falling back to an alias pointing
+// at a live contact; ErrNotFound when neither exists.
+func ContactByIdentity(ctx context.Context, db DBTX, kind IdentityKind, value string) (Contact, error) {
+	return scanContact(db.QueryRow(ctx, `SELECT `+contactColumns+` FROM contacts
+		WHERE id = coalesce(
+			(SELECT id FROM contacts WHERE `+kind.column()+` = $1 AND deleted_at IS NULL LIMIT 1),
+			(SELECT c.id FROM contact_aliases a JOIN contacts c ON c.id = a.contact_id
+			  WHERE a.alias_kind = $2 AND a.alias_value = $1 AND c.deleted_at IS NULL))`,
+		value, string(kind)))
+}
+
+// NewContact holds the keys and properties of a contact to create.
+type NewContact struct {
+	ExternalID, Email, AnonymousID *string
+	Properties                     map[string]any // nil = {}
+}
+
+// InsertContact creates a contact; null-valued properties are dropped.
+func InsertContact(ctx context.Context, db DBTX, n NewContact) (Contact, error) {
+	props := n.Properties
+	if props == nil {
+		props = map[string]any{}
+	}
+	return scanContact(db.QueryRow(ctx, `INSERT INTO contacts (external_id, email, anonymous_id, properties)
+		VALUES ($1, $2, $3, jsonb_strip_nulls($4::jsonb)) RETURNING `+contactColumns,
+		n.ExternalID, n.Email, n.AnonymousID, props))
+}
+
+// FillContact sets the keys the contact lacks (never replacing one it has), merges the patch
+// into its properties (null removes a key) and marks it seen now.
+func FillContact(ctx context.Context, db DBTX, id string, keys NewContact, patch map[string]any) (Contact, error) {
+	var p any
+	if len(patch) > 0 {
+		p = patch
+	}
+	return scanContact(db.QueryRow(ctx, `UPDATE contacts SET
+			external_id = coalesce(external_id, $2), email = coalesce(email, $3), anonymous_id = coalesce(anonymous_id, $4),
+			properties = CASE WHEN $5::jsonb IS NULL THEN properties
+				ELSE jsonb_strip_nulls(coalesce(properties, '{}'::jsonb) || $5::jsonb) END,
+			last_seen_at = now(), updated_at = now()
+		WHERE id = $1 RETURNING `+contactColumns, id, keys.ExternalID, keys.Email, keys.AnonymousID, p))
+}
+
+// ReplaceMergedContact writes the result of a merge onto the survivor.
+func ReplaceMergedContact(ctx context.Context, db DBTX, c Contact) (Contact, error) {
+	return scanContact(db.QueryRow(ctx, `UPDATE contacts SET
+			external_id = $2, email = $3, anonymous_id = $4, timezone = $5, properties = $6,
+			first_seen_at = $7, last_seen_at = now(), updated_at = now()
+		WHERE id = $1 RETURNING `+contactColumns,
+		c.ID, c.ExternalID, c.Email, c.AnonymousID, c.Timezone, c.Properties, c.FirstSeenAt))
+}
+
+// SoftDeleteContacts marks contacts deleted.
+func SoftDeleteContacts(ctx context.Context, db DBTX, ids []string) error {
+	_, err := db.Exec(ctx, `UPDATE contacts SET deleted_at = now(), updated_at = now()
+		WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL`, ids)
+	return err
+}
+
+// UpsertAlias points a stale key at a contact. A merge alias takes over an existing one (the
+// most recent merge wins); a promote alias never replaces one.
+func UpsertAlias(ctx context.Context, db DBTX, contactID string, kind IdentityKind, value string, fromContact *string, reason string) error {
+	q := `INSERT INTO contact_aliases (contact_id, alias_kind, alias_value, from_contact_id, reason)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (alias_kind, alias_value) DO NOTHING`
+	if reason == "merge" {
+		q = `INSERT INTO contact_aliases (contact_id, alias_kind, alias_value, from_contact_id, reason)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (alias_kind, alias_value) DO UPDATE
+		SET contact_id = EXCLUDED.contact_id, from_contact_id = EXCLUDED.from_contact_id, reason = 'merge', updated_at = now()`
+	}
+	_, err := db.Exec(ctx, q, contactID, string(kind), value, fromContact, reason)
+	return err
+}
+
+// FindContacts returns live contacts with this email or external id (no alias fallback).
+func FindContacts(ctx context.Context, db DBTX, email, externalID *string) ([]Contact, error) {
+	return collectContacts(db.Query(ctx, `SELECT `+contactColumns+` FROM contacts
+		WHERE deleted_at IS NULL AND (email = $1 OR external_id = $2) ORDER BY created_at, id`, email, externalID))
+}
+
+// SoftDeleteContactsByIdentity soft-deletes every live contact with this email or external id
+// and returns them.
+func SoftDeleteContactsByIdentity(ctx context.Context, db DBTX, email, externalID *string) ([]Contact, error) {
+	return collectContacts(db.Query(ctx, `UPDATE contacts SET deleted_at = now(), updated_at = now()
+		WHERE deleted_at IS NULL AND (email = $1 OR external_id = $2) RETURNING `+contactColumns, email, externalID))
+}
+
+// jsonObject renders a map for a jsonb parameter.
+func jsonObject(m map[string]any) []byte {
+	if m == nil {
+		return []byte("{}")
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(fmt.Sprintf("marshal jsonb: %v", err)) // maps decoded from JSON always re-encode
+	}
+	return b
+}

@@ -1,0 +1,95 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// OutboxRow is one pending intent: something to do after the transaction that wrote it commits.
+type OutboxRow struct {
+	ID        int64
+	Kind      string
+	DedupeKey *string
+	Payload   []byte
+	Attempts  int
+}
+
+// InsertOutbox appends rows in one statement and returns the ids of those inserted (a row whose
+// dedupe key already exists is dropped).
+func InsertOutbox(ctx context.Context, db DBTX, rows []OutboxRow) ([]int64, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	kinds := make([]string, len(rows))
+	keys := make([]*string, len(rows))
+	payloads := make([]string, len(rows))
+	for i, r := range rows {
+		kinds[i], keys[i], payloads[i] = r.Kind, r.DedupeKey, string(r.Payload)
+	}
+	out, err := db.Query(ctx, `INSERT INTO outbox (kind, dedupe_key, payload)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])
+		ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING RETURNING id`, kinds, keys, payloads)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	for out.Next() {
+		var id int64
+		if err := out.Scan(&id); err != nil {
+			out.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, out.Err()
+}
+
+// ClaimOutbox leases up to limit due rows for lease (other dispatchers skip them meanwhile) and
+// counts the attempt.
+func ClaimOutbox(ctx context.Context, db DBTX, limit int, lease time.Duration) ([]OutboxRow, error) {
+	rows, err := db.Query(ctx, `UPDATE outbox SET next_attempt_at = now() + make_interval(secs => $2), attempts = attempts + 1
+		WHERE id IN (SELECT id FROM outbox WHERE dispatched_at IS NULL AND next_attempt_at <= now()
+			ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED)
+		RETURNING id, kind, dedupe_key, payload::text, attempts`, limit, lease.Seconds())
+	if err != nil {
+		return nil, err
+	}
+	var out []OutboxRow
+	for rows.Next() {
+		var r OutboxRow
+		var payload string
+		if err := rows.Scan(&r.ID, &r.Kind, &r.DedupeKey, &payload, &r.Attempts); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		r.Payload = []byte(payload)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// CompleteOutbox marks rows done.
+func CompleteOutbox(ctx context.Context, db DBTX, ids []int64) error {
+	_, err := db.Exec(ctx, `UPDATE outbox SET dispatched_at = now(), last_error = NULL WHERE id = ANY($1)`, ids)
+	return err
+}
+
+// RetryOutbox records a failed attempt and when to try again.
+func RetryOutbox(ctx context.Context, db DBTX, id int64, lastError string, after time.Duration) error {
+	_, err := db.Exec(ctx, `UPDATE outbox SET last_error = $2, next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1`,
+		id, lastError, after.Seconds())
+	return err
+}
+
+// PruneOutbox deletes rows dispatched longer ago than age.
+func PruneOutbox(ctx context.Context, db DBTX, age time.Duration) (int64, error) {
+	tag, err := db.Exec(ctx, `DELETE FROM outbox WHERE dispatched_at < now() - make_interval(secs => $1)`, age.Seconds())
+	return tag.RowsAffected(), err
+}
+
+// OutboxPending counts rows not yet dispatched (health, tests).
+func OutboxPending(ctx context.Context, db DBTX) (int, error) {
+	var n int
+	err := db.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE dispatched_at IS NULL`).Scan(&n)
+	return n, err
+}

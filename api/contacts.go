@@ -1,0 +1,135 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"regexp"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hogsend/hogsend/activities/ingest"
+	"github.com/hogsend/hogsend/activities/store"
+)
+
+// contactService is what the data-plane contact routes need.
+type contactService interface {
+	Upsert(ctx context.Context, in ingest.Identity) (ingest.Resolution, error)
+	Find(ctx context.Context, email, userID string) ([]store.Contact, error)
+	Delete(ctx context.Context, email, userID string) error
+	SetLists(ctx context.Context, userID, email string, lists map[string]bool) error
+}
+
+type contactHandlers struct {
+	svc contactService
+}
+
+var (
+	errIdentityRequired = &HTTPError{Status: http.StatusBadRequest, Message: "email or userId is required"}
+	errContactNotFound  = &HTTPError{Status: http.StatusNotFound, Message: "Contact not found"}
+	errNoListRecipient  = &HTTPError{Status: http.StatusBadRequest, Message: "Contact has no email; cannot manage list membership"}
+)
+
+// emailPattern is the syntax check of email-validated fields: one @, no spaces, a dot in the domain.
+var emailPattern = regexp.MustCompile(`^[^\s@]+@[^\s@]+\.[^\s@]+$`)
+
+// identityFields validates the optional email and userId of a data-plane body.
+func identityFields(v *ValidationError, email, userID *string) {
+	if email != nil && !emailPattern.MatchString(*email) {
+		v.Add("email", "invalid_string", "must be a valid email address")
+	}
+	if userID != nil && *userID == "" {
+		v.Add("userId", "too_small", "must be at least 1 character")
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+type upsertContactBody struct {
+	Email      *string         `json:"email"`
+	UserID     *string         `json:"userId"`
+	Properties map[string]any  `json:"properties"`
+	Lists      map[string]bool `json:"lists"`
+}
+
+func (h *contactHandlers) upsert(c *gin.Context) error {
+	var body upsertContactBody
+	if err := bindJSON(c, &body); err != nil {
+		return err
+	}
+	v := &ValidationError{}
+	identityFields(v, body.Email, body.UserID)
+	if err := v.OrNil(); err != nil {
+		return err
+	}
+	if body.Email == nil && body.UserID == nil {
+		return errIdentityRequired
+	}
+	res, err := h.svc.Upsert(c, ingest.Identity{UserID: deref(body.UserID), Email: deref(body.Email), Patch: body.Properties})
+	if err != nil {
+		return ingestError(err)
+	}
+	if err := h.svc.SetLists(c, deref(body.UserID), deref(body.Email), body.Lists); err != nil {
+		return ingestError(err)
+	}
+	c.JSON(http.StatusOK, gin.H{"id": res.Contact.ID, "created": res.Created, "linked": !res.Created})
+	return nil
+}
+
+func (h *contactHandlers) find(c *gin.Context) error {
+	email, userID := c.Query("email"), c.Query("userId")
+	if email == "" && userID == "" {
+		return errIdentityRequired
+	}
+	found, err := h.svc.Find(c, email, userID)
+	if err != nil {
+		return err
+	}
+	out := make([]ingest.PublicContact, len(found))
+	for i, ct := range found {
+		out[i] = ingest.Public(ct)
+	}
+	c.JSON(http.StatusOK, gin.H{"contacts": out})
+	return nil
+}
+
+type deleteContactBody struct {
+	Email  *string `json:"email"`
+	UserID *string `json:"userId"`
+}
+
+func (h *contactHandlers) delete(c *gin.Context) error {
+	var body deleteContactBody
+	if err := bindJSON(c, &body); err != nil {
+		return err
+	}
+	if deref(body.Email) == "" && deref(body.UserID) == "" {
+		return errIdentityRequired
+	}
+	if err := h.svc.Delete(c, deref(body.Email), deref(body.UserID)); err != nil {
+		return ingestError(err)
+	}
+	c.JSON(http.StatusOK, gin.H{"deleted": true})
+	return nil
+}
+
+// ingestError maps the domain's errors to responses.
+func ingestError(err error) error {
+	var ve *ingest.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		return &HTTPError{Status: http.StatusBadRequest, Message: ve.Msg}
+	case errors.Is(err, ingest.ErrNoIdentity):
+		return errIdentityRequired
+	case errors.Is(err, ingest.ErrContactNotFound):
+		return errContactNotFound
+	case errors.Is(err, ingest.ErrNoRecipient):
+		return errNoListRecipient
+	}
+	return err
+}
