@@ -126,11 +126,11 @@ func FoldBucketMemberships(ctx context.Context, tx pgx.Tx, from []string, to str
 }
 
 type prefRow struct {
-	id, email                  string
+	id, email                   string
 	unsubscribedAll, suppressed bool
-	bounceCount                int
-	categories                 map[string]bool
-	suppressedAt, lastBounceAt *time.Time
+	bounceCount                 int
+	categories                  map[string]bool
+	suppressedAt, lastBounceAt  *time.Time
 }
 
 // FoldEmailPreferences moves preference rows to the to key. Where the target already has a row
