@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"regexp"
 	"time"
@@ -14,6 +16,7 @@ import (
 // eventService is what the event routes need.
 type eventService interface {
 	Ingest(ctx context.Context, ev ingest.Event) (ingest.Result, error)
+	IngestBatch(ctx context.Context, events []ingest.Event) ([]ingest.BatchItem, error)
 	SetLists(ctx context.Context, userID, email string, lists map[string]bool) error
 }
 
@@ -105,4 +108,86 @@ func (h *eventHandlers) ingest(c *gin.Context) error {
 	}
 	c.JSON(http.StatusAccepted, out)
 	return nil
+}
+
+type batchBody struct {
+	Events []json.RawMessage `json:"events"`
+}
+
+// batchItemJSON is one event's outcome: stored/exits, or its own error.
+type batchItemJSON struct {
+	Index  int                 `json:"index"`
+	Stored bool                `json:"stored"`
+	Exits  []ingest.ExitResult `json:"exits"`
+	Error  string              `json:"error,omitempty"`
+	Issues []Issue             `json:"issues,omitempty"`
+}
+
+// batch ingests up to 500 events; each succeeds or fails on its own.
+func (h *eventHandlers) batch(c *gin.Context) error {
+	var body batchBody
+	if err := bindJSON(c, &body); err != nil {
+		return err
+	}
+	if len(body.Events) == 0 || len(body.Events) > ingest.MaxBatch {
+		return Invalid("events", "too_big", "must hold 1 to %d events", ingest.MaxBatch)
+	}
+	out := make([]batchItemJSON, len(body.Events))
+	var valid []ingest.Event
+	var at []int
+	for i, raw := range body.Events {
+		out[i] = batchItemJSON{Index: i, Exits: []ingest.ExitResult{}}
+		var eb eventBody
+		err := json.Unmarshal(raw, &eb)
+		var ev ingest.Event
+		if err == nil {
+			ev, err = eb.toEvent(nil)
+		} else {
+			err = Invalid("body", "invalid_type", "%v", err)
+		}
+		if err != nil {
+			out[i].Error, out[i].Issues = itemError(err)
+			continue
+		}
+		valid, at = append(valid, ev), append(at, i)
+	}
+	if len(valid) > 0 {
+		items, err := h.svc.IngestBatch(c, valid)
+		if err != nil {
+			return err
+		}
+		for j, it := range items {
+			o := &out[at[j]]
+			if it.Err != nil {
+				o.Error, o.Issues = itemError(ingestError(it.Err))
+				continue
+			}
+			o.Stored, o.Exits = it.Result.Stored, it.Result.Exits
+		}
+	}
+	stored, failed := 0, 0
+	for _, o := range out {
+		switch {
+		case o.Error != "":
+			failed++
+		case o.Stored:
+			stored++
+		}
+	}
+	c.JSON(http.StatusAccepted, gin.H{"results": out, "stored": stored, "failed": failed})
+	return nil
+}
+
+// itemError renders one item's error: its message and, for validation, its issues. Internal
+// errors stay generic, as everywhere.
+func itemError(err error) (string, []Issue) {
+	var ve *ValidationError
+	var he *HTTPError
+	switch {
+	case errors.As(err, &ve):
+		return ve.Error(), ve.Issues
+	case errors.As(err, &he):
+		return he.Message, nil
+	}
+	return "Internal Server Error", nil
 }

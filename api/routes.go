@@ -24,6 +24,8 @@ func (s *Server) Routes() []Route {
 	k := &apiKeyHandlers{keys: s.cfg.Keys}
 	c := &contactHandlers{svc: s.cfg.Ingest}
 	ev := &eventHandlers{svc: s.cfg.Ingest}
+	ac := &adminContactHandlers{svc: s.cfg.Ingest, log: s.log}
+	ae := &adminEventHandlers{svc: s.cfg.Ingest}
 	return []Route{
 		{http.MethodGet, "/v1/health", Public, "Component and schema health (always 200)", h.health},
 		{http.MethodGet, "/v1/health/live", Public, "Process liveness", h.live},
@@ -33,6 +35,21 @@ func (s *Server) Routes() []Route {
 		{http.MethodGet, "/v1/contacts/find", apikeys.Ingest, "Find contacts by email or userId", c.find},
 		{http.MethodDelete, "/v1/contacts", apikeys.Ingest, "Delete contacts by email or userId", c.delete},
 		{http.MethodPost, "/v1/events", apikeys.Ingest, "Ingest an event", ev.ingest},
+		{http.MethodPost, "/v1/events/batch", apikeys.Ingest, "Ingest up to 500 events, each on its own", ev.batch},
+
+		{http.MethodGet, "/v1/admin/contacts", apikeys.Read, "List and search contacts", ac.list},
+		{http.MethodPost, "/v1/admin/contacts", apikeys.FullAdmin, "Create or upsert a contact", ac.create},
+		{http.MethodGet, "/v1/admin/contacts/export", apikeys.FullAdmin, "Export contacts as JSON or CSV", ac.export},
+		{http.MethodGet, "/v1/admin/contacts/:id", apikeys.Read, "Contact by id or external id, with preferences", ac.get},
+		{http.MethodPatch, "/v1/admin/contacts/:id", apikeys.FullAdmin, "Update a contact", ac.patch},
+		{http.MethodDelete, "/v1/admin/contacts/:id", apikeys.FullAdmin, "Delete a contact", ac.delete},
+		{http.MethodGet, "/v1/admin/contacts/:id/preferences", apikeys.Read, "Email preferences of a contact", ac.getPreferences},
+		{http.MethodPut, "/v1/admin/contacts/:id/preferences", apikeys.FullAdmin, "Update email preferences", ac.putPreferences},
+		{http.MethodGet, "/v1/admin/contacts/:id/timeline", apikeys.Read, "Events, journeys and emails of a contact", ac.timeline},
+		{http.MethodGet, "/v1/admin/events", apikeys.Read, "List events", ae.list},
+		{http.MethodPost, "/v1/admin/events", apikeys.JourneyAdmin, "Ingest a test event", ae.debug},
+		{http.MethodPost, "/v1/admin/events/replay", apikeys.FullAdmin, "Replay stored events", ae.replay},
+		{http.MethodGet, "/v1/admin/events/:id", apikeys.Read, "Event detail", ae.get},
 
 		{http.MethodGet, "/v1/admin/api-keys", apikeys.Read, "List API keys", k.list},
 		{http.MethodPost, "/v1/admin/api-keys", apikeys.FullAdmin, "Create an API key (shown once)", k.create},

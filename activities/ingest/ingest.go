@@ -139,14 +139,19 @@ func (s *Service) IngestTx(ctx context.Context, tx pgx.Tx, ev Event) (Result, er
 	var key *string
 	if ev.IdempotencyKey != "" {
 		key = &ev.IdempotencyKey
-		// Checked before the contact is touched: a duplicate changes nothing at all.
-		if exists, err := store.EventKeyExists(ctx, tx, ev.IdempotencyKey); err != nil || exists {
-			return none, err
-		}
 	}
 	var res Result
-	// A savepoint, so losing an idempotency race undoes the contact changes too.
+	// A savepoint: losing an idempotency race, or any failure, undoes this event's writes and
+	// leaves the caller's transaction usable (a batch continues with the next event).
 	err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+		if key != nil {
+			// Checked before the contact is touched: a duplicate changes nothing at all.
+			if exists, err := store.EventKeyExists(ctx, sp, *key); err != nil {
+				return err
+			} else if exists {
+				return errDuplicate
+			}
+		}
 		r, err := Resolve(ctx, sp, identity)
 		if err != nil {
 			return err
@@ -350,3 +355,32 @@ func optional(s string) *string {
 }
 
 func sortedKeys(m map[string]bool) []string { return slices.Sorted(maps.Keys(m)) }
+
+// MaxBatch is the most events one batch may hold.
+const MaxBatch = 500
+
+// BatchItem is the outcome of one event of a batch: a result or its own error.
+type BatchItem struct {
+	Result Result
+	Err    error
+}
+
+// IngestBatch stores events in one transaction; each event succeeds or fails on its own (a bad
+// event never fails its neighbours).
+func (s *Service) IngestBatch(ctx context.Context, events []Event) ([]BatchItem, error) {
+	items := make([]BatchItem, len(events))
+	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+		for i, ev := range events {
+			items[i].Result, items[i].Err = s.IngestTx(ctx, tx, ev)
+			if items[i].Err != nil && ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.kick()
+	return items, nil
+}

@@ -191,3 +191,66 @@ func jsonObject(m map[string]any) []byte {
 	}
 	return b
 }
+
+// ContactFilter selects live contacts for the admin list and export: a case-insensitive
+// substring of email, external id or anonymous id.
+type ContactFilter struct {
+	Search string
+}
+
+const contactSearch = `deleted_at IS NULL AND ($1 = '' OR email ILIKE '%' || $1 || '%' OR external_id ILIKE '%' || $1 || '%'
+	OR anonymous_id ILIKE '%' || $1 || '%')`
+
+// ListContacts pages live contacts, most recently seen first, with the total count.
+func ListContacts(ctx context.Context, db DBTX, f ContactFilter, limit, offset int) ([]Contact, int, error) {
+	var total int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM contacts WHERE `+contactSearch, f.Search).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	list, err := collectContacts(db.Query(ctx, `SELECT `+contactColumns+` FROM contacts WHERE `+contactSearch+`
+		ORDER BY last_seen_at DESC, id LIMIT $2 OFFSET $3`, f.Search, limit, offset))
+	return list, total, err
+}
+
+// EachContactForExport streams live contacts, newest first, up to limit.
+func EachContactForExport(ctx context.Context, db DBTX, f ContactFilter, limit int, fn func(Contact) error) error {
+	rows, err := db.Query(ctx, `SELECT `+contactColumns+` FROM contacts WHERE `+contactSearch+`
+		ORDER BY created_at DESC, id LIMIT $2`, f.Search, limit)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		c, err := scanContact(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// LiveContactByID finds a live contact by uuid.
+func LiveContactByID(ctx context.Context, db DBTX, id string) (Contact, error) {
+	return scanContact(db.QueryRow(ctx, `SELECT `+contactColumns+` FROM contacts WHERE id = $1 AND deleted_at IS NULL`, id))
+}
+
+// LiveContactByExternalID finds a live contact by external id (no alias fallback).
+func LiveContactByExternalID(ctx context.Context, db DBTX, externalID string) (Contact, error) {
+	return scanContact(db.QueryRow(ctx, `SELECT `+contactColumns+` FROM contacts WHERE external_id = $1 AND deleted_at IS NULL`, externalID))
+}
+
+// LiveContactByKey finds the live contact whose canonical key is key.
+func LiveContactByKey(ctx context.Context, db DBTX, key string) (Contact, error) {
+	return scanContact(db.QueryRow(ctx, `SELECT `+contactColumns+` FROM contacts
+		WHERE deleted_at IS NULL AND (external_id = $1 OR (external_id IS NULL AND anonymous_id = $1)
+			OR (external_id IS NULL AND anonymous_id IS NULL AND id::text = $1)) LIMIT 1`, key))
+}
+
+// PatchContactProperties merges a patch into a contact with no identity keys.
+func PatchContactProperties(ctx context.Context, db DBTX, id string, patch map[string]any) (Contact, error) {
+	return scanContact(db.QueryRow(ctx, `UPDATE contacts SET properties = jsonb_strip_nulls(coalesce(properties, '{}'::jsonb) || $2::jsonb),
+		updated_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING `+contactColumns, id, patch))
+}
