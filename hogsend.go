@@ -36,6 +36,7 @@ import (
 	"github.com/hogsend/hogsend/api"
 	"github.com/hogsend/hogsend/schema"
 	"github.com/hogsend/hogsend/worker"
+	"github.com/hogsend/hogsend/workflows"
 )
 
 // Version is the engine build version, set with -ldflags "-X github.com/hogsend/hogsend.Version=v1.2.3".
@@ -139,9 +140,14 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 	outbound.Register(d, pool, nil)
 	return &Engine{
 		cfg: cfg, opts: opts, log: logger, pool: pool, temporal: tc,
-		keys:    &apikeys.Service{DB: pool, LegacyKey: cfg.AdminAPIKey},
-		outbox:  d,
-		ingest:  &ingest.Service{DB: pool, Outbox: d},
+		keys:   &apikeys.Service{DB: pool, LegacyKey: cfg.AdminAPIKey},
+		outbox: d,
+		ingest: &ingest.Service{DB: pool, Outbox: d, Import: ingest.ImportWorkflow{
+			Type:    workflows.ImportContactsName,
+			ID:      workflows.ImportWorkflowID,
+			Input:   func(jobID string) any { return workflows.ImportContactsInput{JobID: jobID, TotalRows: -1} },
+			Timeout: 600,
+		}},
 		started: time.Now(),
 		Stdout:  os.Stdout,
 	}, nil

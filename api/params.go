@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -61,13 +62,19 @@ func uuidParam(c *gin.Context, name string) (string, error) {
 	return raw, nil
 }
 
-// maxBody bounds JSON request bodies.
-const maxBody = 1 << 20
+// maxBody bounds JSON request bodies (imports allow maxImportBody).
+const (
+	maxBody       = 1 << 20
+	maxImportBody = 50 << 20
+)
 
-// bindJSON decodes a JSON object body into dst; malformed JSON or a wrongly typed field is a 400
-// naming the field.
-func bindJSON(c *gin.Context, dst any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
+// bindJSON decodes a JSON object body of at most 1 MiB into dst; malformed JSON or a wrongly
+// typed field is a 400 naming the field, a larger body a 413.
+func bindJSON(c *gin.Context, dst any) error { return bindJSONMax(c, dst, maxBody) }
+
+// bindJSONMax is bindJSON with another size limit.
+func bindJSONMax(c *gin.Context, dst any, limit int64) error {
+	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
 	if err := dec.Decode(dst); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		var maxErr *http.MaxBytesError
@@ -79,7 +86,7 @@ func bindJSON(c *gin.Context, dst any) error {
 			}
 			return Invalid(field, "invalid_type", "expected %s, received %s", typeErr.Type.Kind(), typeErr.Value)
 		case errors.As(err, &maxErr):
-			return Invalid("body", "too_big", "body exceeds %d bytes", maxBody)
+			return &HTTPError{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("Request body exceeds %d bytes", limit)}
 		case errors.Is(err, io.EOF):
 			return Invalid("body", "invalid_type", "expected a JSON object, received nothing")
 		default:

@@ -26,6 +26,7 @@ func (s *Server) Routes() []Route {
 	ev := &eventHandlers{svc: s.cfg.Ingest}
 	ac := &adminContactHandlers{svc: s.cfg.Ingest, log: s.log}
 	ae := &adminEventHandlers{svc: s.cfg.Ingest}
+	im := &importHandlers{svc: s.cfg.Ingest}
 	return []Route{
 		{http.MethodGet, "/v1/health", Public, "Component and schema health (always 200)", h.health},
 		{http.MethodGet, "/v1/health/live", Public, "Process liveness", h.live},
@@ -40,6 +41,8 @@ func (s *Server) Routes() []Route {
 		{http.MethodGet, "/v1/admin/contacts", apikeys.Read, "List and search contacts", ac.list},
 		{http.MethodPost, "/v1/admin/contacts", apikeys.FullAdmin, "Create or upsert a contact", ac.create},
 		{http.MethodGet, "/v1/admin/contacts/export", apikeys.FullAdmin, "Export contacts as JSON or CSV", ac.export},
+		{http.MethodPost, "/v1/admin/contacts/import", apikeys.FullAdmin, "Import contacts from CSV or JSON (a workflow)", im.start},
+		{http.MethodGet, "/v1/admin/contacts/import/:jobId", apikeys.Read, "Progress of an import", im.get},
 		{http.MethodGet, "/v1/admin/contacts/:id", apikeys.Read, "Contact by id or external id, with preferences", ac.get},
 		{http.MethodPatch, "/v1/admin/contacts/:id", apikeys.FullAdmin, "Update a contact", ac.patch},
 		{http.MethodDelete, "/v1/admin/contacts/:id", apikeys.FullAdmin, "Delete a contact", ac.delete},

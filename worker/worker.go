@@ -83,7 +83,13 @@ func New(cfg Config) (*Worker, error) {
 		wfs = append(wfs, Workflow{Name: b.Name, Func: b.Func})
 	}
 	wfs = append(wfs, cfg.Options.Workflows...)
-	acts := append([]Activity{{Name: activities.PingDatabaseName, Func: ops.PingDatabase}}, cfg.Options.Activities...)
+	imports := &activities.Imports{DB: cfg.DB}
+	acts := append([]Activity{
+		{Name: activities.PingDatabaseName, Func: ops.PingDatabase},
+		{Name: activities.PrepareImportName, Func: imports.PrepareImport},
+		{Name: activities.ImportBatchName, Func: imports.ImportBatch},
+		{Name: activities.FinishImportName, Func: imports.FinishImport},
+	}, cfg.Options.Activities...)
 	for _, wf := range wfs {
 		w.tw.RegisterWorkflowWithOptions(wf.Func, workflow.RegisterOptions{Name: wf.Name})
 	}

@@ -46,4 +46,5 @@ type Definition struct {
 // requires a recorded history (testdata/<name>.json) for each one.
 var Builtins = []Definition{
 	{Name: PingName, Func: Ping},
+	{Name: ImportContactsName, Func: ImportContacts},
 }

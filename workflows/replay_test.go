@@ -21,6 +21,11 @@ import (
 	"github.com/hogsend/hogsend/workflows"
 )
 
+// recordArgs are the inputs the recorded runs start with.
+var recordArgs = map[string][]any{
+	workflows.ImportContactsName: {workflows.ImportContactsInput{JobID: "00000000-0000-4000-8000-000000000001", TotalRows: -1}},
+}
+
 var record = flag.Bool("record", false, "re-record testdata/<workflow>.json histories on the in-process Temporal server")
 
 func historyFile(name string) string { return filepath.Join("testdata", name+".json") }
@@ -70,16 +75,26 @@ func TestRecordHistories(t *testing.T) {
 	for _, def := range workflows.Builtins {
 		w.RegisterWorkflowWithOptions(def.Func, workflow.RegisterOptions{Name: def.Name})
 	}
-	w.RegisterActivityWithOptions(func(context.Context) (activities.PingDatabaseResult, error) {
-		return activities.PingDatabaseResult{Worker: "recorder"}, nil
-	}, activity.RegisterOptions{Name: activities.PingDatabaseName})
+	// Activities are faked: a history records their results, not how they were computed.
+	for name, fn := range map[string]any{
+		activities.PingDatabaseName: func(context.Context) (activities.PingDatabaseResult, error) {
+			return activities.PingDatabaseResult{Worker: "recorder"}, nil
+		},
+		activities.PrepareImportName: func(context.Context, activities.ImportJob) (activities.PreparedImport, error) {
+			return activities.PreparedImport{TotalRows: 1200}, nil
+		},
+		activities.ImportBatchName:  func(context.Context, activities.ImportBatchInput) error { return nil },
+		activities.FinishImportName: func(context.Context, activities.ImportJob) error { return nil },
+	} {
+		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
 	require.NoError(t, w.Start())
 	defer w.Stop()
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, def := range workflows.Builtins {
-		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "record-" + def.Name, TaskQueue: queue}, def.Name)
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "record-" + def.Name, TaskQueue: queue}, def.Name, recordArgs[def.Name]...)
 		require.NoError(t, err)
 		require.NoError(t, run.Get(ctx, nil))
 		hist := &historypb.History{}

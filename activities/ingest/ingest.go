@@ -85,6 +85,8 @@ type Service struct {
 	Consumers []Consumer
 	Outbox    Kicker // nil: rows wait for the dispatcher's sweep
 	Now       func() time.Time
+	// Import is the workflow that runs contact imports.
+	Import ImportWorkflow
 }
 
 func (s *Service) now() time.Time {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -25,6 +26,8 @@ type StartWorkflow struct {
 	WorkflowType string            `json:"workflowType"`
 	TaskQueue    string            `json:"taskQueue,omitempty"` // empty = the engine's queue
 	Args         []json.RawMessage `json:"args,omitempty"`
+	// ExecutionTimeoutSeconds bounds the whole run, continue-as-new included (0 = none).
+	ExecutionTimeoutSeconds int `json:"executionTimeoutSeconds,omitempty"`
 }
 
 // SignalWorkflow signals a running workflow; a run that has ended counts as done.
@@ -74,6 +77,7 @@ func RegisterTemporal(d *Dispatcher, c client.Client, taskQueue string) {
 			TaskQueue:                queue,
 			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			WorkflowExecutionTimeout: time.Duration(s.ExecutionTimeoutSeconds) * time.Second,
 		}, s.WorkflowType, args...)
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &started) {

@@ -1,0 +1,68 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hogsend/hogsend/activities/ingest"
+	"github.com/hogsend/hogsend/activities/store"
+)
+
+// importService is what the import routes need.
+type importService interface {
+	StartImport(ctx context.Context, format string, fileName *string, data string) (store.ImportJob, error)
+	ImportJob(ctx context.Context, id string) (store.ImportJob, error)
+}
+
+type importHandlers struct {
+	svc importService
+}
+
+type importBody struct {
+	Format   *string `json:"format"`
+	Data     *string `json:"data"`
+	FileName *string `json:"fileName"`
+}
+
+// start stores the upload and starts its import workflow; poll the job for progress.
+func (h *importHandlers) start(c *gin.Context) error {
+	var body importBody
+	if err := bindJSONMax(c, &body, maxImportBody); err != nil {
+		return err
+	}
+	v := &ValidationError{}
+	if body.Format == nil || (*body.Format != "csv" && *body.Format != "json") {
+		v.Add("format", "invalid_enum_value", "must be csv or json")
+	}
+	if body.Data == nil || *body.Data == "" {
+		v.Add("data", "too_small", "is required")
+	}
+	if err := v.OrNil(); err != nil {
+		return err
+	}
+	job, err := h.svc.StartImport(c, *body.Format, body.FileName, *body.Data)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusAccepted, gin.H{"jobId": job.ID, "status": job.Status})
+	return nil
+}
+
+func (h *importHandlers) get(c *gin.Context) error {
+	id, err := uuidParam(c, "jobId")
+	if err != nil {
+		return err
+	}
+	j, err := h.svc.ImportJob(c, id)
+	if errors.Is(err, ingest.ErrImportNotFound) {
+		return &HTTPError{Status: http.StatusNotFound, Message: "Import job not found"}
+	} else if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{"id": j.ID, "status": j.Status, "totalRows": j.TotalRows, "processedRows": j.ProcessedRows,
+		"failedRows": j.FailedRows, "errors": j.Errors, "createdAt": jsonTime(j.CreatedAt), "updatedAt": jsonTime(j.UpdatedAt)})
+	return nil
+}
