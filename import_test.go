@@ -100,4 +100,3 @@ func TestContactImport(t *testing.T) {
 	require.NoError(t, e.pool.QueryRow(t.Context(), `SELECT (SELECT count(*) FROM import_job_rows) + (SELECT count(*) FROM import_job_payloads)`).Scan(&leftovers))
 	require.Zero(t, leftovers, "finished jobs drop their upload")
 }
-

@@ -9,8 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/hogsend/hogsend/activities/outbox"
 	"github.com/hogsend/hogsend/activities/outbound"
+	"github.com/hogsend/hogsend/activities/outbox"
 	"github.com/hogsend/hogsend/activities/store"
 )
 
