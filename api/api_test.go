@@ -47,6 +47,12 @@ type testBundle struct {
 	logs     *bytes.Buffer
 }
 
+// fuzzBundle gives a fuzz target a migrated database and an ingest service on it.
+func fuzzBundle(f *testing.F) *testBundle {
+	pool, _ := schematest.TestDB(f)
+	return &testBundle{pool: pool, ingest: &ingest.Service{DB: pool}}
+}
+
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	pool, _ := schematest.TestDB(t)
