@@ -138,16 +138,18 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 	d := &outbox.Dispatcher{DB: pool, Logger: logger}
 	outbox.RegisterTemporal(d, tc, cfg.Temporal.TaskQueue)
 	outbound.Register(d, pool, nil)
+	svc := &ingest.Service{DB: pool, Outbox: d, Import: ingest.ImportWorkflow{
+		Type:    workflows.ImportContactsName,
+		ID:      workflows.ImportWorkflowID,
+		Input:   func(jobID string) any { return workflows.ImportContactsInput{JobID: jobID, TotalRows: -1} },
+		Timeout: 600,
+	}}
+	svc.EnableGroupCommit(&ingest.GroupCommit{})
 	return &Engine{
 		cfg: cfg, opts: opts, log: logger, pool: pool, temporal: tc,
-		keys:   &apikeys.Service{DB: pool, LegacyKey: cfg.AdminAPIKey},
-		outbox: d,
-		ingest: &ingest.Service{DB: pool, Outbox: d, Import: ingest.ImportWorkflow{
-			Type:    workflows.ImportContactsName,
-			ID:      workflows.ImportWorkflowID,
-			Input:   func(jobID string) any { return workflows.ImportContactsInput{JobID: jobID, TotalRows: -1} },
-			Timeout: 600,
-		}},
+		keys:    &apikeys.Service{DB: pool, LegacyKey: cfg.AdminAPIKey},
+		outbox:  d,
+		ingest:  svc,
 		started: time.Now(),
 		Stdout:  os.Stdout,
 	}, nil
@@ -227,6 +229,7 @@ func (e *Engine) Close() {
 		e.stopDispatch()
 		<-e.dispatchDone
 	}
+	e.ingest.Close()
 	e.temporal.Close()
 	e.pool.Close()
 }

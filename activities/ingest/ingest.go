@@ -87,6 +87,8 @@ type Service struct {
 	Now       func() time.Time
 	// Import is the workflow that runs contact imports.
 	Import ImportWorkflow
+
+	group *GroupCommit
 }
 
 func (s *Service) now() time.Time {
@@ -110,8 +112,30 @@ func (e *ValidationError) Error() string { return e.Msg }
 // errDuplicate rolls back an ingest whose key lost a race to a concurrent duplicate.
 var errDuplicate = errors.New("duplicate idempotency key")
 
-// Ingest stores one event in its own transaction and dispatches its intents after commit.
+// Ingest stores one event and dispatches its intents after commit: through the group
+// committer when one is enabled, else in a transaction of its own.
 func (s *Service) Ingest(ctx context.Context, ev Event) (Result, error) {
+	if s.group != nil {
+		return s.group.Ingest(ctx, ev)
+	}
+	return s.ingestAlone(ctx, ev)
+}
+
+// EnableGroupCommit routes Ingest through g (which it wires to this service).
+func (s *Service) EnableGroupCommit(g *GroupCommit) {
+	g.Service = s
+	s.group = g
+}
+
+// Close stops the group committer, if any, after the events it holds are committed.
+func (s *Service) Close() {
+	if s.group != nil {
+		s.group.Close()
+	}
+}
+
+// ingestAlone stores one event in its own transaction.
+func (s *Service) ingestAlone(ctx context.Context, ev Event) (Result, error) {
 	var res Result
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		var err error
