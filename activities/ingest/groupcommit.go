@@ -166,10 +166,18 @@ func (g *GroupCommit) commit(batch []*pendingEvent) {
 	// The transaction outlives any one caller: a cancelled request must not roll back the others.
 	ctx := context.Background()
 	var retry []*pendingEvent
+	events := make([]Event, len(batch))
+	for i, p := range batch {
+		events[i] = p.ev
+	}
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+		items, err := s.IngestManyTx(ctx, tx, events)
+		if err != nil {
+			return err
+		}
 		retry = retry[:0]
-		for _, p := range batch {
-			p.res, p.err = s.IngestTx(ctx, tx, p.ev)
+		for i, p := range batch {
+			p.res, p.err = items[i].Result, items[i].Err
 			if retryable(p.err) {
 				retry = append(retry, p)
 			}

@@ -56,6 +56,25 @@ func (id Identity) keys() []struct {
 	return out
 }
 
+// lockKeys are the advisory lock strings of the identity's keys ("external:u1", …).
+func (id Identity) lockKeys() []string {
+	var out []string
+	for _, k := range id.keys() {
+		out = append(out, string(k.kind)+":"+k.value)
+	}
+	return out
+}
+
+// LockKeysOf returns the lock strings of every event's identity, for taking them all at once
+// at the start of a shared transaction.
+func LockKeysOf(events []Event) []string {
+	var out []string
+	for _, ev := range events {
+		out = append(out, Identity{UserID: ev.UserID, Email: ev.Email, AnonymousID: ev.AnonymousID}.Clean().lockKeys()...)
+	}
+	return out
+}
+
 func (id Identity) asNew() store.NewContact {
 	ptr := func(s string) *string {
 		if s == "" {
@@ -88,12 +107,7 @@ func Resolve(ctx context.Context, tx pgx.Tx, in Identity) (Resolution, error) {
 		return Resolution{}, ErrNoIdentity
 	}
 	keys := in.keys()
-	locks := make([]string, len(keys))
-	for i, k := range keys {
-		locks[i] = string(k.kind) + ":" + k.value
-	}
-	slices.Sort(locks)
-	if err := store.LockIdentities(ctx, tx, locks); err != nil {
+	if err := store.LockIdentities(ctx, tx, in.lockKeys()); err != nil {
 		return Resolution{}, err
 	}
 	var candidates []store.Contact

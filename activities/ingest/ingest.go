@@ -154,13 +154,9 @@ func (s *Service) ingestAlone(ctx context.Context, ev Event) (Result, error) {
 // writes nothing.
 func (s *Service) IngestTx(ctx context.Context, tx pgx.Tx, ev Event) (Result, error) {
 	none := Result{Exits: []ExitResult{}}
-	ev.Name = strings.TrimSpace(ev.Name)
-	if ev.Name == "" {
-		return none, &ValidationError{Msg: "event name is required"}
-	}
-	identity := Identity{UserID: ev.UserID, Email: ev.Email, AnonymousID: ev.AnonymousID, Patch: ev.ContactProperties}.Clean()
-	if identity.Empty() {
-		return none, &ValidationError{Msg: ErrNoIdentity.Error()}
+	ev, identity, err := prepare(ev)
+	if err != nil {
+		return none, err
 	}
 	var key *string
 	if ev.IdempotencyKey != "" {
@@ -169,7 +165,7 @@ func (s *Service) IngestTx(ctx context.Context, tx pgx.Tx, ev Event) (Result, er
 	var res Result
 	// A savepoint: losing an idempotency race, or any failure, undoes this event's writes and
 	// leaves the caller's transaction usable (a batch continues with the next event).
-	err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
 		if key != nil {
 			// Checked before the contact is touched: a duplicate changes nothing at all.
 			if exists, err := store.EventKeyExists(ctx, sp, *key); err != nil {
@@ -216,6 +212,19 @@ func (s *Service) IngestTx(ctx context.Context, tx pgx.Tx, ev Event) (Result, er
 		return none, err
 	}
 	return res, nil
+}
+
+// prepare validates an event and cleans its identity.
+func prepare(ev Event) (Event, Identity, error) {
+	ev.Name = strings.TrimSpace(ev.Name)
+	if ev.Name == "" {
+		return ev, Identity{}, &ValidationError{Msg: "event name is required"}
+	}
+	identity := Identity{UserID: ev.UserID, Email: ev.Email, AnonymousID: ev.AnonymousID, Patch: ev.ContactProperties}.Clean()
+	if identity.Empty() {
+		return ev, identity, &ValidationError{Msg: ErrNoIdentity.Error()}
+	}
+	return ev, identity, nil
 }
 
 // Kick tells the dispatcher that committed intents are waiting (after IngestTx's commit).
@@ -396,13 +405,9 @@ type BatchItem struct {
 func (s *Service) IngestBatch(ctx context.Context, events []Event) ([]BatchItem, error) {
 	items := make([]BatchItem, len(events))
 	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
-		for i, ev := range events {
-			items[i].Result, items[i].Err = s.IngestTx(ctx, tx, ev)
-			if items[i].Err != nil && ctx.Err() != nil {
-				return ctx.Err()
-			}
-		}
-		return nil
+		var err error
+		items, err = s.IngestManyTx(ctx, tx, events)
+		return err
 	})
 	if err != nil {
 		return nil, err

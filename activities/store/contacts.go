@@ -82,14 +82,18 @@ func collectContacts(rows pgx.Rows, err error) ([]Contact, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Contact, error) { return scanContact(r) })
 }
 
-// LockIdentities takes transaction-scoped advisory locks on "<kind>:<value>" strings in sorted
-// order (the caller sorts), so concurrent resolutions of the same key serialise instead of
-// creating duplicates.
-func LockIdentities(ctx context.Context, tx pgx.Tx, sortedKeys []string) error {
-	for _, k := range sortedKeys {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, k); err != nil {
-			return fmt.Errorf("lock identity %s: %w", k, err)
-		}
+// LockIdentities takes transaction-scoped advisory locks on "<kind>:<value>" strings, so
+// concurrent resolutions of the same key serialise instead of creating duplicates. The locks are
+// taken in one statement in lock-id order: every caller, a single event or a whole batch, takes
+// them in the same global order and cannot deadlock another.
+func LockIdentities(ctx context.Context, tx pgx.Tx, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(h)
+		FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($1::text[]) AS k ORDER BY h) ids`, keys)
+	if err != nil {
+		return fmt.Errorf("lock identities: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,173 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hogsend/hogsend/activities/outbox"
+	"github.com/hogsend/hogsend/activities/store"
+)
+
+// IngestManyTx stores many events in the caller's transaction, each with its own outcome.
+//
+// Most events belong to a contact that already exists and change nothing about it; those take a
+// set-based path: a handful of statements for the whole set instead of several per event. Every
+// other event (a new person, a key to attach, a merge, contact properties, an alias, a repeated
+// idempotency key) goes through IngestTx one by one, after the set-based ones, so history moves
+// made by a link or merge include them.
+func (s *Service) IngestManyTx(ctx context.Context, tx pgx.Tx, events []Event) ([]BatchItem, error) {
+	items := make([]BatchItem, len(events))
+	// Every identity of the set is locked up front, in the global lock order.
+	if err := store.LockIdentities(ctx, tx, LockKeysOf(events)); err != nil {
+		return nil, err
+	}
+	type candidate struct {
+		i  int
+		ev Event
+		id Identity
+	}
+	var cands []candidate
+	var slow []int
+	seenKey := map[string]bool{}
+	for i, ev := range events {
+		ev, id, err := prepare(ev)
+		if err != nil {
+			items[i] = BatchItem{Result: Result{Exits: []ExitResult{}}, Err: err}
+			continue
+		}
+		if ev.IdempotencyKey != "" {
+			if seenKey[ev.IdempotencyKey] {
+				slow = append(slow, i) // a repeat inside the set: decided after the first
+				continue
+			}
+			seenKey[ev.IdempotencyKey] = true
+		}
+		if len(ev.ContactProperties) > 0 {
+			slow = append(slow, i)
+			continue
+		}
+		cands = append(cands, candidate{i: i, ev: ev, id: id})
+	}
+
+	// Which candidates are duplicates, and whose contact exists with every given key.
+	var idemKeys []string
+	byKind := map[store.IdentityKind][]string{}
+	for _, c := range cands {
+		if c.ev.IdempotencyKey != "" {
+			idemKeys = append(idemKeys, c.ev.IdempotencyKey)
+		}
+		for _, k := range c.id.keys() {
+			byKind[k.kind] = append(byKind[k.kind], k.value)
+		}
+	}
+	dups, err := store.ExistingEventKeys(ctx, tx, idemKeys)
+	if err != nil {
+		return nil, err
+	}
+	found := map[store.IdentityKind]map[string]store.ContactRef{}
+	for kind, values := range byKind {
+		if found[kind], err = store.LiveContactsByKeys(ctx, tx, kind, values); err != nil {
+			return nil, err
+		}
+	}
+
+	var rows []store.BulkEvent
+	var fast []candidate
+	var refs []store.ContactRef
+	touched := map[string]bool{}
+	var touchIDs []string
+	for _, c := range cands {
+		if c.ev.IdempotencyKey != "" && dups[c.ev.IdempotencyKey] {
+			items[c.i] = BatchItem{Result: Result{Exits: []ExitResult{}}}
+			continue
+		}
+		ref, ok := oneContact(c.id, found)
+		if !ok {
+			slow = append(slow, c.i)
+			continue
+		}
+		props := c.ev.EventProperties
+		if props == nil {
+			props = map[string]any{}
+		}
+		body, err := json.Marshal(props)
+		if err != nil {
+			items[c.i] = BatchItem{Result: Result{Exits: []ExitResult{}}, Err: &ValidationError{Msg: fmt.Sprintf("eventProperties: %v", err)}}
+			continue
+		}
+		c.ev.EventProperties = props
+		var key *string
+		if c.ev.IdempotencyKey != "" {
+			k := c.ev.IdempotencyKey
+			key = &k
+		}
+		rows = append(rows, store.BulkEvent{ID: uuid.NewString(), UserKey: ref.Key, Name: c.ev.Name, Properties: body,
+			IdempotencyKey: key, OccurredAt: c.ev.OccurredAt})
+		fast = append(fast, c)
+		refs = append(refs, ref)
+		if !touched[ref.ID] {
+			touched[ref.ID] = true
+			touchIDs = append(touchIDs, ref.ID)
+		}
+	}
+	if len(rows) > 0 {
+		inserted, err := store.InsertEvents(ctx, tx, rows)
+		if err != nil {
+			return nil, fmt.Errorf("store events: %w", err)
+		}
+		if err := store.TouchContacts(ctx, tx, touchIDs); err != nil {
+			return nil, fmt.Errorf("mark contacts seen: %w", err)
+		}
+		var intents []outbox.Intent
+		for j, c := range fast {
+			at, ok := inserted[rows[j].ID]
+			if !ok { // its key was stored concurrently, before our lock
+				items[c.i] = BatchItem{Result: Result{Exits: []ExitResult{}}}
+				continue
+			}
+			ref := refs[j]
+			stored := &StoredEvent{ID: rows[j].ID, Name: c.ev.Name, UserKey: ref.Key, ContactID: ref.ID, UserEmail: c.ev.Email,
+				Properties: c.ev.EventProperties, OccurredAt: at}
+			fx := &Effects{Exits: []ExitResult{}}
+			for _, consumer := range s.Consumers {
+				if err := consumer.ConsumeEvent(ctx, tx, stored, fx); err != nil {
+					return nil, err
+				}
+			}
+			intents = append(intents, fx.Intents...)
+			items[c.i] = BatchItem{Result: Result{Stored: true, EventID: stored.ID, Exits: fx.Exits,
+				Contact: store.Contact{ID: ref.ID, ExternalID: ref.ExternalID, Email: ref.Email, AnonymousID: ref.AnonymousID}}}
+		}
+		if _, err := outbox.Append(ctx, tx, intents); err != nil {
+			return nil, fmt.Errorf("record event intents: %w", err)
+		}
+	}
+
+	slices.Sort(slow)
+	for _, i := range slow {
+		items[i].Result, items[i].Err = s.IngestTx(ctx, tx, events[i])
+		if items[i].Err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	return items, nil
+}
+
+// oneContact reports the contact an identity names when every given key finds the same live
+// contact (then nothing about the contact needs to change).
+func oneContact(id Identity, found map[store.IdentityKind]map[string]store.ContactRef) (store.ContactRef, bool) {
+	var ref store.ContactRef
+	for n, k := range id.keys() {
+		c, ok := found[k.kind][k.value]
+		if !ok || (n > 0 && c.ID != ref.ID) {
+			return store.ContactRef{}, false
+		}
+		ref = c
+	}
+	return ref, ref.ID != ""
+}

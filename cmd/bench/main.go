@@ -1,0 +1,285 @@
+// Command bench measures the engine against ceilings taken in the same run, so the ratios mean
+// something on a noisy shared machine.
+//
+//	go run ./cmd/bench ingest [-requests 40000] [-concurrency 64] [-batch-events 100000]
+//
+// ingest starts a private durable PostgreSQL (or uses HOGSEND_BENCH_DATABASE_URL), runs the
+// engine's API as a child process, and prints:
+//
+//	(a) single-event POST /v1/events: req/s, p50, p99 at the given concurrency;
+//	(b) POST /v1/events/batch (500 events per request): events/s;
+//	(c) the ceiling: pgx CopyFrom of the same rows into user_events;
+//
+// the ratio (b)/(c), and the engine's RSS (current and peak) under that load.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hogsend/hogsend"
+	"github.com/hogsend/hogsend/activities/apikeys"
+	"github.com/hogsend/hogsend/schema"
+	"github.com/hogsend/hogsend/schema/pglocal"
+)
+
+const engineChildArg = "__engine"
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == engineChildArg {
+		// The engine under test, in its own process so its memory is its own.
+		os.Args = append(os.Args[:1], os.Args[2:]...)
+		hogsend.Main(&hogsend.Options{})
+		return
+	}
+	if len(os.Args) < 2 || os.Args[1] != "ingest" {
+		fmt.Fprintln(os.Stderr, "usage: bench ingest [flags]")
+		os.Exit(2)
+	}
+	fs := flag.NewFlagSet("ingest", flag.ExitOnError)
+	requests := fs.Int("requests", 40000, "single-event requests to send")
+	concurrency := fs.Int("concurrency", 64, "concurrent single-event clients")
+	batchEvents := fs.Int("batch-events", 100000, "events to send through the batch route")
+	users := fs.Int("users", 10000, "distinct contacts the events belong to")
+	_ = fs.Parse(os.Args[2:])
+	if err := runIngest(*requests, *concurrency, *batchEvents, *users); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func runIngest(requests, concurrency, batchEvents, users int) error {
+	ctx := context.Background()
+	dsn, stopPG, err := benchDatabase(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopPG()
+	m := &schema.Migrator{DatabaseURL: dsn, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if err := m.Up(ctx, schema.Engine()); err != nil {
+		return err
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	token, _, hash := apikeys.Generate()
+	if _, err := conn.Exec(ctx, `INSERT INTO api_keys (name, key_prefix, key_hash, scopes) VALUES ('bench', $1, $2, '["ingest"]')`, token[:8], hash); err != nil {
+		return err
+	}
+
+	base, engine, err := startEngine(dsn)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = engine.Process.Signal(syscall.SIGTERM); _ = engine.Wait() }()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency * 2, MaxConnsPerHost: concurrency * 2}, Timeout: 30 * time.Second}
+
+	fmt.Printf("hogsend ingest benchmark — %d requests at concurrency %d, %d batch events, %d contacts\n", requests, concurrency, batchEvents, users)
+	// Contacts exist first: the steady state is events of known people.
+	seed := make([]map[string]any, 0, 500)
+	for u := 0; u < users; u++ {
+		seed = append(seed, map[string]any{"name": "seed", "userId": fmt.Sprintf("bench-user-%d", u)})
+		if len(seed) == 500 || u == users-1 {
+			if err := post(client, base+"/v1/events/batch", token, map[string]any{"events": seed}); err != nil {
+				return fmt.Errorf("seed contacts: %w", err)
+			}
+			seed = seed[:0]
+		}
+	}
+
+	// (a) single events
+	latencies := make([]time.Duration, requests)
+	var next atomic.Int64
+	var failures atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= requests {
+					return
+				}
+				body := map[string]any{"name": "page.viewed", "userId": fmt.Sprintf("bench-user-%d", rand.IntN(users)),
+					"eventProperties": map[string]any{"path": "/pricing", "n": i}}
+				t0 := time.Now()
+				if err := post(client, base+"/v1/events", token, body); err != nil {
+					failures.Add(1)
+				}
+				latencies[i] = time.Since(t0)
+			}
+		})
+	}
+	wg.Wait()
+	single := time.Since(start)
+	slices.Sort(latencies)
+	rss1, peak1 := rss(engine.Process.Pid)
+	reqPerSec := float64(requests) / single.Seconds()
+	fmt.Printf("(a) POST /v1/events       %8.0f req/s   p50 %6.2f ms   p99 %6.2f ms   failures %d   (target ≥ 5000 req/s, p99 ≤ 50 ms)\n",
+		reqPerSec, ms(latencies[requests/2]), ms(latencies[requests*99/100]), failures.Load())
+
+	// (b) batches of 500
+	batches := (batchEvents + 499) / 500
+	start = time.Now()
+	var batchFailures atomic.Int64
+	var nextBatch atomic.Int64
+	for range 4 {
+		wg.Go(func() {
+			for {
+				b := int(nextBatch.Add(1)) - 1
+				if b >= batches {
+					return
+				}
+				events := make([]map[string]any, 0, 500)
+				for j := 0; j < 500 && b*500+j < batchEvents; j++ {
+					events = append(events, map[string]any{"name": "item.viewed", "userId": fmt.Sprintf("bench-user-%d", rand.IntN(users)),
+						"eventProperties": map[string]any{"sku": "A-" + strconv.Itoa(j)}})
+				}
+				if err := post(client, base+"/v1/events/batch", token, map[string]any{"events": events}); err != nil {
+					batchFailures.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	batchDur := time.Since(start)
+	batchRate := float64(batchEvents) / batchDur.Seconds()
+	rss2, peak2 := rss(engine.Process.Pid)
+	fmt.Printf("(b) POST /v1/events/batch %8.0f events/s   (%d requests of 500, failures %d)\n", batchRate, batches, batchFailures.Load())
+
+	// (c) the ceiling: raw COPY of the same rows into the same table
+	rows := make([][]any, batchEvents)
+	for i := range rows {
+		props, _ := json.Marshal(map[string]any{"sku": "A-" + strconv.Itoa(i%500)})
+		rows[i] = []any{fmt.Sprintf("bench-user-%d", rand.IntN(users)), "copy.viewed", props}
+	}
+	start = time.Now()
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"user_events"}, []string{"user_id", "event", "properties"}, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("copy ceiling: %w", err)
+	}
+	copyRate := float64(batchEvents) / time.Since(start).Seconds()
+	fmt.Printf("(c) pgx CopyFrom ceiling  %8.0f rows/s\n", copyRate)
+	fmt.Printf("ratio (b)/(c) = %.0f %%   (target ≥ 40 %%);   ratio (a)/(c) = %.0f %%\n", 100*batchRate/copyRate, 100*reqPerSec/copyRate)
+	fmt.Printf("engine RSS: %.0f MiB after (a), %.0f MiB after (b); peak %.0f MiB\n", rss1, rss2, max(peak1, peak2))
+	return nil
+}
+
+func post(c *http.Client, url, token string, body any) error {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	_, _ = io.Copy(io.Discard, res.Body)
+	if res.StatusCode != http.StatusAccepted {
+		return fmt.Errorf("status %d", res.StatusCode)
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// rss reads a process's current and peak resident memory in MiB.
+func rss(pid int) (cur, peak float64) {
+	body, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(f[1], 64)
+		switch f[0] {
+		case "VmRSS:":
+			cur = kb / 1024
+		case "VmHWM:":
+			peak = kb / 1024
+		}
+	}
+	return cur, peak
+}
+
+// benchDatabase returns HOGSEND_BENCH_DATABASE_URL, or a fresh durable private cluster.
+func benchDatabase(ctx context.Context) (string, func(), error) {
+	if u := os.Getenv("HOGSEND_BENCH_DATABASE_URL"); u != "" {
+		return u, func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "hogsend-bench-pg-")
+	if err != nil {
+		return "", nil, err
+	}
+	_ = os.Chmod(dir, 0o711)
+	c := &pglocal.Cluster{Dir: filepath.Join(dir, "data"), Durable: true}
+	if err := c.Init(ctx); err != nil {
+		return "", nil, err
+	}
+	if err := c.Start(ctx); err != nil {
+		return "", nil, err
+	}
+	return c.URL("postgres"), func() { _ = c.Stop(); _ = os.RemoveAll(dir) }, nil
+}
+
+// startEngine runs `serve` of this same binary in a child process and waits for it.
+func startEngine(dsn string) (string, *exec.Cmd, error) {
+	port, err := pglocal.FreePort()
+	if err != nil {
+		return "", nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(self, engineChildArg, "serve")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn, "PORT="+strconv.Itoa(port), "NODE_ENV=test", "LOG_LEVEL=error",
+		"BETTER_AUTH_SECRET="+strings.Repeat("b", 40), "EMAIL_PROVIDER=file", "TEMPORAL_ADDRESS=127.0.0.1:1")
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			c.Close()
+			return base, cmd, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = cmd.Process.Kill()
+	return "", nil, fmt.Errorf("engine did not listen on port %d", port)
+}
