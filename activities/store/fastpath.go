@@ -7,7 +7,7 @@ import (
 
 // ContactRef is the identity columns of a live contact.
 type ContactRef struct {
-	ID, Key                         string
+	ID, Key                        string
 	ExternalID, Email, AnonymousID *string
 }
 
