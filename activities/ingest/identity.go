@@ -65,16 +65,6 @@ func (id Identity) lockKeys() []string {
 	return out
 }
 
-// LockKeysOf returns the lock strings of every event's identity, for taking them all at once
-// at the start of a shared transaction.
-func LockKeysOf(events []Event) []string {
-	var out []string
-	for _, ev := range events {
-		out = append(out, Identity{UserID: ev.UserID, Email: ev.Email, AnonymousID: ev.AnonymousID}.Clean().lockKeys()...)
-	}
-	return out
-}
-
 func (id Identity) asNew() store.NewContact {
 	ptr := func(s string) *string {
 		if s == "" {
@@ -107,7 +97,7 @@ func Resolve(ctx context.Context, tx pgx.Tx, in Identity) (Resolution, error) {
 		return Resolution{}, ErrNoIdentity
 	}
 	keys := in.keys()
-	if err := store.LockIdentities(ctx, tx, in.lockKeys()); err != nil {
+	if err := store.LockIdentities(ctx, tx, in.lockKeys(), nil); err != nil {
 		return Resolution{}, err
 	}
 	var candidates []store.Contact

@@ -22,10 +22,6 @@ import (
 // made by a link or merge include them.
 func (s *Service) IngestManyTx(ctx context.Context, tx pgx.Tx, events []Event) ([]BatchItem, error) {
 	items := make([]BatchItem, len(events))
-	// Every identity of the set is locked up front, in the global lock order.
-	if err := store.LockIdentities(ctx, tx, LockKeysOf(events)); err != nil {
-		return nil, err
-	}
 	type candidate struct {
 		i  int
 		ev Event
@@ -56,24 +52,49 @@ func (s *Service) IngestManyTx(ctx context.Context, tx pgx.Tx, events []Event) (
 
 	// Which candidates are duplicates, and whose contact exists with every given key.
 	var idemKeys []string
-	byKind := map[store.IdentityKind][]string{}
 	for _, c := range cands {
 		if c.ev.IdempotencyKey != "" {
 			idemKeys = append(idemKeys, c.ev.IdempotencyKey)
-		}
-		for _, k := range c.id.keys() {
-			byKind[k.kind] = append(byKind[k.kind], k.value)
 		}
 	}
 	dups, err := store.ExistingEventKeys(ctx, tx, idemKeys)
 	if err != nil {
 		return nil, err
 	}
-	found := map[store.IdentityKind]map[string]store.ContactRef{}
-	for kind, values := range byKind {
-		if found[kind], err = store.LiveContactsByKeys(ctx, tx, kind, values); err != nil {
-			return nil, err
+	found, err := lookupAll(ctx, tx, cands, func(c candidate) Identity { return c.id })
+	if err != nil {
+		return nil, err
+	}
+	var fastCands []candidate
+	for _, c := range cands {
+		if c.ev.IdempotencyKey != "" && dups[c.ev.IdempotencyKey] {
+			items[c.i] = BatchItem{Result: Result{Exits: []ExitResult{}}}
+			continue
 		}
+		if _, ok := oneContact(c.id, found); ok {
+			fastCands = append(fastCands, c)
+		} else {
+			slow = append(slow, c.i)
+		}
+	}
+
+	// Lock: exclusively the identities that resolution may change, shared the ones only read;
+	// then check the read ones did not change before the lock was granted.
+	var exclusive, shared []string
+	for _, i := range slow {
+		if _, id, err := prepare(events[i]); err == nil {
+			exclusive = append(exclusive, id.lockKeys()...)
+		}
+	}
+	for _, c := range fastCands {
+		shared = append(shared, c.id.lockKeys()...)
+	}
+	if err := store.LockIdentities(ctx, tx, exclusive, shared); err != nil {
+		return nil, err
+	}
+	locked, err := lookupAll(ctx, tx, fastCands, func(c candidate) Identity { return c.id })
+	if err != nil {
+		return nil, err
 	}
 
 	var rows []store.BulkEvent
@@ -81,14 +102,10 @@ func (s *Service) IngestManyTx(ctx context.Context, tx pgx.Tx, events []Event) (
 	var refs []store.ContactRef
 	touched := map[string]bool{}
 	var touchIDs []string
-	for _, c := range cands {
-		if c.ev.IdempotencyKey != "" && dups[c.ev.IdempotencyKey] {
-			items[c.i] = BatchItem{Result: Result{Exits: []ExitResult{}}}
-			continue
-		}
-		ref, ok := oneContact(c.id, found)
-		if !ok {
-			slow = append(slow, c.i)
+	for _, c := range fastCands {
+		ref, ok := oneContact(c.id, locked)
+		if before, _ := oneContact(c.id, found); !ok || ref.ID != before.ID || ref.Key != before.Key {
+			slow = append(slow, c.i) // changed by a concurrent resolution: take the full path
 			continue
 		}
 		props := c.ev.EventProperties
@@ -156,6 +173,24 @@ func (s *Service) IngestManyTx(ctx context.Context, tx pgx.Tx, events []Event) (
 		}
 	}
 	return items, nil
+}
+
+// lookupAll finds the live contacts of every key of the items, one query per identity kind.
+func lookupAll[T any](ctx context.Context, tx pgx.Tx, items []T, identity func(T) Identity) (map[store.IdentityKind]map[string]store.ContactRef, error) {
+	byKind := map[store.IdentityKind][]string{}
+	for _, it := range items {
+		for _, k := range identity(it).keys() {
+			byKind[k.kind] = append(byKind[k.kind], k.value)
+		}
+	}
+	found := map[store.IdentityKind]map[string]store.ContactRef{}
+	for kind, values := range byKind {
+		var err error
+		if found[kind], err = store.LiveContactsByKeys(ctx, tx, kind, values); err != nil {
+			return nil, err
+		}
+	}
+	return found, nil
 }
 
 // oneContact reports the contact an identity names when every given key finds the same live

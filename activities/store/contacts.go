@@ -83,15 +83,19 @@ func collectContacts(rows pgx.Rows, err error) ([]Contact, error) {
 }
 
 // LockIdentities takes transaction-scoped advisory locks on "<kind>:<value>" strings, so
-// concurrent resolutions of the same key serialise instead of creating duplicates. The locks are
-// taken in one statement in lock-id order: every caller, a single event or a whole batch, takes
-// them in the same global order and cannot deadlock another.
-func LockIdentities(ctx context.Context, tx pgx.Tx, keys []string) error {
-	if len(keys) == 0 {
+// concurrent resolutions of the same key serialise instead of creating duplicates. Keys that are
+// only read (events of a contact that does not change) may be locked shared: they then wait only
+// for a resolution that changes the contact, not for each other. All locks are taken in one
+// statement in lock-id order, so no caller (a single event or a whole batch) can deadlock another.
+func LockIdentities(ctx context.Context, tx pgx.Tx, exclusive, shared []string) error {
+	if len(exclusive)+len(shared) == 0 {
 		return nil
 	}
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(h)
-		FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($1::text[]) AS k ORDER BY h) ids`, keys)
+	_, err := tx.Exec(ctx, `SELECT CASE WHEN x THEN pg_advisory_xact_lock(h)::text ELSE pg_advisory_xact_lock_shared(h)::text END
+		FROM (SELECT h, bool_or(x) AS x FROM (
+			SELECT hashtext(k) AS h, true AS x FROM unnest($1::text[]) AS k
+			UNION ALL SELECT hashtext(k), false FROM unnest($2::text[]) AS k) keys
+		GROUP BY h ORDER BY h) ids`, exclusive, shared)
 	if err != nil {
 		return fmt.Errorf("lock identities: %w", err)
 	}
