@@ -31,7 +31,7 @@ func InsertEvent(ctx context.Context, db DBTX, e NewEvent) (id string, occurredA
 		props = map[string]any{}
 	}
 	err = db.QueryRow(ctx, `INSERT INTO user_events (user_id, event, properties, idempotency_key, occurred_at)
-		VALUES ($1, $2, $3, $4, coalesce($5, now()))
+		VALUES ($1, $2, $3, $4, coalesce($5, clock_timestamp()))
 		ON CONFLICT (idempotency_key) DO NOTHING RETURNING id::text, occurred_at`,
 		e.UserKey, e.Name, props, e.IdempotencyKey, e.OccurredAt).Scan(&id, &occurredAt)
 	if errors.Is(err, pgx.ErrNoRows) {
