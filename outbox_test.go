@@ -1,9 +1,7 @@
 package hogsend
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -78,22 +76,6 @@ func (g *gate) open(t *testing.T) {
 	}()
 }
 
-func postEvent(t *testing.T, base string, body map[string]any) map[string]any {
-	t.Helper()
-	raw, err := json.Marshal(body)
-	require.NoError(t, err)
-	req, err := http.NewRequest(http.MethodPost, base+"/v1/events", bytes.NewReader(raw))
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+testAdminKey)
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	require.Equal(t, http.StatusAccepted, res.StatusCode)
-	var out map[string]any
-	require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
-	return out
-}
-
 // workflowStarted reports whether the in-process server knows the workflow.
 func workflowStarted(t *testing.T, id string) bool {
 	_, err := workertest.Client(t).DescribeWorkflowExecution(context.Background(), id, "")
@@ -111,7 +93,8 @@ func TestIngestWhileTemporalIsDownDeliversAfterItReturns(t *testing.T) {
 	e.Ingest().Consumers = []ingest.Consumer{pingPerEvent{}}
 	base := serve(t, e)
 
-	out := postEvent(t, base, map[string]any{"name": "while.down", "userId": "u1"})
+	code, out := postJSON(t, base+"/v1/events", map[string]any{"name": "while.down", "userId": "u1"})
+	require.Equal(t, http.StatusAccepted, code)
 	require.Equal(t, true, out["stored"], "ingest acknowledges while Temporal is unreachable")
 	var eventID string
 	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT id::text FROM user_events WHERE event = 'while.down'`).Scan(&eventID))

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // ContactRef is the identity columns of a live contact.
@@ -54,15 +56,11 @@ func ExistingEventKeys(ctx context.Context, db DBTX, keys []string) (map[string]
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, err
-		}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	for _, k := range found {
 		out[k] = true
 	}
-	return out, rows.Err()
+	return out, err
 }
 
 // BulkEvent is one row of InsertEvents; ID is chosen by the caller.

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // OutboxRow is one pending intent: something to do after the transaction that wrote it commits.
@@ -32,16 +34,7 @@ func InsertOutbox(ctx context.Context, db DBTX, rows []OutboxRow) ([]int64, erro
 	if err != nil {
 		return nil, err
 	}
-	var ids []int64
-	for out.Next() {
-		var id int64
-		if err := out.Scan(&id); err != nil {
-			out.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, out.Err()
+	return pgx.CollectRows(out, pgx.RowTo[int64])
 }
 
 // ClaimOutbox leases up to limit due rows for lease (other dispatchers skip them meanwhile) and

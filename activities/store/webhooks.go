@@ -1,6 +1,10 @@
 package store
 
-import "context"
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+)
 
 // InsertDeliveries fans one outbound event out to every enabled endpoint subscribed to its
 // type: one pending delivery row each, sharing webhookID. A dedupe key already delivered to an
@@ -13,14 +17,5 @@ func InsertDeliveries(ctx context.Context, db DBTX, eventType, webhookID string,
 	if err != nil {
 		return nil, err
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
