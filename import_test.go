@@ -59,6 +59,12 @@ func TestContactImport(t *testing.T) {
 	_, found := getJSON(t, base+"/v1/contacts/find?userId=imp1", testAdminKey)
 	require.Equal(t, "pro", found["contacts"].([]any)[0].(map[string]any)["properties"].(map[string]any)["plan"])
 
+	// A batch in which every row succeeds.
+	job = importJob(t, base, map[string]any{"format": "csv", "data": "email,plan\nok1@x.com,free\nok2@x.com,pro\n"})
+	require.Equal(t, "completed", job["status"])
+	require.EqualValues(t, 2, job["processedRows"])
+	require.Nil(t, job["errors"])
+
 	job = importJob(t, base, map[string]any{"format": "csv", "data": "name\nbob"})
 	require.Equal(t, "failed", job["status"])
 	require.Nil(t, job["totalRows"])

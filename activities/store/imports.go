@@ -112,6 +112,9 @@ func ImportRowsSlice(ctx context.Context, db DBTX, jobID string, from, n int) ([
 // RecordImportBatch adds a batch's counts and errors (keeping the first MaxImportErrors) if the
 // job's progress is exactly at start; applied is false for a batch already recorded (a retry).
 func RecordImportBatch(ctx context.Context, db DBTX, jobID string, start, processed, failed int, errs []ImportRowError) (applied bool, err error) {
+	if errs == nil {
+		errs = []ImportRowError{} // a JSON array, never null
+	}
 	body, err := json.Marshal(errs)
 	if err != nil {
 		return false, err
