@@ -116,5 +116,3 @@ func (s *Server) recovery(c *gin.Context) {
 	}()
 	c.Next()
 }
-
-func asHTTPError(err error, target **HTTPError) bool { return errors.As(err, target) }

@@ -99,12 +99,7 @@ func (h *eventHandlers) ingest(c *gin.Context) error {
 	out := eventResponse{Stored: res.Stored, Exits: res.Exits}
 	// Lists apply even to a duplicate; their failure is reported, not fatal.
 	if err := h.svc.SetLists(c, ev.UserID, ev.Email, body.Lists); err != nil {
-		var he *HTTPError
-		if mapped := ingestError(err); asHTTPError(mapped, &he) {
-			out.ListsError = he.Message
-		} else {
-			out.ListsError = "could not update lists"
-		}
+		out.ListsError, _ = itemError(ingestError(err))
 	}
 	c.JSON(http.StatusAccepted, out)
 	return nil

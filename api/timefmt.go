@@ -1,9 +1,13 @@
 package api
 
-import "time"
+import (
+	"time"
+
+	"github.com/hogsend/hogsend/activities/ingest"
+)
 
 // jsonTime renders timestamps as the API does everywhere: UTC, milliseconds, Z.
-func jsonTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+func jsonTime(t time.Time) string { return ingest.Timestamp(t) }
 
 // jsonTimePtr renders an optional timestamp, nil as null.
 func jsonTimePtr(t *time.Time) *string {
