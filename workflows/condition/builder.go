@@ -67,7 +67,9 @@ func (b EventBuilder) Within(d Duration) EventBuilder {
 }
 
 // Exists matches when there is at least one such event.
-func (b EventBuilder) Exists() EventLeaf { return EventLeaf{Name: b.name, Check: EventExists, Within: b.within} }
+func (b EventBuilder) Exists() EventLeaf {
+	return EventLeaf{Name: b.name, Check: EventExists, Within: b.within}
+}
 
 // NotExists matches when there is none.
 func (b EventBuilder) NotExists() EventLeaf {
