@@ -250,3 +250,23 @@ func TestBatchEvents(t *testing.T) {
 	}
 	require.Equal(t, http.StatusBadRequest, b.do(t, http.MethodPost, "/v1/events/batch", k, map[string]any{"events": many}).Code)
 }
+
+func TestAdminPatchEmailOwnedByAnotherContactMerges(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	x, e := uniq("X"), uniq("e")+"@x.com"
+	b.do(t, http.MethodPost, "/v1/admin/contacts", legacyKey, map[string]any{"externalId": x})
+	other := b.do(t, http.MethodPost, "/v1/admin/contacts", legacyKey, map[string]any{"email": e, "properties": map[string]any{"from": "other"}}).json()["contact"].(map[string]any)
+
+	res := b.do(t, http.MethodPatch, "/v1/admin/contacts/"+other["id"].(string), legacyKey, map[string]any{"properties": map[string]any{"k": 1}})
+	require.Equal(t, http.StatusOK, res.Code, res.Body.String())
+
+	// Giving X the other contact's email merges them; X (identified) survives and is returned.
+	res = b.do(t, http.MethodPatch, "/v1/admin/contacts/"+x, legacyKey, map[string]any{"email": e})
+	require.Equal(t, http.StatusOK, res.Code, res.Body.String())
+	merged := res.json()["contact"].(map[string]any)
+	require.Equal(t, x, merged["externalId"])
+	require.Equal(t, e, merged["email"])
+	require.Equal(t, map[string]any{"from": "other", "k": float64(1)}, merged["properties"])
+	require.Equal(t, http.StatusNotFound, b.do(t, http.MethodGet, "/v1/admin/contacts/"+other["id"].(string), legacyKey, nil).Code)
+}
