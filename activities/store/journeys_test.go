@@ -79,8 +79,10 @@ func TestTransitionsNeverLeaveATerminalState(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	for name, f := range map[string]func() (bool, error){
-		"resume":     func() (bool, error) { return store.ResumeWait(ctx, pool, store.Transition{StateID: s.ID, Step: "r1"}) },
-		"checkpoint": func() (bool, error) { return store.CheckpointJourney(ctx, pool, store.Transition{StateID: s.ID, Step: "c1", Label: "x"}) },
+		"resume": func() (bool, error) { return store.ResumeWait(ctx, pool, store.Transition{StateID: s.ID, Step: "r1"}) },
+		"checkpoint": func() (bool, error) {
+			return store.CheckpointJourney(ctx, pool, store.Transition{StateID: s.ID, Step: "c1", Label: "x"})
+		},
 		"complete":   func() (bool, error) { return store.CompleteJourney(ctx, pool, s.ID) },
 		"fail":       func() (bool, error) { return store.FailJourney(ctx, pool, s.ID, "boom") },
 		"exit again": func() (bool, error) { return store.ExitJourney(ctx, pool, s.ID, "admin_cancel", "") },
