@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"sync"
 	"sync/atomic"
@@ -164,6 +165,20 @@ func (g *GroupCommit) commitLoop(queue chan *pendingEvent) {
 // whose commit failed, are then ingested alone.
 func (g *GroupCommit) commit(batch []*pendingEvent) {
 	s := g.Service
+	defer func() {
+		// A panic (say, in a consumer) fails this batch's events instead of the whole process;
+		// their transaction was rolled back.
+		if r := recover(); r != nil {
+			for _, p := range batch {
+				select {
+				case <-p.done:
+				default:
+					p.res, p.err = Result{Exits: []ExitResult{}}, fmt.Errorf("ingest panicked: %v", r)
+					close(p.done)
+				}
+			}
+		}
+	}()
 	// The transaction outlives any one caller: a cancelled request must not roll back the others.
 	ctx := context.Background()
 	var retry []*pendingEvent

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hogsend/hogsend/activities/ingest"
@@ -72,4 +73,28 @@ func TestGroupCommitAfterCloseStillIngests(t *testing.T) {
 	r, err := b.svc.Ingest(context.Background(), ingest.Event{Name: "late", UserID: "u"})
 	require.NoError(t, err)
 	require.True(t, r.Stored)
+}
+
+// panicky panics on one event name, like a buggy consumer.
+type panicky struct{}
+
+func (panicky) ConsumeEvent(_ context.Context, _ pgx.Tx, ev *ingest.StoredEvent, _ *ingest.Effects) error {
+	if ev.Name == "boom" {
+		panic("consumer bug")
+	}
+	return nil
+}
+
+func TestGroupCommitSurvivesAPanickingConsumer(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.svc.Consumers = []ingest.Consumer{panicky{}}
+	b.svc.EnableGroupCommit(&ingest.GroupCommit{})
+	t.Cleanup(b.svc.Close)
+	_, err := b.svc.Ingest(context.Background(), ingest.Event{Name: "boom", UserID: "p1"})
+	require.ErrorContains(t, err, "panicked")
+	r, err := b.svc.Ingest(context.Background(), ingest.Event{Name: "fine", UserID: "p1"})
+	require.NoError(t, err)
+	require.True(t, r.Stored)
+	require.EqualValues(t, 0, b.one(t, `SELECT count(*) FROM user_events WHERE event = 'boom'`))
 }

@@ -199,9 +199,7 @@ func (d *Dispatcher) perform(ctx context.Context, r store.OutboxRow) bool {
 		// Another process may handle this kind; look again later.
 		err = fmt.Errorf("no handler for %q in this process", r.Kind)
 	} else {
-		hctx, cancel := context.WithTimeout(ctx, d.Lease/2)
-		err = h(hctx, r.Payload)
-		cancel()
+		err = d.call(ctx, h, r.Payload)
 	}
 	if err == nil {
 		return true
@@ -219,6 +217,18 @@ func (d *Dispatcher) perform(ctx context.Context, r store.OutboxRow) bool {
 		d.Logger.Warn("outbox intent failed; will retry", "id", r.ID, "kind", r.Kind, "attempt", r.Attempts, "retryIn", delay, "error", err)
 	}
 	return false
+}
+
+// call runs a handler under half the lease, turning a panic into a retryable error.
+func (d *Dispatcher) call(ctx context.Context, h Handler, payload []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("handler panicked: %v", r)
+		}
+	}()
+	hctx, cancel := context.WithTimeout(ctx, d.Lease/2)
+	defer cancel()
+	return h(hctx, payload)
 }
 
 // Backoff is the wait before attempt n+1: 1s doubling to at most 1 min, with ±20 % jitter.
