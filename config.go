@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hogsend/hogsend/api"
+	"github.com/hogsend/hogsend/workflows/journey"
 )
 
 // Role is the process mode a configuration is validated for: requirements differ per role.
@@ -52,6 +53,11 @@ type Config struct {
 	PostHog  PostHogConfig
 
 	EnabledJourneys, EnabledBuckets, EnabledLists Filter
+
+	// DefaultTimezone is the zone of contacts without a valid one; SendWindow the default quiet
+	// hours of When() (nil = none).
+	DefaultTimezone string
+	SendWindow      *journey.SendWindow
 
 	Schedules ScheduleConfig
 	Webhooks  OutboundWebhookConfig
@@ -268,6 +274,28 @@ var configVars = []configVar{
 		func(c *Config, v string) error { c.PostHog.WebhookSecret = v; return nil }},
 	{"ENABLED_JOURNEYS", "*", "Comma-separated journey ids to run, or * for all.", nil,
 		func(c *Config, v string) error { c.EnabledJourneys = ParseFilter(v); return nil }},
+	{"DEFAULT_TIMEZONE", "UTC", "IANA zone journeys schedule in when a contact has no valid one.", nil,
+		func(c *Config, v string) error {
+			c.DefaultTimezone = v
+			_, err := journey.LoadZone(v)
+			return err
+		}},
+	{"DEFAULT_SEND_WINDOW", "", "Default send window of journey scheduling, HH:mm-HH:mm (empty = none).", nil,
+		func(c *Config, v string) error {
+			if v == "" {
+				return nil
+			}
+			start, end, ok := strings.Cut(v, "-")
+			if !ok {
+				return errors.New("want HH:mm-HH:mm, e.g. 09:00-17:00")
+			}
+			w := &journey.SendWindow{Start: strings.TrimSpace(start), End: strings.TrimSpace(end)}
+			if _, err := journey.NewWhen(time.Time{}, "UTC", nil).Window(w.Start, w.End).NextLocal("00:00"); err != nil {
+				return err
+			}
+			c.SendWindow = w
+			return nil
+		}},
 	{"ENABLED_BUCKETS", "*", "Comma-separated bucket ids to run, or * for all.", nil,
 		func(c *Config, v string) error { c.EnabledBuckets = ParseFilter(v); return nil }},
 	{"ENABLED_LISTS", "*", "Comma-separated list ids to offer, or * for all.", nil,

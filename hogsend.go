@@ -29,6 +29,7 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/hogsend/hogsend/activities"
 	"github.com/hogsend/hogsend/activities/apikeys"
 	"github.com/hogsend/hogsend/activities/ingest"
 	"github.com/hogsend/hogsend/activities/outbound"
@@ -37,6 +38,7 @@ import (
 	"github.com/hogsend/hogsend/schema"
 	"github.com/hogsend/hogsend/worker"
 	"github.com/hogsend/hogsend/workflows"
+	"github.com/hogsend/hogsend/workflows/journey"
 )
 
 // Version is the engine build version, set with -ldflags "-X github.com/hogsend/hogsend.Version=v1.2.3".
@@ -62,6 +64,11 @@ func EngineVersion() string {
 
 // Options are what an application registers with the engine.
 type Options struct {
+	// Journeys are the application's journeys (ENABLED_JOURNEYS chooses which are routed).
+	Journeys []*journey.Journey
+	// JourneySender delivers journey emails. Defaults to a recorder that logs each send (the
+	// email pipeline replaces it).
+	JourneySender activities.JourneySender
 	// ClientMigrations is the application's own migration track (NNNN_name.sql files at its
 	// root); CLIENT_MIGRATIONS_FOLDER is used when nil.
 	ClientMigrations fs.FS
@@ -102,6 +109,8 @@ type Engine struct {
 	keys     *apikeys.Service
 	outbox   *outbox.Dispatcher
 	ingest   *ingest.Service
+	journeys *journey.Registry
+	sender   activities.JourneySender
 	started  time.Time
 	// dispatching runs the outbox dispatcher once per engine, whichever of Serve and RunWorker
 	// starts first; Close stops it.
@@ -130,6 +139,11 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 	if err != nil {
 		return nil, fmt.Errorf("open database pool: %w", err)
 	}
+	registry, err := journey.NewRegistry(opts.Journeys, cfg.EnabledJourneys.Allows)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
 	tc, err := newTemporalClient(cfg, logger)
 	if err != nil {
 		pool.Close()
@@ -138,22 +152,32 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 	d := &outbox.Dispatcher{DB: pool, Logger: logger}
 	outbox.RegisterTemporal(d, tc, cfg.Temporal.TaskQueue)
 	outbound.Register(d, pool, nil)
-	svc := &ingest.Service{DB: pool, Outbox: d, Import: ingest.ImportWorkflow{
+	ingest.RegisterJourneyStarts(d, tc, pool, cfg.Temporal.TaskQueue)
+	svc := &ingest.Service{DB: pool, Outbox: d, Consumers: []ingest.Consumer{&ingest.Journeys{Registry: registry, Logger: logger}}, Import: ingest.ImportWorkflow{
 		Type:    workflows.ImportContactsName,
 		ID:      workflows.ImportWorkflowID,
 		Input:   func(jobID string) any { return workflows.ImportContactsInput{JobID: jobID, TotalRows: -1} },
 		Timeout: 600,
 	}}
 	svc.EnableGroupCommit(&ingest.GroupCommit{})
+	sender := opts.JourneySender
+	if sender == nil {
+		sender = &activities.RecordingSender{Logger: logger}
+	}
 	return &Engine{
 		cfg: cfg, opts: opts, log: logger, pool: pool, temporal: tc,
-		keys:    &apikeys.Service{DB: pool, LegacyKey: cfg.AdminAPIKey},
-		outbox:  d,
-		ingest:  svc,
-		started: time.Now(),
-		Stdout:  os.Stdout,
+		keys:     &apikeys.Service{DB: pool, LegacyKey: cfg.AdminAPIKey},
+		outbox:   d,
+		ingest:   svc,
+		journeys: registry,
+		sender:   sender,
+		started:  time.Now(),
+		Stdout:   os.Stdout,
 	}, nil
 }
+
+// Journeys returns the journey registry.
+func (e *Engine) Journeys() *journey.Registry { return e.journeys }
 
 // Ingest returns the ingest service (events, contacts, lists).
 func (e *Engine) Ingest() *ingest.Service { return e.ingest }
@@ -355,6 +379,10 @@ func (e *Engine) NewWorker() (*worker.Worker, error) {
 		Logger:        e.log,
 		EngineVersion: EngineVersion(),
 		Options:       e.opts.Worker,
+		Namespace:     e.cfg.Temporal.Namespace,
+		Journeys:      e.journeys.Defined(),
+		JourneyActivities: &activities.Journeys{DB: e.pool, Ingest: e.ingest, Sender: e.sender,
+			DefaultTimezone: e.cfg.DefaultTimezone, DefaultWindow: e.cfg.SendWindow, Logger: e.log},
 	})
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/hogsend/hogsend/activities"
 	"github.com/hogsend/hogsend/activities/store"
 	"github.com/hogsend/hogsend/workflows"
+	"github.com/hogsend/hogsend/workflows/journey"
 )
 
 // Workflow is a workflow function registered under a fixed name.
@@ -52,6 +53,14 @@ type Config struct {
 	Options       Options
 	// HeartbeatEvery defaults to 10s.
 	HeartbeatEvery time.Duration
+
+	// Namespace is checked for the journey search attributes at start. Defaults to "default".
+	Namespace string
+	// Journeys are every defined journey (ENABLED_JOURNEYS filtered or not): in-flight runs of a
+	// journey taken out of the filter still need their code.
+	Journeys []*journey.Journey
+	// JourneyActivities back the journey runs (Trigger needs its Ingest service).
+	JourneyActivities *activities.Journeys
 }
 
 // Worker is one worker process's Temporal worker plus its heartbeat.
@@ -90,6 +99,20 @@ func New(cfg Config) (*Worker, error) {
 		{Name: activities.ImportBatchName, Func: imports.ImportBatch},
 		{Name: activities.FinishImportName, Func: imports.FinishImport},
 	}, cfg.Options.Activities...)
+	if len(cfg.Journeys) > 0 && cfg.JourneyActivities == nil {
+		return nil, errors.New("worker: JourneyActivities are required when journeys are defined")
+	}
+	for _, j := range cfg.Journeys {
+		wfs = append(wfs, Workflow{Name: journey.WorkflowName(j.ID), Func: workflows.JourneyWorkflow(j)})
+	}
+	if ja := cfg.JourneyActivities; ja != nil {
+		acts = append(acts,
+			Activity{Name: activities.JourneyBeginName, Func: ja.Begin},
+			Activity{Name: activities.JourneyTransitionName, Func: ja.Transition},
+			Activity{Name: activities.JourneySendName, Func: ja.Send},
+			Activity{Name: activities.JourneyTriggerName, Func: ja.Trigger},
+			Activity{Name: activities.JourneyLookupName, Func: ja.Lookup})
+	}
 	for _, wf := range wfs {
 		w.tw.RegisterWorkflowWithOptions(wf.Func, workflow.RegisterOptions{Name: wf.Name})
 	}
@@ -112,6 +135,9 @@ func newWorkerID() string {
 // Run starts polling and heartbeating and blocks until ctx is cancelled. On the way out the
 // heartbeat row is deleted first, so the API reports the worker down at once.
 func (w *Worker) Run(ctx context.Context) error {
+	if err := EnsureSearchAttributes(ctx, w.cfg.Client, w.cfg.Namespace); err != nil {
+		return err
+	}
 	if err := w.tw.Start(); err != nil {
 		return fmt.Errorf("start temporal worker: %w", err)
 	}

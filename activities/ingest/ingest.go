@@ -58,6 +58,7 @@ type StoredEvent struct {
 	UserKey           string // the contact's canonical key at ingest time
 	ContactID         string
 	UserEmail         string // as sent, "" when none
+	ContactEmail      string // the contact's stored email, "" when none
 	Properties        map[string]any
 	ContactProperties map[string]any
 	OccurredAt        time.Time
@@ -191,7 +192,7 @@ func (s *Service) IngestTx(ctx context.Context, tx pgx.Tx, ev Event) (Result, er
 			return errDuplicate
 		}
 		stored := &StoredEvent{ID: id, Name: ev.Name, UserKey: r.Contact.Key(), ContactID: r.Contact.ID,
-			UserEmail: ev.Email, Properties: props, ContactProperties: ev.ContactProperties, OccurredAt: at}
+			UserEmail: ev.Email, ContactEmail: deref(r.Contact.Email), Properties: props, ContactProperties: ev.ContactProperties, OccurredAt: at}
 		fx := &Effects{Exits: []ExitResult{}}
 		for _, c := range s.Consumers {
 			if err := c.ConsumeEvent(ctx, sp, stored, fx); err != nil {

@@ -149,7 +149,7 @@ func (s *Service) IngestManyTx(ctx context.Context, tx pgx.Tx, events []Event) (
 			}
 			ref := refs[j]
 			stored := &StoredEvent{ID: rows[j].ID, Name: c.ev.Name, UserKey: ref.Key, ContactID: ref.ID, UserEmail: c.ev.Email,
-				Properties: c.ev.EventProperties, OccurredAt: at}
+				ContactEmail: deref(ref.Email), Properties: c.ev.EventProperties, OccurredAt: at}
 			fx := &Effects{Exits: []ExitResult{}}
 			for _, consumer := range s.Consumers {
 				if err := consumer.ConsumeEvent(ctx, tx, stored, fx); err != nil {

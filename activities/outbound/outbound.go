@@ -23,6 +23,7 @@ const (
 	ContactUpdated      = "contact.updated"
 	ContactDeleted      = "contact.deleted"
 	ContactUnsubscribed = "contact.unsubscribed"
+	JourneyCompleted    = "journey.completed"
 )
 
 // Envelope is the signed body every receiver gets.

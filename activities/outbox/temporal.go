@@ -33,6 +33,7 @@ type StartWorkflow struct {
 // SignalWorkflow signals a running workflow; a run that has ended counts as done.
 type SignalWorkflow struct {
 	WorkflowID string          `json:"workflowId"`
+	RunID      string          `json:"runId,omitempty"` // "" = the current run
 	Signal     string          `json:"signal"`
 	Payload    json.RawMessage `json:"payload,omitempty"`
 }
@@ -94,7 +95,7 @@ func RegisterTemporal(d *Dispatcher, c client.Client, taskQueue string) {
 		if len(s.Payload) > 0 {
 			payload = s.Payload
 		}
-		return ignoreNotFound(c.SignalWorkflow(ctx, s.WorkflowID, "", s.Signal, payload))
+		return ignoreNotFound(c.SignalWorkflow(ctx, s.WorkflowID, s.RunID, s.Signal, payload))
 	})
 	d.Handle(KindCancelWorkflow, func(ctx context.Context, raw json.RawMessage) error {
 		var s CancelWorkflow

@@ -1,10 +1,13 @@
-// Command hogsend is the shipped engine binary: the engine with no application definitions,
-// plus the commands serve, worker, dev, migrate and keys. An application builds its own binary
-// the same way, passing its journeys, templates and sources in Options.
+// Command hogsend is the shipped engine binary with the example app's journeys, plus the
+// commands serve, worker, dev, migrate and keys. An application builds its own binary the same
+// way, passing its journeys, templates and sources in Options.
 package main
 
-import "github.com/hogsend/hogsend"
+import (
+	"github.com/hogsend/hogsend"
+	"github.com/hogsend/hogsend/worker/example/journeys"
+)
 
 func main() {
-	hogsend.Main(&hogsend.Options{})
+	hogsend.Main(&hogsend.Options{Journeys: journeys.All()})
 }

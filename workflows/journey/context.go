@@ -66,6 +66,9 @@ type Context interface {
 	Checkpoint(label string) error
 	// Trigger ingests an event (idempotently per run step).
 	Trigger(opts TriggerOptions) error
+	// SendEmail sends a template through the email pipeline (category journey). A suppressed,
+	// unsubscribed or capped recipient is a result, not an error; the run goes on.
+	SendEmail(opts SendEmailOptions) (SendEmailResult, error)
 	// IsSubscribed reports whether the contact has not unsubscribed from everything.
 	IsSubscribed() (bool, error)
 	// History looks up events, journeys and sends.

@@ -171,6 +171,7 @@ type Registry struct {
 	enabled   []*Journey
 	byID      map[string]*Journey
 	byTrigger map[string][]*Journey
+	exiting   []string
 }
 
 // ErrDuplicateID is returned when two journeys share an id.
@@ -193,6 +194,9 @@ func NewRegistry(journeys []*Journey, allowed func(id string) bool) (*Registry, 
 		if allowed == nil || allowed(j.ID) {
 			r.enabled = append(r.enabled, j)
 			r.byTrigger[j.Trigger.Event] = append(r.byTrigger[j.Trigger.Event], j)
+			if len(j.ExitOn) > 0 {
+				r.exiting = append(r.exiting, j.ID)
+			}
 		}
 	}
 	return r, nil
@@ -212,6 +216,9 @@ func (r *Registry) Get(id string) (*Journey, bool) {
 	}
 	return j, true
 }
+
+// WithExitRules lists the ids of the enabled journeys that have exit rules.
+func (r *Registry) WithExitRules() []string { return r.exiting }
 
 // Triggered lists the enabled journeys an event name enrolls into.
 func (r *Registry) Triggered(event string) []*Journey { return r.byTrigger[event] }

@@ -26,6 +26,7 @@ type When struct {
 	window *SendWindow
 	ifPast string
 	err    error
+	seal   func(time.Time) time.Time
 }
 
 // NewWhen binds a scheduler to now (workflow time), a zone ("" = UTC) and the default window
@@ -59,6 +60,13 @@ func LoadZone(zone string) (*time.Location, error) {
 		return nil, fmt.Errorf("invalid time zone %q", zone)
 	}
 	return loc, nil
+}
+
+// WithSeal returns a scheduler that passes every computed instant through seal. The journey
+// runner records instants with it, so a replay on newer time-zone data returns the same time.
+func (w When) WithSeal(seal func(time.Time) time.Time) When {
+	w.seal = seal
+	return w
 }
 
 // Window returns a scheduler with another send window.
@@ -138,7 +146,11 @@ func (d Day) At(hhmm string) (time.Time, error) {
 			t = wallClock(today, days+max(roll, 1), clock, w.loc)
 		}
 	}
-	return w.clamp(t)
+	t, err = w.clamp(t)
+	if err == nil && w.seal != nil {
+		t = w.seal(t)
+	}
+	return t, err
 }
 
 // clamp moves t into the send window, if there is one.

@@ -1,0 +1,203 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Reads and small writes behind journey runs, dispatch and the journey admin routes.
+
+func collectJourneyStates(rows pgx.Rows, err error) ([]JourneyState, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (JourneyState, error) { return scanJourneyState(r) })
+}
+
+// AttachJourneyRun binds a live state to the Temporal run executing it. ok is false when the
+// state has ended or belongs to another run (a duplicate start then does nothing).
+func AttachJourneyRun(ctx context.Context, db DBTX, stateID, runID string) (JourneyState, bool, error) {
+	s, err := scanJourneyState(db.QueryRow(ctx, `UPDATE journey_states SET run_id = $2, updated_at = now()
+		WHERE id = $1 AND status IN ('active', 'waiting') AND (run_id IS NULL OR run_id = $2)
+		RETURNING `+journeyStateColumns, stateID, runID))
+	if err == ErrNotFound {
+		return JourneyState{}, false, nil
+	}
+	return s, err == nil, err
+}
+
+// ContactTimezones are a contact's zone candidates: the timezone column, then the
+// "timezone" property.
+func ContactTimezones(ctx context.Context, db DBTX, userKey string) (column, property string, err error) {
+	c, err := LiveContactByKey(ctx, db, userKey)
+	if err == ErrNotFound {
+		return "", "", nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	if c.Timezone != nil {
+		column = *c.Timezone
+	}
+	property, _ = c.Properties["timezone"].(string)
+	return column, property, nil
+}
+
+// RunsToNotify are the live runs of a user key an event concerns: those of the journeys whose
+// exit rules name it, and those waiting for it.
+func RunsToNotify(ctx context.Context, db DBTX, userKey, event string, exitJourneys []string) ([]JourneyState, error) {
+	return collectJourneyStates(db.Query(ctx, `SELECT `+journeyStateColumns+` FROM journey_states
+		WHERE user_id = $1 AND status IN ('active', 'waiting') AND deleted_at IS NULL
+			AND (journey_id = ANY($3) OR (status = 'waiting' AND waiting_event = $2))
+		ORDER BY created_at, id`, userKey, event, exitJourneys))
+}
+
+// CountUserEvents counts a user key's events of one name, since a time when given.
+func CountUserEvents(ctx context.Context, db DBTX, userKey, event string, since *time.Time) (int, error) {
+	var n int
+	err := db.QueryRow(ctx, `SELECT count(*) FROM user_events WHERE user_id = $1 AND event = $2
+		AND ($3::timestamptz IS NULL OR occurred_at >= $3)`, userKey, event, since).Scan(&n)
+	return n, err
+}
+
+// JourneyEntries counts every run of a journey for a user key and its last completion.
+func JourneyEntries(ctx context.Context, db DBTX, userKey, journeyID string) (count int, lastCompleted *time.Time, err error) {
+	err = db.QueryRow(ctx, `SELECT count(*), max(completed_at) FROM journey_states WHERE user_id = $1 AND journey_id = $2`,
+		userKey, journeyID).Scan(&count, &lastCompleted)
+	return count, lastCompleted, err
+}
+
+// TemplateSends counts the sends of a template to an address (any status) and the last one.
+func TemplateSends(ctx context.Context, db DBTX, email, templateKey string) (count int, lastSent *time.Time, err error) {
+	err = db.QueryRow(ctx, `SELECT count(*), max(sent_at) FROM email_sends WHERE to_email = $1 AND template_key = $2`,
+		email, templateKey).Scan(&count, &lastSent)
+	return count, lastSent, err
+}
+
+// UnsubscribedAll reports a user key's global unsubscribe.
+func UnsubscribedAll(ctx context.Context, db DBTX, userKey string) (bool, error) {
+	var out bool
+	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM email_preferences WHERE user_id = $1 AND unsubscribed_all)`, userKey).Scan(&out)
+	return out, err
+}
+
+// JourneyStatusCounts counts non-deleted runs per journey and status.
+func JourneyStatusCounts(ctx context.Context, db DBTX, journeyIDs []string) (map[string]map[string]int, error) {
+	rows, err := db.Query(ctx, `SELECT journey_id, status::text, count(*) FROM journey_states
+		WHERE journey_id = ANY($1) AND deleted_at IS NULL GROUP BY 1, 2`, journeyIDs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]map[string]int{}
+	for rows.Next() {
+		var id, status string
+		var n int
+		if err := rows.Scan(&id, &status, &n); err != nil {
+			return nil, err
+		}
+		if out[id] == nil {
+			out[id] = map[string]int{}
+		}
+		out[id][status] = n
+	}
+	return out, rows.Err()
+}
+
+// JourneySwitches are the admin enable switches (journey_configs) of the given journeys.
+func JourneySwitches(ctx context.Context, db DBTX, journeyIDs []string) (map[string]bool, error) {
+	rows, err := db.Query(ctx, `SELECT journey_id, enabled FROM journey_configs WHERE journey_id = ANY($1)`, journeyIDs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id string
+		var on bool
+		if err := rows.Scan(&id, &on); err != nil {
+			return nil, err
+		}
+		out[id] = on
+	}
+	return out, rows.Err()
+}
+
+// SetJourneySwitch upserts a journey's admin enable switch and returns its updated_at.
+func SetJourneySwitch(ctx context.Context, db DBTX, journeyID string, enabled bool) (time.Time, error) {
+	var at time.Time
+	err := db.QueryRow(ctx, `INSERT INTO journey_configs (journey_id, enabled) VALUES ($1, $2)
+		ON CONFLICT (journey_id) DO UPDATE SET enabled = EXCLUDED.enabled, updated_at = now()
+		RETURNING updated_at`, journeyID, enabled).Scan(&at)
+	return at, err
+}
+
+// JourneyStateFilter selects runs of one journey.
+type JourneyStateFilter struct {
+	JourneyID string
+	Status    string // "" = any
+	UserID    string // "" = any
+}
+
+// ListJourneyStates pages a journey's non-deleted runs, newest first, with the total.
+func ListJourneyStates(ctx context.Context, db DBTX, f JourneyStateFilter, limit, offset int) ([]JourneyState, int, error) {
+	const where = `journey_id = $1 AND deleted_at IS NULL AND ($2 = '' OR status::text = $2) AND ($3 = '' OR user_id = $3)`
+	var total int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM journey_states WHERE `+where, f.JourneyID, f.Status, f.UserID).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	states, err := collectJourneyStates(db.Query(ctx, `SELECT `+journeyStateColumns+` FROM journey_states WHERE `+where+`
+		ORDER BY created_at DESC, id LIMIT $4 OFFSET $5`, f.JourneyID, f.Status, f.UserID, limit, offset))
+	return states, total, err
+}
+
+// RecentJourneyStates are a journey's last touched runs.
+func RecentJourneyStates(ctx context.Context, db DBTX, journeyID string, limit int) ([]JourneyState, error) {
+	return collectJourneyStates(db.Query(ctx, `SELECT `+journeyStateColumns+` FROM journey_states
+		WHERE journey_id = $1 AND deleted_at IS NULL ORDER BY updated_at DESC, id LIMIT $2`, journeyID, limit))
+}
+
+// LiveJourneyState finds a non-deleted state; journeyID "" matches any journey.
+func LiveJourneyState(ctx context.Context, db DBTX, stateID, journeyID string) (JourneyState, error) {
+	return scanJourneyState(db.QueryRow(ctx, `SELECT `+journeyStateColumns+` FROM journey_states
+		WHERE id = $1 AND deleted_at IS NULL AND ($2 = '' OR journey_id = $2)`, stateID, journeyID))
+}
+
+// JourneyLog is a journey_logs row.
+type JourneyLog struct {
+	ID, Action       string
+	FromNode, ToNode *string
+	Detail           map[string]any
+	CreatedAt        time.Time
+}
+
+// JourneyLogs are a run's log rows in the order they were written.
+func JourneyLogs(ctx context.Context, db DBTX, stateID string) ([]JourneyLog, error) {
+	rows, err := db.Query(ctx, `SELECT id::text, action, from_node_id, to_node_id, detail, created_at FROM journey_logs
+		WHERE journey_state_id = $1 ORDER BY created_at, seq`, stateID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (JourneyLog, error) {
+		var l JourneyLog
+		err := r.Scan(&l.ID, &l.Action, &l.FromNode, &l.ToNode, &l.Detail, &l.CreatedAt)
+		return l, err
+	})
+}
+
+// LogJourneyStep writes a log row for a live run once per step key (email_sent,
+// event_triggered); a retried activity writes nothing new.
+func LogJourneyStep(ctx context.Context, db DBTX, stateID, step, action string, detail any) error {
+	body, err := json.Marshal(detail)
+	if err != nil {
+		return fmt.Errorf("encode journey log detail: %w", err)
+	}
+	_, err = db.Exec(ctx, `INSERT INTO journey_logs (journey_state_id, from_node_id, to_node_id, action, detail, step)
+		SELECT id, current_node_id, current_node_id, $3, $4::jsonb, $2 FROM journey_states WHERE id = $1
+		ON CONFLICT (journey_state_id, step) WHERE step IS NOT NULL DO NOTHING`, stateID, step, action, body)
+	return err
+}

@@ -1,0 +1,65 @@
+package journey
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/hogsend/hogsend/activities/email"
+)
+
+// SendEmailOptions is one journey send. Zero fields default to the enrolled user.
+type SendEmailOptions struct {
+	Template string
+	To       string // "" = the enrolled user's email
+	Subject  string // "" = the template's default subject
+	Props    map[string]any
+}
+
+// Send outcomes.
+const (
+	SendSent         = "sent"
+	SendSuppressed   = "suppressed"
+	SendUnsubscribed = "unsubscribed"
+	SendSkipped      = "skipped"
+)
+
+// SendEmailResult is what the pipeline did with a send.
+type SendEmailResult struct {
+	EmailSendID string `json:"emailSendId,omitempty"`
+	Status      string `json:"status"`
+	Reason      string `json:"reason,omitempty"`
+	SentAt      string `json:"sentAt,omitempty"`
+}
+
+// Send sends a typed template to the enrolled user. It is a function rather than a Context
+// method because methods cannot take type parameters.
+func Send[P any](ctx Context, t email.Template[P], props P) (SendEmailResult, error) {
+	return SendTo(ctx, t, props, SendEmailOptions{})
+}
+
+// SendTo is Send with a recipient or subject override (opts.Template and opts.Props are set
+// from t and props).
+func SendTo[P any](ctx Context, t email.Template[P], props P, opts SendEmailOptions) (SendEmailResult, error) {
+	m, err := propsMap(props)
+	if err != nil {
+		return SendEmailResult{}, fmt.Errorf("template %s: %w", t.Key, err)
+	}
+	opts.Template, opts.Props = t.Key, m
+	return ctx.SendEmail(opts)
+}
+
+// propsMap turns typed props into the map templates render (their JSON field names).
+func propsMap(props any) (map[string]any, error) {
+	b, err := json.Marshal(props)
+	if err != nil {
+		return nil, fmt.Errorf("encode props: %w", err)
+	}
+	m := map[string]any{}
+	if string(b) == "null" {
+		return m, nil
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("props must encode as a JSON object: %w", err)
+	}
+	return m, nil
+}

@@ -1,0 +1,466 @@
+package workflows
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/hogsend/hogsend/activities"
+	"github.com/hogsend/hogsend/workflows/journey"
+)
+
+// JourneyInput starts one run. The state row already exists: ingest enrolled the contact (guards,
+// entry limit, one live run) in the transaction that stored the trigger event.
+type JourneyInput struct {
+	StateID      string         `json:"stateId"`
+	JourneyID    string         `json:"journeyId"`
+	UserID       string         `json:"userId"` // the contact's user key
+	ContactID    string         `json:"contactId"`
+	Email        string         `json:"userEmail"`
+	Key          string         `json:"key,omitempty"`
+	Properties   map[string]any `json:"properties"`
+	TriggerEvent string         `json:"triggerEvent"`
+	EventID      string         `json:"eventId"`
+	TriggeredAt  string         `json:"triggeredAt"`
+}
+
+// JourneyResult is how a run ended: completed, exited or failed.
+type JourneyResult struct {
+	StateID string `json:"stateId"`
+	Status  string `json:"status"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Local activity options: state writes and lookups are short and retried; a send has more time
+// and fewer attempts, and an ended run is never retried.
+var (
+	stepOptions = workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
+			MaximumInterval: 30 * time.Second, MaximumAttempts: 10,
+			NonRetryableErrorTypes: []string{activities.ErrExitedType}},
+	}
+	sendOptions = workflow.LocalActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
+			MaximumInterval: 30 * time.Second, MaximumAttempts: 5,
+			NonRetryableErrorTypes: []string{activities.ErrExitedType}},
+	}
+)
+
+// historyWarning is the history length past which a run logs that its journey loops too much.
+const historyWarning = 10_000
+
+// JourneyWorkflow is the workflow function of one journey, registered as journey.WorkflowName.
+// It runs the journey's code against a Context whose every call is durable, maps the code's
+// outcome onto the state row, and answers the journey.state query.
+func JourneyWorkflow(j *journey.Journey) func(workflow.Context, JourneyInput) (JourneyResult, error) {
+	return func(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
+		r := &run{wctx: workflow.WithLocalActivityOptions(ctx, stepOptions), j: j, in: in,
+			node: "start", status: journey.StatusActive,
+			exitCh:  workflow.GetSignalChannel(ctx, journey.SignalExit),
+			eventCh: workflow.GetSignalChannel(ctx, journey.SignalEvent)}
+		return r.execute()
+	}
+}
+
+// run implements journey.Context for one execution.
+type run struct {
+	wctx    workflow.Context
+	j       *journey.Journey
+	in      JourneyInput
+	seq     int // numbers the steps, for idempotency keys and log step keys
+	node    string
+	status  string
+	waiting *journey.Waiting
+	exited  bool
+	exitCh  workflow.ReceiveChannel
+	eventCh workflow.ReceiveChannel
+	zone    string
+	window  *journey.SendWindow
+}
+
+func (r *run) result(status, msg string) JourneyResult {
+	return JourneyResult{StateID: r.in.StateID, Status: status, Error: msg}
+}
+
+func (r *run) execute() (JourneyResult, error) {
+	ctx := r.wctx
+	if err := workflow.SetQueryHandler(ctx, journey.QueryState, r.query); err != nil {
+		return JourneyResult{}, err
+	}
+	var begin activities.BeginResult
+	if err := workflow.ExecuteLocalActivity(ctx, activities.JourneyBeginName, activities.BeginInput{
+		StateID: r.in.StateID, RunID: workflow.GetInfo(ctx).WorkflowExecution.RunID, UserID: r.in.UserID,
+	}).Get(ctx, &begin); err != nil {
+		return JourneyResult{}, err
+	}
+	if !begin.Live {
+		// Exited before it started, or a duplicate start of a run that another execution owns.
+		r.status = journey.StatusExited
+		return r.result(journey.StatusExited, ""), nil
+	}
+	r.zone, r.window = begin.Timezone, begin.Window
+
+	err := r.runUserCode()
+	switch {
+	case err == nil && !r.exited:
+		if r.transition(activities.TransitionInput{Kind: activities.TransitionComplete, Completed: &activities.JourneyCompletedData{
+			JourneyID: r.j.ID, JourneyName: r.j.Name, StateID: r.in.StateID, UserID: r.in.UserID, UserEmail: r.in.Email,
+		}}) == nil {
+			r.status, r.node = journey.StatusCompleted, "done"
+			r.setStatusAttribute()
+			return r.result(journey.StatusCompleted, ""), nil
+		}
+	case ctx.Err() != nil: // cancelled (temporal workflow cancel): an exit, recorded off the cancelled context
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		_ = workflow.ExecuteLocalActivity(dctx, activities.JourneyTransitionName, activities.TransitionInput{
+			Kind: activities.TransitionExit, StateID: r.in.StateID, Message: journey.ExitWorkflowEnded}).Get(dctx, nil)
+		r.status = journey.StatusExited
+		r.setStatusAttributeCtx(dctx)
+		return r.result(journey.StatusExited, ""), temporal.NewCanceledError()
+	case !r.exited && !errors.Is(err, journey.ErrExited):
+		msg := err.Error()
+		if r.transition(activities.TransitionInput{Kind: activities.TransitionFail, Message: msg}) == nil {
+			r.status = journey.StatusFailed
+			r.setStatusAttribute()
+			// Returned as an error so the execution shows as Failed in the Web UI.
+			return r.result(journey.StatusFailed, msg), temporal.NewNonRetryableApplicationError(msg, "JourneyFailed", nil)
+		}
+	}
+	r.status = journey.StatusExited
+	r.setStatusAttribute()
+	return r.result(journey.StatusExited, ""), nil
+}
+
+// runUserCode runs the journey's code, turning a panic in it into an error (the run then ends
+// failed instead of retrying its workflow task forever). Panics raised by the SDK itself, such
+// as non-determinism, are re-raised: a blocked task is the right outcome for those.
+func (r *run) runUserCode() (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if panicFromSDK() {
+				panic(p)
+			}
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return r.j.Run(r, r.user())
+}
+
+// panicFromSDK reports whether the panic being recovered was raised inside the Temporal SDK.
+func panicFromSDK() bool {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(0, pcs)])
+	afterPanic := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic":
+			afterPanic = true
+		case afterPanic && !strings.HasPrefix(f.Function, "runtime."):
+			return strings.HasPrefix(f.Function, "go.temporal.io/sdk/")
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+func (r *run) user() journey.User {
+	return journey.User{ID: r.in.UserID, ContactID: r.in.ContactID, Email: r.in.Email, Properties: r.in.Properties,
+		StateID: r.in.StateID, JourneyID: r.j.ID, JourneyName: r.j.Name, Key: r.in.Key}
+}
+
+func (r *run) query() (journey.RunState, error) {
+	return journey.RunState{JourneyID: r.j.ID, UserID: r.in.UserID, StateID: r.in.StateID, Status: r.status,
+		CurrentNodeID: r.node, Waiting: r.waiting}, nil
+}
+
+// setStatusAttribute records the final status for the Web UI (start set "active").
+func (r *run) setStatusAttribute() { r.setStatusAttributeCtx(r.wctx) }
+
+func (r *run) setStatusAttributeCtx(ctx workflow.Context) {
+	_ = workflow.UpsertTypedSearchAttributes(ctx, temporal.NewSearchAttributeKeyKeyword(journey.SearchAttrStatus).ValueSet(r.status))
+}
+
+// noteExits reads exit signals that arrived while the run was busy.
+func (r *run) noteExits() bool {
+	for {
+		var s journey.ExitSignal
+		if !r.exitCh.ReceiveAsync(&s) {
+			return r.exited
+		}
+		r.acceptExit(s)
+	}
+}
+
+func (r *run) acceptExit(s journey.ExitSignal) {
+	if s.StateID == r.in.StateID {
+		r.exited = true
+	}
+}
+
+// step numbers the next step.
+func (r *run) step(prefix string) string {
+	r.seq++
+	return fmt.Sprintf("%s%d", prefix, r.seq)
+}
+
+// local runs a local activity; a refusal because the run ended becomes ErrExited.
+func (r *run) local(ctx workflow.Context, name string, in, out any) error {
+	err := workflow.ExecuteLocalActivity(ctx, name, in).Get(ctx, out)
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.Type() == activities.ErrExitedType {
+		r.exited = true
+		return journey.ErrExited
+	}
+	return err
+}
+
+// transition applies a state change; ErrExited when the row had already ended.
+func (r *run) transition(in activities.TransitionInput) error {
+	in.StateID = r.in.StateID
+	var res activities.TransitionResult
+	if err := r.local(r.wctx, activities.JourneyTransitionName, in, &res); err != nil {
+		return err
+	}
+	if !res.Applied {
+		r.exited = true
+		return journey.ErrExited
+	}
+	return nil
+}
+
+// guard is called first by every Context method.
+func (r *run) guard() error {
+	if r.noteExits() {
+		return journey.ErrExited
+	}
+	if n := workflow.GetInfo(r.wctx).GetCurrentHistoryLength(); n > historyWarning {
+		r.Logger().Warn("journey run history is long; journeys must be finite", "journeyId", r.j.ID, "historyLength", n)
+	}
+	return nil
+}
+
+func iso(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// wait is the shared body of Sleep, SleepUntil and WaitForEvent: mark the row waiting, wait
+// for the timer (or the event, or an exit), mark it active again.
+func (r *run) wait(kind, label string, d time.Duration, event string) (res journey.SleepResult, timedOut bool, err error) {
+	if err := r.guard(); err != nil {
+		return res, false, err
+	}
+	ctx := r.wctx
+	now := workflow.Now(ctx)
+	wakeAt := now.Add(d)
+	token := r.step("w")
+	detail := map[string]any{"kind": kind, "wakeAt": iso(wakeAt)}
+	if event != "" {
+		detail["event"], detail["timeoutMs"] = event, d.Milliseconds()
+	}
+	if err := r.transition(activities.TransitionInput{Kind: activities.TransitionWait, Step: token, Label: label,
+		Detail: detail, Event: event, Token: token, WakeAt: &wakeAt}); err != nil {
+		return res, false, err
+	}
+	r.status, r.node = journey.StatusWaiting, label
+	r.waiting = &journey.Waiting{Kind: kind, Label: label, Event: event, WakeAt: iso(wakeAt)}
+	res.SleptAt = iso(now)
+
+	timedOut = true
+	if d > 0 || event != "" {
+		timerCtx, cancelTimer := workflow.WithCancel(ctx)
+		fired, got := false, false
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(workflow.NewTimer(timerCtx, d), func(workflow.Future) { fired = true })
+		sel.AddReceive(r.exitCh, func(c workflow.ReceiveChannel, _ bool) {
+			var s journey.ExitSignal
+			c.Receive(ctx, &s)
+			r.acceptExit(s)
+		})
+		if event != "" {
+			sel.AddReceive(r.eventCh, func(c workflow.ReceiveChannel, _ bool) {
+				var s journey.EventSignal
+				c.Receive(ctx, &s)
+				// Only the current wait's token counts: stale or early signals are dropped.
+				got = s.StateID == r.in.StateID && s.WaitToken == token && s.Event == event
+			})
+		}
+		for !fired && !got && !r.exited && ctx.Err() == nil {
+			sel.Select(ctx)
+		}
+		cancelTimer()
+		timedOut = !got
+	}
+	r.waiting = nil
+	if ctx.Err() != nil {
+		return res, false, ctx.Err()
+	}
+	if r.exited {
+		return res, false, journey.ErrExited
+	}
+	resumed := map[string]any{"kind": kind}
+	if event != "" {
+		resumed["timedOut"] = timedOut
+	}
+	if err := r.transition(activities.TransitionInput{Kind: activities.TransitionResume, Step: "r" + token[1:], Label: label,
+		Detail: resumed}); err != nil {
+		return res, false, err
+	}
+	r.status = journey.StatusActive
+	res.ResumedAt = iso(workflow.Now(ctx))
+	return res, timedOut, nil
+}
+
+func millis(d journey.Duration) time.Duration {
+	return time.Duration(d.Milliseconds() * float64(time.Millisecond))
+}
+
+// Sleep implements journey.Context.
+func (r *run) Sleep(d journey.Duration, label string) (journey.SleepResult, error) {
+	if label == "" {
+		b, _ := json.Marshal(d)
+		label = "wait:" + string(b)
+	}
+	res, _, err := r.wait("sleep", label, max(millis(d), 0), "")
+	return res, err
+}
+
+// SleepUntil implements journey.Context.
+func (r *run) SleepUntil(at time.Time, label string) (journey.SleepResult, error) {
+	if label == "" {
+		label = "wait-until:" + iso(at)
+	}
+	res, _, err := r.wait("sleep_until", label, max(at.Sub(workflow.Now(r.wctx)), 0), "")
+	return res, err
+}
+
+// WaitForEvent implements journey.Context.
+func (r *run) WaitForEvent(event string, timeout journey.Duration, label string) (journey.WaitResult, error) {
+	d := millis(timeout)
+	if strings.TrimSpace(event) == "" {
+		return journey.WaitResult{}, errors.New("WaitForEvent: event is required")
+	}
+	if d <= 0 {
+		return journey.WaitResult{}, errors.New("WaitForEvent: timeout must be positive")
+	}
+	if label == "" {
+		label = "wait-event:" + event
+	}
+	_, timedOut, err := r.wait("wait_for_event", label, d, event)
+	return journey.WaitResult{TimedOut: timedOut}, err
+}
+
+// Checkpoint implements journey.Context.
+func (r *run) Checkpoint(label string) error {
+	if err := r.guard(); err != nil {
+		return err
+	}
+	if err := r.transition(activities.TransitionInput{Kind: activities.TransitionCheckpoint, Step: r.step("c"), Label: label}); err != nil {
+		return err
+	}
+	r.node = label
+	return nil
+}
+
+// Trigger implements journey.Context.
+func (r *run) Trigger(opts journey.TriggerOptions) error {
+	if err := r.guard(); err != nil {
+		return err
+	}
+	step := r.step("t")
+	in := activities.TriggerInput{StateID: r.in.StateID, Step: step, Event: opts.Event, UserID: opts.UserID,
+		Email: opts.UserEmail, Properties: opts.Properties,
+		IdempotencyKey: fmt.Sprintf("journey:%s:trigger:%s", r.in.StateID, step[1:])}
+	if in.UserID == "" {
+		in.UserID = r.in.UserID
+	}
+	if in.Email == "" {
+		in.Email = r.in.Email
+	}
+	return r.local(r.wctx, activities.JourneyTriggerName, in, nil)
+}
+
+// SendEmail implements journey.Context.
+func (r *run) SendEmail(opts journey.SendEmailOptions) (journey.SendEmailResult, error) {
+	if err := r.guard(); err != nil {
+		return journey.SendEmailResult{}, err
+	}
+	step := r.step("e")
+	to := opts.To
+	if to == "" {
+		to = r.in.Email
+	}
+	var res journey.SendEmailResult
+	err := r.local(workflow.WithLocalActivityOptions(r.wctx, sendOptions), activities.JourneySendName, activities.SendInput{
+		Step: step,
+		Send: activities.JourneySend{IdempotencyKey: fmt.Sprintf("journey:%s:email:%s", r.in.StateID, step[1:]),
+			StateID: r.in.StateID, JourneyID: r.j.ID, JourneyName: r.j.Name, UserID: r.in.UserID, To: to,
+			Template: opts.Template, Subject: opts.Subject, Props: opts.Props},
+	}, &res)
+	return res, err
+}
+
+func (r *run) lookup(in activities.LookupInput) (activities.LookupResult, error) {
+	var res activities.LookupResult
+	if err := r.guard(); err != nil {
+		return res, err
+	}
+	return res, r.local(r.wctx, activities.JourneyLookupName, in, &res)
+}
+
+// IsSubscribed implements journey.Context.
+func (r *run) IsSubscribed() (bool, error) {
+	res, err := r.lookup(activities.LookupInput{Kind: activities.LookupSubscribed, UserID: r.in.UserID})
+	return res.Yes, err
+}
+
+// History implements journey.Context.
+func (r *run) History() journey.History { return history{r} }
+
+type history struct{ r *run }
+
+func (h history) HasEvent(userID, event string, within *journey.Duration) (bool, int, error) {
+	in := activities.LookupInput{Kind: activities.LookupEvent, UserID: userID, Event: event}
+	if within != nil {
+		since := workflow.Now(h.r.wctx).Add(-millis(*within))
+		in.Since = &since
+	}
+	res, err := h.r.lookup(in)
+	return res.Yes, res.Count, err
+}
+
+func (h history) Journey(userID, journeyID string) (journey.JourneyHistory, error) {
+	res, err := h.r.lookup(activities.LookupInput{Kind: activities.LookupJourney, UserID: userID, JourneyID: journeyID})
+	return journey.JourneyHistory{EntryCount: res.Count, Completed: res.Yes, LastCompletedAt: res.Last}, err
+}
+
+func (h history) Email(email, templateKey string) (journey.EmailHistory, error) {
+	res, err := h.r.lookup(activities.LookupInput{Kind: activities.LookupEmail, Email: email, Template: templateKey})
+	return journey.EmailHistory{Count: res.Count, Sent: res.Yes, LastSentAt: res.Last}, err
+}
+
+// When implements journey.Context: bound to the contact's zone and the default send window;
+// each computed instant is recorded, so replays do not depend on the tz data of the worker.
+func (r *run) When() journey.When {
+	return journey.NewWhen(workflow.Now(r.wctx), r.zone, r.window).WithSeal(func(t time.Time) time.Time {
+		var out time.Time
+		_ = workflow.SideEffect(r.wctx, func(workflow.Context) any { return t }).Get(&out)
+		return out
+	})
+}
+
+// Patched implements journey.Context.
+func (r *run) Patched(changeID string) bool {
+	return workflow.GetVersion(r.wctx, changeID, workflow.DefaultVersion, 1) == 1
+}
+
+// Logger implements journey.Context.
+func (r *run) Logger() log.Logger { return workflow.GetLogger(r.wctx) }

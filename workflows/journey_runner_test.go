@@ -1,0 +1,136 @@
+package workflows_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hogsend/hogsend/workflows/journey"
+	"github.com/hogsend/hogsend/workflows/journeytest"
+)
+
+func define(t *testing.T, id string, run journey.RunFunc) *journey.Journey {
+	t.Helper()
+	j, err := journey.Define(journey.Meta{ID: id, Name: id, Enabled: true, EntryLimit: journey.EntryUnlimited,
+		Trigger: journey.Trigger{Event: "go"}, ExitOn: []journey.ExitRule{{Event: "stop"}}}, run)
+	require.NoError(t, err)
+	return j
+}
+
+func TestAPanicInJourneyCodeFailsTheRunWithItsMessage(t *testing.T) {
+	t.Parallel()
+	j := define(t, "panics", func(ctx journey.Context, u journey.User) error {
+		if err := ctx.Checkpoint("before"); err != nil {
+			return err
+		}
+		var m map[string]int
+		m["boom"]++ // nil map write: a runtime panic in user code
+		return nil
+	})
+	env := journeytest.New(t, j)
+	env.Run(journeytest.User{ID: "u1"})
+	require.Equal(t, journey.StatusFailed, env.Status())
+	require.Contains(t, env.Error(), "panic: assignment to entry in nil map")
+
+	explicit := journeytest.New(t, define(t, "panics-explicitly", func(journey.Context, journey.User) error { panic("bad data") }))
+	explicit.Run(journeytest.User{ID: "u1"})
+	require.Equal(t, journey.StatusFailed, explicit.Status())
+	require.Equal(t, "panic: bad data", explicit.Error())
+}
+
+func TestAnErrorFailsTheRunButErrExitedDoesNot(t *testing.T) {
+	t.Parallel()
+	failing := journeytest.New(t, define(t, "errs", func(journey.Context, journey.User) error { return errors.New("crm is down") }))
+	failing.Run(journeytest.User{ID: "u1"})
+	require.Equal(t, journey.StatusFailed, failing.Status())
+	require.Equal(t, "crm is down", failing.Error())
+
+	exiting := journeytest.New(t, define(t, "exits", func(ctx journey.Context, u journey.User) error {
+		_, err := ctx.Sleep(journey.Days(3), "")
+		require.ErrorIs(t, err, journey.ErrExited)
+		require.ErrorIs(t, ctx.Checkpoint("after"), journey.ErrExited) // every later call refuses
+		return err
+	}))
+	exiting.Emit("stop", journey.Days(1))
+	exiting.Run(journeytest.User{ID: "u1"})
+	require.Equal(t, journey.StatusExited, exiting.Status())
+	require.Equal(t, []string{"entered:start", `waiting:wait:{"hours":72}`, "exited:exit_on"}, exiting.Steps())
+}
+
+func TestAdminCancelDuringAWaitExitsTheRun(t *testing.T) {
+	t.Parallel()
+	env := journeytest.New(t, define(t, "waits", func(ctx journey.Context, u journey.User) error {
+		_, err := ctx.WaitForEvent("never", journey.Days(30), "")
+		return err
+	}))
+	env.Cancel(journey.Hours(1))
+	env.Run(journeytest.User{ID: "u1"})
+	require.Equal(t, journey.StatusExited, env.Status())
+	require.Equal(t, time.Hour, env.Elapsed())
+}
+
+func TestLongSleepsHaveNoCap(t *testing.T) {
+	t.Parallel()
+	var res journey.SleepResult
+	env := journeytest.New(t, define(t, "sleeps-long", func(ctx journey.Context, u journey.User) error {
+		var err error
+		res, err = ctx.SleepUntil(time.Date(2027, 6, 1, 9, 0, 0, 0, time.UTC), "")
+		return err
+	}))
+	env.Run(journeytest.User{ID: "u1"})
+	require.Equal(t, journey.StatusCompleted, env.Status())
+	require.Equal(t, "2027-06-01T09:00:00.000Z", res.ResumedAt)
+	require.Greater(t, env.Elapsed(), 60*24*time.Hour)
+	require.Equal(t, "waiting:wait-until:2027-06-01T09:00:00.000Z", env.Steps()[1])
+}
+
+func TestWhenSchedulesInTheContactsZone(t *testing.T) {
+	t.Parallel()
+	var at time.Time
+	env := journeytest.New(t, define(t, "schedules", func(ctx journey.Context, u journey.User) error {
+		var err error
+		if at, err = ctx.When().Tomorrow().At("09:00"); err != nil {
+			return err
+		}
+		_, err = ctx.SleepUntil(at, "tomorrow-morning")
+		return err
+	}))
+	env.Run(journeytest.User{ID: "u1", Timezone: "Asia/Tokyo"})
+	require.Equal(t, journey.StatusCompleted, env.Status())
+	local := at.In(time.FixedZone("JST", 9*3600))
+	require.Equal(t, 9, local.Hour())
+	require.Less(t, env.Elapsed(), 48*time.Hour)
+
+	bad := journeytest.New(t, define(t, "bad-zone", func(ctx journey.Context, u journey.User) error {
+		_, err := ctx.When().TZ("Mars/Olympus").NextLocal("09:00")
+		return err
+	}))
+	bad.Run(journeytest.User{ID: "u1"})
+	require.Equal(t, journey.StatusFailed, bad.Status())
+	require.Contains(t, bad.Error(), "invalid time zone")
+}
+
+func TestPatchedIsTrueForNewRuns(t *testing.T) {
+	t.Parallel()
+	env := journeytest.New(t, define(t, "patched", func(ctx journey.Context, u journey.User) error {
+		if ctx.Patched("v2") {
+			return ctx.Checkpoint("new-path")
+		}
+		return ctx.Checkpoint("old-path")
+	}))
+	env.Run(journeytest.User{ID: "u1"})
+	require.Contains(t, env.Steps(), "checkpoint:new-path")
+}
+
+func TestWaitForEventRequiresAPositiveTimeout(t *testing.T) {
+	t.Parallel()
+	env := journeytest.New(t, define(t, "no-timeout", func(ctx journey.Context, u journey.User) error {
+		_, err := ctx.WaitForEvent("x", journey.Seconds(0), "")
+		return err
+	}))
+	env.Run(journeytest.User{ID: "u1"})
+	require.Equal(t, journey.StatusFailed, env.Status())
+	require.Equal(t, "WaitForEvent: timeout must be positive", env.Error())
+}
