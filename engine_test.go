@@ -58,10 +58,16 @@ func testEnv(t *testing.T, dsn string, temporal bool) map[string]string {
 // testEngine builds an engine from env, logging into a buffer.
 func testEngine(t *testing.T, env map[string]string) (*Engine, *bytes.Buffer) {
 	t.Helper()
+	return testEngineWith(t, env, &Options{})
+}
+
+// testEngineWith builds an engine with the application's options.
+func testEngineWith(t *testing.T, env map[string]string, opts *Options) (*Engine, *bytes.Buffer) {
+	t.Helper()
 	cfg, _, err := LoadConfig(envOf(env), nil, RoleAPI)
 	require.NoError(t, err)
 	logs := &syncBuffer{}
-	e, err := New(context.Background(), cfg, &Options{}, slog.New(slog.NewJSONHandler(logs, nil)))
+	e, err := New(context.Background(), cfg, opts, slog.New(slog.NewJSONHandler(logs, nil)))
 	require.NoError(t, err)
 	e.Stdout = io.Discard
 	t.Cleanup(e.Close)

@@ -313,6 +313,7 @@ func (e *Engine) API() http.Handler {
 		Temporal:       e.temporal,
 		Keys:           e.keys,
 		Ingest:         e.ingest,
+		Journeys:       &ingest.JourneyAdmin{Ingest: e.ingest, Registry: e.journeys, Temporal: e.temporal},
 		Logger:         e.log,
 		Tracks:         e.tracks(),
 		TrustedOrigins: e.cfg.TrustedOriginSet(),

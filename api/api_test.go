@@ -22,6 +22,7 @@ import (
 	"github.com/hogsend/hogsend/api"
 	"github.com/hogsend/hogsend/schema"
 	"github.com/hogsend/hogsend/schema/schematest"
+	"github.com/hogsend/hogsend/workflows/journey"
 )
 
 func TestMain(m *testing.M) { schematest.Main(m) }
@@ -62,6 +63,7 @@ func setup(t *testing.T) *testBundle {
 	b.srv = api.New(api.Config{
 		DB:             pool,
 		Ingest:         b.ingest,
+		Journeys:       &ingest.JourneyAdmin{Ingest: b.ingest, Registry: emptyRegistry(t)},
 		Temporal:       b.temporal,
 		Keys:           b.keys,
 		Logger:         slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -127,33 +129,43 @@ var below = map[apikeys.Scope]apikeys.Scope{
 // minimumScope is the specified minimum scope of every route (spec/platform.md §5). A route
 // missing here fails the test, so every new route states its scope twice: in the table and here.
 var minimumScope = map[string]apikeys.Scope{
-	"GET /v1/health":                         api.Public,
-	"GET /v1/health/live":                    api.Public,
-	"GET /v1/health/ready":                   api.Public,
-	"PUT /v1/contacts":                       apikeys.Ingest,
-	"GET /v1/contacts/find":                  apikeys.Ingest,
-	"DELETE /v1/contacts":                    apikeys.Ingest,
-	"POST /v1/events":                        apikeys.Ingest,
-	"POST /v1/events/batch":                  apikeys.Ingest,
-	"GET /v1/admin/contacts":                 apikeys.Read,
-	"POST /v1/admin/contacts":                apikeys.FullAdmin,
-	"GET /v1/admin/contacts/export":          apikeys.FullAdmin,
-	"POST /v1/admin/contacts/import":         apikeys.FullAdmin,
-	"GET /v1/admin/contacts/import/:jobId":   apikeys.Read,
-	"GET /v1/admin/contacts/:id":             apikeys.Read,
-	"PATCH /v1/admin/contacts/:id":           apikeys.FullAdmin,
-	"DELETE /v1/admin/contacts/:id":          apikeys.FullAdmin,
-	"GET /v1/admin/contacts/:id/preferences": apikeys.Read,
-	"PUT /v1/admin/contacts/:id/preferences": apikeys.FullAdmin,
-	"GET /v1/admin/contacts/:id/timeline":    apikeys.Read,
-	"GET /v1/admin/events":                   apikeys.Read,
-	"POST /v1/admin/events":                  apikeys.JourneyAdmin,
-	"POST /v1/admin/events/replay":           apikeys.FullAdmin,
-	"GET /v1/admin/events/:id":               apikeys.Read,
-	"GET /v1/admin/api-keys":                 apikeys.Read,
-	"POST /v1/admin/api-keys":                apikeys.FullAdmin,
-	"DELETE /v1/admin/api-keys/:id":          apikeys.FullAdmin,
-	"POST /v1/admin/api-keys/:id/rotate":     apikeys.FullAdmin,
+	"GET /v1/admin/journeys":                        apikeys.Read,
+	"GET /v1/admin/journeys/:id":                    apikeys.Read,
+	"PATCH /v1/admin/journeys/:id":                  apikeys.JourneyAdmin,
+	"PUT /v1/admin/journeys/:id":                    apikeys.JourneyAdmin,
+	"GET /v1/admin/journeys/:id/states":             apikeys.Read,
+	"GET /v1/admin/journeys/:id/states/:stateId":    apikeys.Read,
+	"DELETE /v1/admin/journeys/:id/states/:stateId": apikeys.JourneyAdmin,
+	"POST /v1/admin/journeys/:id/enroll":            apikeys.JourneyAdmin,
+	"POST /v1/admin/journeys/:id/enroll/batch":      apikeys.JourneyAdmin,
+	"GET /v1/admin/journey-logs/:stateId":           apikeys.Read,
+	"GET /v1/health":                                api.Public,
+	"GET /v1/health/live":                           api.Public,
+	"GET /v1/health/ready":                          api.Public,
+	"PUT /v1/contacts":                              apikeys.Ingest,
+	"GET /v1/contacts/find":                         apikeys.Ingest,
+	"DELETE /v1/contacts":                           apikeys.Ingest,
+	"POST /v1/events":                               apikeys.Ingest,
+	"POST /v1/events/batch":                         apikeys.Ingest,
+	"GET /v1/admin/contacts":                        apikeys.Read,
+	"POST /v1/admin/contacts":                       apikeys.FullAdmin,
+	"GET /v1/admin/contacts/export":                 apikeys.FullAdmin,
+	"POST /v1/admin/contacts/import":                apikeys.FullAdmin,
+	"GET /v1/admin/contacts/import/:jobId":          apikeys.Read,
+	"GET /v1/admin/contacts/:id":                    apikeys.Read,
+	"PATCH /v1/admin/contacts/:id":                  apikeys.FullAdmin,
+	"DELETE /v1/admin/contacts/:id":                 apikeys.FullAdmin,
+	"GET /v1/admin/contacts/:id/preferences":        apikeys.Read,
+	"PUT /v1/admin/contacts/:id/preferences":        apikeys.FullAdmin,
+	"GET /v1/admin/contacts/:id/timeline":           apikeys.Read,
+	"GET /v1/admin/events":                          apikeys.Read,
+	"POST /v1/admin/events":                         apikeys.JourneyAdmin,
+	"POST /v1/admin/events/replay":                  apikeys.FullAdmin,
+	"GET /v1/admin/events/:id":                      apikeys.Read,
+	"GET /v1/admin/api-keys":                        apikeys.Read,
+	"POST /v1/admin/api-keys":                       apikeys.FullAdmin,
+	"DELETE /v1/admin/api-keys/:id":                 apikeys.FullAdmin,
+	"POST /v1/admin/api-keys/:id/rotate":            apikeys.FullAdmin,
 }
 
 // TestEveryRouteEnforcesItsMinimumScope walks the route table: without a key every protected
@@ -169,7 +181,8 @@ func TestEveryRouteEnforcesItsMinimumScope(t *testing.T) {
 	routes := b.srv.Routes()
 	require.Len(t, routes, len(minimumScope))
 	for _, r := range routes {
-		path := strings.NewReplacer(":id", "00000000-0000-4000-8000-000000000000", ":jobId", "00000000-0000-4000-8000-000000000000").Replace(r.Path)
+		path := strings.NewReplacer(":id", "00000000-0000-4000-8000-000000000000", ":jobId", "00000000-0000-4000-8000-000000000000",
+			":stateId", "00000000-0000-4000-8000-000000000000").Replace(r.Path)
 		name := r.Method + " " + r.Path
 		want, ok := minimumScope[name]
 		require.True(t, ok, "route %s has no specified scope in minimumScope", name)
@@ -473,4 +486,10 @@ func TestPanicsAndInternalErrorsDoNotLeak(t *testing.T) {
 	require.Equal(t, http.StatusInternalServerError, res.Code)
 	require.Equal(t, map[string]any{"error": "Internal Server Error"}, res.json())
 	require.Contains(t, b.logs.String(), "closed pool")
+}
+
+func emptyRegistry(t *testing.T) *journey.Registry {
+	r, err := journey.NewRegistry(nil, nil)
+	require.NoError(t, err)
+	return r
 }

@@ -27,6 +27,7 @@ func (s *Server) Routes() []Route {
 	ac := &adminContactHandlers{svc: s.cfg.Ingest, log: s.log}
 	ae := &adminEventHandlers{svc: s.cfg.Ingest}
 	im := &importHandlers{svc: s.cfg.Ingest}
+	aj := &adminJourneyHandlers{svc: s.cfg.Journeys}
 	return []Route{
 		{http.MethodGet, "/v1/health", Public, "Component and schema health (always 200)", h.health},
 		{http.MethodGet, "/v1/health/live", Public, "Process liveness", h.live},
@@ -53,6 +54,17 @@ func (s *Server) Routes() []Route {
 		{http.MethodPost, "/v1/admin/events", apikeys.JourneyAdmin, "Ingest a test event", ae.debug},
 		{http.MethodPost, "/v1/admin/events/replay", apikeys.FullAdmin, "Replay stored events", ae.replay},
 		{http.MethodGet, "/v1/admin/events/:id", apikeys.Read, "Event detail", ae.get},
+
+		{http.MethodGet, "/v1/admin/journeys", apikeys.Read, "Journeys with state counts", aj.list},
+		{http.MethodGet, "/v1/admin/journeys/:id", apikeys.Read, "Journey detail with recent runs", aj.get},
+		{http.MethodPatch, "/v1/admin/journeys/:id", apikeys.JourneyAdmin, "Enable or disable a journey", aj.setEnabled},
+		{http.MethodPut, "/v1/admin/journeys/:id", apikeys.JourneyAdmin, "Enable or disable a journey (alias of PATCH)", aj.setEnabled},
+		{http.MethodGet, "/v1/admin/journeys/:id/states", apikeys.Read, "Runs of a journey", aj.states},
+		{http.MethodGet, "/v1/admin/journeys/:id/states/:stateId", apikeys.Read, "A run with its logs", aj.state},
+		{http.MethodDelete, "/v1/admin/journeys/:id/states/:stateId", apikeys.JourneyAdmin, "Cancel a run", aj.cancel},
+		{http.MethodPost, "/v1/admin/journeys/:id/enroll", apikeys.JourneyAdmin, "Enroll a user (ingests the trigger event)", aj.enroll},
+		{http.MethodPost, "/v1/admin/journeys/:id/enroll/batch", apikeys.JourneyAdmin, "Enroll up to 500 users", aj.enrollBatch},
+		{http.MethodGet, "/v1/admin/journey-logs/:stateId", apikeys.Read, "Log of a run", aj.logs},
 
 		{http.MethodGet, "/v1/admin/api-keys", apikeys.Read, "List API keys", k.list},
 		{http.MethodPost, "/v1/admin/api-keys", apikeys.FullAdmin, "Create an API key (shown once)", k.create},

@@ -37,6 +37,7 @@ type Config struct {
 	Temporal TemporalHealth
 	Keys     *apikeys.Service
 	Ingest   *ingest.Service
+	Journeys *ingest.JourneyAdmin
 	Logger   *slog.Logger
 	// Tracks are the migration tracks reported by health: engine first, then client.
 	Tracks []schema.Track

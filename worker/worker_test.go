@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/hogsend/hogsend/activities/store"
@@ -27,6 +29,7 @@ func TestHeartbeatLifecycle(t *testing.T) {
 	w, err := worker.New(worker.Config{
 		Client: workertest.Client(t), DB: pool, TaskQueue: workertest.TaskQueue(t),
 		Logger: quiet(), EngineVersion: "test", HeartbeatEvery: 50 * time.Millisecond,
+		Namespace: workertest.Server(t).GetDefaultNamespace(),
 	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -90,4 +93,19 @@ func TestNewRejectsMissingDependencies(t *testing.T) {
 	t.Parallel()
 	_, err := worker.New(worker.Config{})
 	require.ErrorContains(t, err, "required")
+}
+
+func TestEnsureSearchAttributesRegistersTheJourneyAttributesOnce(t *testing.T) {
+	t.Parallel()
+	c := workertest.Client(t)
+	ns := workertest.Server(t).GetDefaultNamespace()
+	for range 2 { // the second call finds them and changes nothing
+		require.NoError(t, worker.EnsureSearchAttributes(context.Background(), c, ns))
+	}
+	have, err := c.OperatorService().ListSearchAttributes(context.Background(), &operatorservice.ListSearchAttributesRequest{Namespace: ns})
+	require.NoError(t, err)
+	for _, name := range worker.JourneySearchAttributes {
+		require.Equal(t, enumspb.INDEXED_VALUE_TYPE_KEYWORD, have.GetCustomAttributes()[name], name)
+	}
+	require.ErrorContains(t, worker.EnsureSearchAttributes(context.Background(), c, "no-such-namespace"), "no-such-namespace")
 }

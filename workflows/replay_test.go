@@ -3,18 +3,15 @@ package workflows_test
 import (
 	"context"
 	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/hogsend/hogsend/activities"
 	"github.com/hogsend/hogsend/worker/workertest"
@@ -97,15 +94,6 @@ func TestRecordHistories(t *testing.T) {
 		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "record-" + def.Name, TaskQueue: queue}, def.Name, recordArgs[def.Name]...)
 		require.NoError(t, err)
 		require.NoError(t, run.Get(ctx, nil))
-		hist := &historypb.History{}
-		iter := c.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, 0)
-		for iter.HasNext() {
-			ev, err := iter.Next()
-			require.NoError(t, err)
-			hist.Events = append(hist.Events, ev)
-		}
-		body, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(hist)
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(historyFile(def.Name), append(body, '\n'), 0o644))
+		workertest.SaveHistory(t, c, run.GetID(), run.GetRunID(), historyFile(def.Name))
 	}
 }

@@ -229,7 +229,9 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 	}
 }
 
-func (f *fakes) live() bool { return f.status == journey.StatusActive || f.status == journey.StatusWaiting }
+func (f *fakes) live() bool {
+	return f.status == journey.StatusActive || f.status == journey.StatusWaiting
+}
 
 // ingest mirrors the engine's ingest for this one contact: record, exit, wake.
 func (f *fakes) ingest(name string, props map[string]any) {

@@ -1,0 +1,368 @@
+package hogsend
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/hogsend/hogsend/activities"
+	"github.com/hogsend/hogsend/schema/schematest"
+	"github.com/hogsend/hogsend/worker/example/journeys"
+	"github.com/hogsend/hogsend/worker/example/templates"
+	"github.com/hogsend/hogsend/workflows/journey"
+)
+
+// e2eSend sends, sleeps two seconds and sends again: the enrol/send/sleep scenario in seconds.
+var e2eSend = journey.MustDefine(journey.Meta{
+	ID: "e2e-send", Name: "E2E — Send and Sleep", Enabled: true, EntryLimit: journey.EntryOnce,
+	Trigger: journey.Trigger{Event: "e2e.send"}, ExitOn: []journey.ExitRule{{Event: "e2e.stop"}},
+}, func(ctx journey.Context, u journey.User) error {
+	if _, err := journey.Send(ctx, templates.Quickstart, templates.QuickstartProps{}); err != nil {
+		return err
+	}
+	if _, err := ctx.Sleep(journey.Seconds(2), "between-sends"); err != nil {
+		return err
+	}
+	_, err := journey.Send(ctx, templates.Community, templates.CommunityProps{})
+	return err
+})
+
+// e2ePanic fails in user code.
+var e2ePanic = journey.MustDefine(journey.Meta{
+	ID: "e2e-panic", Name: "E2E — Panic", Enabled: true, EntryLimit: journey.EntryUnlimited,
+	Trigger: journey.Trigger{Event: "e2e.panic"},
+}, func(ctx journey.Context, u journey.User) error {
+	if err := ctx.Checkpoint("about-to-panic"); err != nil {
+		return err
+	}
+	panic("template data missing")
+})
+
+type journeyEnv struct {
+	base   string
+	engine *Engine
+	sent   *activities.RecordingSender
+}
+
+func startJourneyEngine(t *testing.T) *journeyEnv {
+	t.Helper()
+	_, dsn := schematest.TestDB(t)
+	sent := &activities.RecordingSender{}
+	opts := &Options{Journeys: append(journeys.All(), e2eSend, e2ePanic), JourneySender: sent}
+	e, _ := testEngineWith(t, testEnv(t, dsn, true), opts)
+	base := serve(t, e)
+	runWorker(t, e)
+	return &journeyEnv{base: base, engine: e, sent: sent}
+}
+
+func doJSON(t *testing.T, method, url string, body any) (int, map[string]any) {
+	t.Helper()
+	var rd *bytes.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		require.NoError(t, err)
+		rd = bytes.NewReader(raw)
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+testAdminKey)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var out map[string]any
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
+	return res.StatusCode, out
+}
+
+func (j *journeyEnv) event(t *testing.T, user, name string, props map[string]any) map[string]any {
+	t.Helper()
+	body := map[string]any{"name": name, "userId": user, "eventProperties": props}
+	code, out := postJSON(t, j.base+"/v1/events", body)
+	require.Equal(t, http.StatusAccepted, code, out)
+	return out
+}
+
+// states lists a journey's runs of one user.
+func (j *journeyEnv) states(t *testing.T, journeyID, user string) []map[string]any {
+	t.Helper()
+	code, out := getJSON(t, j.base+"/v1/admin/journeys/"+journeyID+"/states?userId="+url.QueryEscape(user), testAdminKey)
+	require.Equal(t, http.StatusOK, code, out)
+	var list []map[string]any
+	for _, s := range out["states"].([]any) {
+		list = append(list, s.(map[string]any))
+	}
+	return list
+}
+
+// waitState waits for the user's only run of a journey to reach status and returns it.
+func (j *journeyEnv) waitState(t *testing.T, journeyID, user, status string) map[string]any {
+	t.Helper()
+	var last map[string]any
+	waitUntil(t, fmt.Sprintf("%s of %s to be %s", journeyID, user, status), func() bool {
+		list := j.states(t, journeyID, user)
+		if len(list) == 0 {
+			return false
+		}
+		last = list[0]
+		return last["status"] == status
+	})
+	return last
+}
+
+func (j *journeyEnv) eventCount(t *testing.T, user, name string) int {
+	t.Helper()
+	code, out := getJSON(t, j.base+"/v1/admin/events?userId="+url.QueryEscape(user)+"&event="+url.QueryEscape(name), testAdminKey)
+	require.Equal(t, http.StatusOK, code, out)
+	return int(out["total"].(float64))
+}
+
+func (j *journeyEnv) logActions(t *testing.T, stateID string) []string {
+	t.Helper()
+	code, out := getJSON(t, j.base+"/v1/admin/journey-logs/"+stateID, testAdminKey)
+	require.Equal(t, http.StatusOK, code, out)
+	var actions []string
+	for _, l := range out["logs"].([]any) {
+		actions = append(actions, l.(map[string]any)["action"].(string))
+	}
+	return actions
+}
+
+func (j *journeyEnv) sentTo(user string) []string {
+	var out []string
+	for _, s := range j.sent.Sent() {
+		if s.UserID == user {
+			out = append(out, s.Template)
+		}
+	}
+	return out
+}
+
+func TestJourneysEndToEnd(t *testing.T) {
+	j := startJourneyEngine(t)
+
+	t.Run("enrol, send, sleep, send, complete", func(t *testing.T) {
+		t.Parallel()
+		j.event(t, "send-1", "e2e.send", map[string]any{"plan": "pro", "nested": map[string]any{"a": 1}})
+		waiting := j.waitState(t, "e2e-send", "send-1", "waiting")
+		require.Equal(t, "between-sends", waiting["currentNodeId"])
+		require.Equal(t, map[string]any{"plan": "pro"}, waiting["context"], "only scalar properties reach a run")
+		require.Equal(t, []string{"activation-quickstart"}, j.sentTo("send-1"))
+		done := j.waitState(t, "e2e-send", "send-1", "completed")
+		require.Equal(t, []string{"activation-quickstart", "activation-community"}, j.sentTo("send-1"))
+		require.Equal(t, "between-sends", done["currentNodeId"]) // the last step; the log says "done"
+		require.NotEmpty(t, done["hatchetRunId"])
+		require.Equal(t, []string{"entered", "email_sent", "waiting", "resumed", "email_sent", "completed"},
+			j.logActions(t, done["id"].(string)))
+
+		// once: a second trigger after completion enrolls nobody.
+		j.event(t, "send-1", "e2e.send", nil)
+		time.Sleep(300 * time.Millisecond)
+		require.Len(t, j.states(t, "e2e-send", "send-1"), 1)
+	})
+
+	t.Run("sleep journey, entry period, re-entry after it", func(t *testing.T) {
+		t.Parallel()
+		j.event(t, "sleep-1", "test.sleep_start", nil)
+		j.event(t, "sleep-1", "test.sleep_start", nil) // inside the 10 s period: skipped
+		s := j.waitState(t, "test-sleep", "sleep-1", "completed")
+		require.Len(t, j.states(t, "test-sleep", "sleep-1"), 1)
+		require.Equal(t, 1, j.eventCount(t, "sleep-1", "test.slept"))
+		require.Equal(t, []string{"entered", "checkpoint", "waiting", "resumed", "event_triggered", "completed"},
+			j.logActions(t, s["id"].(string)))
+
+		// Past the period a new run starts beside the completed one, numbered 2.
+		created, err := time.Parse(time.RFC3339, s["createdAt"].(string))
+		require.NoError(t, err)
+		time.Sleep(time.Until(created.Add(10*time.Second + 100*time.Millisecond)))
+		j.event(t, "sleep-1", "test.sleep_start", nil)
+		waitUntil(t, "a second run", func() bool { return len(j.states(t, "test-sleep", "sleep-1")) == 2 })
+		require.EqualValues(t, 2, j.states(t, "test-sleep", "sleep-1")[0]["entryCount"])
+	})
+
+	t.Run("exit during a sleep", func(t *testing.T) {
+		t.Parallel()
+		j.event(t, "exit-1", "test.sleep_start", nil)
+		s := j.waitState(t, "test-sleep", "exit-1", "waiting")
+		out := j.event(t, "exit-1", "test.cancel", nil)
+		require.Equal(t, []any{map[string]any{"journeyId": "test-sleep", "stateId": s["id"], "exited": true}}, out["exits"])
+		j.waitState(t, "test-sleep", "exit-1", "exited")
+		time.Sleep(4 * time.Second) // past the sleep: nothing may run after the exit
+		require.Equal(t, 0, j.eventCount(t, "exit-1", "test.slept"))
+		require.Equal(t, "exited", j.states(t, "test-sleep", "exit-1")[0]["status"])
+	})
+
+	t.Run("exit filter and trigger strictness", func(t *testing.T) {
+		t.Parallel()
+		j.event(t, "strict-1", "test.wait_start", map[string]any{"eligible": "true"}) // a string, not true
+		time.Sleep(300 * time.Millisecond)
+		require.Empty(t, j.states(t, "test-wait-for-event", "strict-1"))
+
+		j.event(t, "strict-1", "test.wait_start", map[string]any{"eligible": true})
+		s := j.waitState(t, "test-wait-for-event", "strict-1", "waiting")
+		out := j.event(t, "strict-1", "test.cancel", map[string]any{"scope": "sleep"})
+		require.Equal(t, []any{map[string]any{"journeyId": "test-wait-for-event", "stateId": s["id"], "exited": false}}, out["exits"])
+		out = j.event(t, "strict-1", "test.cancel", map[string]any{"scope": "wait"})
+		require.Equal(t, []any{map[string]any{"journeyId": "test-wait-for-event", "stateId": s["id"], "exited": true}}, out["exits"])
+		j.waitState(t, "test-wait-for-event", "strict-1", "exited")
+	})
+
+	t.Run("wait satisfied, per contact", func(t *testing.T) {
+		t.Parallel()
+		j.event(t, "wait-1", "test.wait_start", map[string]any{"eligible": true})
+		j.waitState(t, "test-wait-for-event", "wait-1", "waiting")
+		j.event(t, "wait-other", "test.activated", nil) // another contact's event wakes nobody here
+		j.event(t, "wait-1", "test.activated", nil)
+		j.waitState(t, "test-wait-for-event", "wait-1", "completed")
+		require.Equal(t, 1, j.eventCount(t, "wait-1", "test.wait_satisfied"))
+		require.Equal(t, 0, j.eventCount(t, "wait-1", "test.wait_timed_out"))
+	})
+
+	t.Run("wait times out, earlier events do not count", func(t *testing.T) {
+		t.Parallel()
+		j.event(t, "wait-2", "test.activated", nil) // before the wait: ignored
+		j.event(t, "wait-2", "test.wait_start", map[string]any{"eligible": true})
+		j.waitState(t, "test-wait-for-event", "wait-2", "completed")
+		require.Equal(t, 1, j.eventCount(t, "wait-2", "test.wait_timed_out"))
+		require.Equal(t, 0, j.eventCount(t, "wait-2", "test.wait_satisfied"))
+	})
+
+	t.Run("concurrent triggers enroll once", func(t *testing.T) {
+		t.Parallel()
+		var wg sync.WaitGroup
+		for range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				j.event(t, "race-1", "test.wait_start", map[string]any{"eligible": true})
+			}()
+		}
+		wg.Wait()
+		j.waitState(t, "test-wait-for-event", "race-1", "waiting")
+		require.Len(t, j.states(t, "test-wait-for-event", "race-1"), 1)
+	})
+
+	t.Run("idempotent ingest enrolls once", func(t *testing.T) {
+		t.Parallel()
+		for range 2 {
+			code, out := postJSON(t, j.base+"/v1/events", map[string]any{"name": "test.signup", "userId": "idem-1",
+				"idempotencyKey": "signup-idem-1"})
+			require.Equal(t, http.StatusAccepted, code, out)
+		}
+		j.waitState(t, "test-onboarding", "idem-1", "completed")
+		require.Len(t, j.states(t, "test-onboarding", "idem-1"), 1)
+		require.Equal(t, 1, j.eventCount(t, "idem-1", "journey.free_path"))
+
+		// unlimited: a new trigger after completion is a second completed run.
+		j.event(t, "idem-1", "test.signup", nil)
+		waitUntil(t, "a second completed run", func() bool {
+			list := j.states(t, "test-onboarding", "idem-1")
+			return len(list) == 2 && list[0]["status"] == "completed"
+		})
+	})
+
+	t.Run("a panic fails the run with its message", func(t *testing.T) {
+		t.Parallel()
+		j.event(t, "panic-1", "e2e.panic", nil)
+		s := j.waitState(t, "e2e-panic", "panic-1", "failed")
+		require.Equal(t, "panic: template data missing", s["errorMessage"])
+		require.Equal(t, "about-to-panic", s["currentNodeId"])
+	})
+
+	t.Run("admin cancel, disable, enrol", func(t *testing.T) {
+		t.Parallel()
+		j.event(t, "admin-1", "test.wait_start", map[string]any{"eligible": true})
+		s := j.waitState(t, "test-wait-for-event", "admin-1", "waiting")
+		path := j.base + "/v1/admin/journeys/test-wait-for-event/states/" + s["id"].(string)
+		code, out := doJSON(t, http.MethodDelete, path, nil)
+		require.Equal(t, http.StatusOK, code, out)
+		require.Equal(t, "exited", out["state"].(map[string]any)["status"])
+		require.Equal(t, true, out["workflowCancelled"])
+		code, out = doJSON(t, http.MethodDelete, path, nil)
+		require.Equal(t, http.StatusConflict, code)
+		require.Equal(t, "Cannot cancel journey in 'exited' status", out["error"])
+		code, _ = doJSON(t, http.MethodDelete, j.base+"/v1/admin/journeys/test-wait-for-event/states/not-a-uuid", nil)
+		require.Equal(t, http.StatusBadRequest, code)
+
+		code, out = doJSON(t, http.MethodPost, j.base+"/v1/admin/journeys/test-onboarding/enroll",
+			map[string]any{"userId": "admin-2", "userEmail": "admin2@example.com", "properties": map[string]any{"plan": "pro"}})
+		require.Equal(t, http.StatusAccepted, code, out)
+		require.Equal(t, map[string]any{"enrolled": true, "event": "test.signup", "userId": "admin-2"}, out)
+		j.waitState(t, "test-onboarding", "admin-2", "completed")
+		require.Equal(t, 1, j.eventCount(t, "admin-2", "journey.pro_path"))
+
+		code, out = doJSON(t, http.MethodPost, j.base+"/v1/admin/journeys/test-onboarding/enroll/batch",
+			map[string]any{"users": []any{map[string]any{"userId": "batch-1", "userEmail": "b1@example.com"},
+				map[string]any{"userId": "batch-2", "userEmail": "b2@example.com"}}})
+		require.Equal(t, http.StatusOK, code, out)
+		require.EqualValues(t, 2, out["enrolled"])
+		j.waitState(t, "test-onboarding", "batch-2", "completed")
+		code, _ = doJSON(t, http.MethodPost, j.base+"/v1/admin/journeys/test-onboarding/enroll/batch", map[string]any{"users": []any{}})
+		require.Equal(t, http.StatusBadRequest, code)
+		code, _ = doJSON(t, http.MethodPost, j.base+"/v1/admin/journeys/nope/enroll", map[string]any{"userId": "x", "userEmail": "x@example.com"})
+		require.Equal(t, http.StatusNotFound, code)
+	})
+
+	t.Run("disabled journeys start nothing, running ones finish", func(t *testing.T) {
+		j.event(t, "dis-1", "test.sleep_start", nil)
+		j.waitState(t, "test-sleep", "dis-1", "waiting")
+		code, out := doJSON(t, http.MethodPatch, j.base+"/v1/admin/journeys/test-sleep", map[string]any{"enabled": false})
+		require.Equal(t, http.StatusOK, code, out)
+		require.Equal(t, false, out["journey"].(map[string]any)["enabled"])
+		j.event(t, "dis-2", "test.sleep_start", nil)
+		j.waitState(t, "test-sleep", "dis-1", "completed")
+		require.Empty(t, j.states(t, "test-sleep", "dis-2"))
+		code, out = getJSON(t, j.base+"/v1/admin/journeys?enabled=false", testAdminKey)
+		require.Equal(t, http.StatusOK, code)
+		require.EqualValues(t, 1, out["total"])
+		code, _ = doJSON(t, http.MethodPut, j.base+"/v1/admin/journeys/test-sleep", map[string]any{"enabled": true})
+		require.Equal(t, http.StatusOK, code)
+		j.event(t, "dis-2", "test.sleep_start", nil)
+		j.waitState(t, "test-sleep", "dis-2", "waiting")
+	})
+
+	t.Run("runs are found by contact id in Temporal", func(t *testing.T) {
+		t.Parallel()
+		j.event(t, "sa-1", "test.wait_start", map[string]any{"eligible": true})
+		j.waitState(t, "test-wait-for-event", "sa-1", "waiting")
+		code, found := getJSON(t, j.base+"/v1/contacts/find?userId=sa-1", testAdminKey)
+		require.Equal(t, http.StatusOK, code, found)
+		contactID := found["contacts"].([]any)[0].(map[string]any)["id"].(string)
+		c := j.engine.Temporal()
+		waitUntil(t, "the run to be visible by contact id", func() bool {
+			res, err := c.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
+				Query: fmt.Sprintf("HogsendContactId = '%s' AND HogsendJourneyId = 'test-wait-for-event'", contactID)})
+			return err == nil && len(res.Executions) == 1
+		})
+		val, err := c.QueryWorkflow(context.Background(), journey.WorkflowID("test-wait-for-event", contactID, ""), "", journey.QueryState)
+		require.NoError(t, err)
+		var st journey.RunState
+		require.NoError(t, val.Get(&st))
+		require.Equal(t, "await-activation", st.CurrentNodeID)
+		require.Equal(t, "wait_for_event", st.Waiting.Kind)
+	})
+
+	t.Run("admin list and detail", func(t *testing.T) {
+		t.Parallel()
+		code, out := getJSON(t, j.base+"/v1/admin/journeys/conversion-abandoned-checkout", testAdminKey)
+		require.Equal(t, http.StatusOK, code, out)
+		d := out["journey"].(map[string]any)
+		require.Equal(t, "once_per_period", d["entryLimit"])
+		require.Equal(t, map[string]any{"hours": float64(4)}, d["suppress"])
+		require.Len(t, d["exitOn"], 2)
+		code, _ = getJSON(t, j.base+"/v1/admin/journeys/unknown", testAdminKey)
+		require.Equal(t, http.StatusNotFound, code)
+		code, _ = getJSON(t, j.base+"/v1/admin/journeys/test-sleep/states?status=sleeping", testAdminKey)
+		require.Equal(t, http.StatusBadRequest, code)
+	})
+}
