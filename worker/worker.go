@@ -84,7 +84,10 @@ func New(cfg Config) (*Worker, error) {
 	}
 	w := &Worker{cfg: cfg, id: newWorkerID(), log: cfg.Logger}
 	// Custom names everywhere: aliasing would also register Go function names, which are not durable.
-	w.tw = sdkworker.New(cfg.Client, cfg.TaskQueue, sdkworker.Options{DisableRegistrationAliasing: true})
+	// Journey tasks run their local activities (state writes, sends) inside the task, so a task
+	// takes milliseconds of Postgres time: more pollers keep several in flight.
+	w.tw = sdkworker.New(cfg.Client, cfg.TaskQueue, sdkworker.Options{DisableRegistrationAliasing: true,
+		MaxConcurrentWorkflowTaskPollers: 8})
 
 	ops := &activities.Ops{DB: cfg.DB, WorkerID: w.id}
 	var wfs []Workflow

@@ -77,6 +77,13 @@ type Consumer interface {
 	ConsumeEvent(ctx context.Context, tx pgx.Tx, ev *StoredEvent, fx *Effects) error
 }
 
+// BatchConsumer is a Consumer that can take the events of one transaction at once, in order
+// (fxs[i] belongs to evs[i]): the set-based ingest path calls it instead of ConsumeEvent.
+type BatchConsumer interface {
+	Consumer
+	ConsumeEvents(ctx context.Context, tx pgx.Tx, evs []*StoredEvent, fxs []*Effects) error
+}
+
 // Kicker is told that outbox rows were committed (the dispatcher).
 type Kicker interface{ Kick() }
 

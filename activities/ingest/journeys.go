@@ -61,12 +61,45 @@ func (j *Journeys) logger() *slog.Logger {
 
 // ConsumeEvent implements Consumer.
 func (j *Journeys) ConsumeEvent(ctx context.Context, tx pgx.Tx, ev *StoredEvent, fx *Effects) error {
-	if err := j.exitAndWake(ctx, tx, ev, fx); err != nil {
-		return err
+	return j.ConsumeEvents(ctx, tx, []*StoredEvent{ev}, []*Effects{fx})
+}
+
+// ConsumeEvents implements BatchConsumer: one query finds the runs every event of the batch
+// may exit or wake. A batch holding a trigger event is taken one event at a time instead, so an
+// event after it sees the run it enrolled.
+func (j *Journeys) ConsumeEvents(ctx context.Context, tx pgx.Tx, evs []*StoredEvent, fxs []*Effects) error {
+	triggers := false
+	for _, ev := range evs {
+		triggers = triggers || len(j.Registry.Triggered(ev.Name)) > 0
 	}
-	for _, jn := range j.Registry.Triggered(ev.Name) {
-		if err := j.enroll(ctx, tx, jn, ev, fx); err != nil {
-			return fmt.Errorf("enroll %s in %s: %w", ev.UserKey, jn.ID, err)
+	if triggers && len(evs) > 1 {
+		for i := range evs {
+			if err := j.ConsumeEvents(ctx, tx, evs[i:i+1], fxs[i:i+1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	keys, names := make([]string, len(evs)), make([]string, len(evs))
+	for i, ev := range evs {
+		keys[i], names[i] = ev.UserKey, ev.Name
+	}
+	runs, err := store.RunsToNotify(ctx, tx, keys, names, j.Registry.WithExitRules())
+	if err != nil {
+		return fmt.Errorf("find runs to exit or wake: %w", err)
+	}
+	byUser := map[string][]*store.JourneyState{}
+	for i := range runs {
+		byUser[runs[i].UserID] = append(byUser[runs[i].UserID], &runs[i])
+	}
+	for i, ev := range evs {
+		if err := j.exitAndWake(ctx, tx, ev, byUser[ev.UserKey], fxs[i]); err != nil {
+			return err
+		}
+		for _, jn := range j.Registry.Triggered(ev.Name) {
+			if err := j.enroll(ctx, tx, jn, ev, fxs[i]); err != nil {
+				return fmt.Errorf("enroll %s in %s: %w", ev.UserKey, jn.ID, err)
+			}
 		}
 	}
 	return nil
@@ -74,12 +107,11 @@ func (j *Journeys) ConsumeEvent(ctx context.Context, tx pgx.Tx, ev *StoredEvent,
 
 // exitAndWake handles the contact's live runs: exits first, so an event that both exits and
 // triggers a journey ends the old run before the new one is enrolled.
-func (j *Journeys) exitAndWake(ctx context.Context, tx pgx.Tx, ev *StoredEvent, fx *Effects) error {
-	runs, err := store.RunsToNotify(ctx, tx, ev.UserKey, ev.Name, j.Registry.WithExitRules())
-	if err != nil {
-		return fmt.Errorf("find runs to exit or wake: %w", err)
-	}
+func (j *Journeys) exitAndWake(ctx context.Context, tx pgx.Tx, ev *StoredEvent, runs []*store.JourneyState, fx *Effects) error {
 	for _, s := range runs {
+		if s.Status != journey.StatusActive && s.Status != journey.StatusWaiting {
+			continue // exited by an earlier event of the batch
+		}
 		jn, registered := j.Registry.Get(s.JourneyID)
 		if registered && len(jn.ExitOn) > 0 {
 			matched := exitMatches(jn, ev)
@@ -89,7 +121,8 @@ func (j *Journeys) exitAndWake(ctx context.Context, tx pgx.Tx, ev *StoredEvent, 
 					return fmt.Errorf("exit run %s: %w", s.ID, err)
 				}
 				if ok {
-					fx.Intents = append(fx.Intents, signalRun(s, journey.SignalExit,
+					s.Status = journey.StatusExited
+					fx.Intents = append(fx.Intents, signalRun(*s, journey.SignalExit,
 						journey.ExitSignal{StateID: s.ID, Reason: journey.ExitOnEvent, Event: ev.Name}, "exit:"+s.ID))
 				}
 			}
@@ -99,8 +132,8 @@ func (j *Journeys) exitAndWake(ctx context.Context, tx pgx.Tx, ev *StoredEvent, 
 			}
 		}
 		if s.Status == journey.StatusWaiting && s.WaitingEvent != nil && *s.WaitingEvent == ev.Name &&
-			s.WaitToken != nil && keyMatches(jn, s, ev) {
-			fx.Intents = append(fx.Intents, signalRun(s, journey.SignalEvent, journey.EventSignal{StateID: s.ID,
+			s.WaitToken != nil && keyMatches(jn, *s, ev) {
+			fx.Intents = append(fx.Intents, signalRun(*s, journey.SignalEvent, journey.EventSignal{StateID: s.ID,
 				Event: ev.Name, WaitToken: *s.WaitToken, EventID: ev.ID, OccurredAt: Timestamp(ev.OccurredAt)},
 				"wake:"+s.ID+":"+*s.WaitToken))
 		}

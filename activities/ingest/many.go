@@ -140,7 +140,9 @@ func (s *Service) IngestManyTx(ctx context.Context, tx pgx.Tx, events []Event) (
 		if err := store.TouchContacts(ctx, tx, touchIDs); err != nil {
 			return nil, fmt.Errorf("mark contacts seen: %w", err)
 		}
-		var intents []outbox.Intent
+		var stored []*StoredEvent
+		var fxs []*Effects
+		var storedAt []int // index into fast
 		for j, c := range fast {
 			at, ok := inserted[rows[j].ID]
 			if !ok { // its key was stored concurrently, before our lock
@@ -148,16 +150,29 @@ func (s *Service) IngestManyTx(ctx context.Context, tx pgx.Tx, events []Event) (
 				continue
 			}
 			ref := refs[j]
-			stored := &StoredEvent{ID: rows[j].ID, Name: c.ev.Name, UserKey: ref.Key, ContactID: ref.ID, UserEmail: c.ev.Email,
-				ContactEmail: deref(ref.Email), Properties: c.ev.EventProperties, OccurredAt: at}
-			fx := &Effects{Exits: []ExitResult{}}
-			for _, consumer := range s.Consumers {
-				if err := consumer.ConsumeEvent(ctx, tx, stored, fx); err != nil {
+			stored = append(stored, &StoredEvent{ID: rows[j].ID, Name: c.ev.Name, UserKey: ref.Key, ContactID: ref.ID, UserEmail: c.ev.Email,
+				ContactEmail: deref(ref.Email), Properties: c.ev.EventProperties, OccurredAt: at})
+			fxs = append(fxs, &Effects{Exits: []ExitResult{}})
+			storedAt = append(storedAt, j)
+		}
+		for _, consumer := range s.Consumers {
+			if bc, ok := consumer.(BatchConsumer); ok {
+				if err := bc.ConsumeEvents(ctx, tx, stored, fxs); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			for k, ev := range stored {
+				if err := consumer.ConsumeEvent(ctx, tx, ev, fxs[k]); err != nil {
 					return nil, err
 				}
 			}
-			intents = append(intents, fx.Intents...)
-			items[c.i] = BatchItem{Result: Result{Stored: true, EventID: stored.ID, Exits: fx.Exits,
+		}
+		var intents []outbox.Intent
+		for k, ev := range stored {
+			c, ref := fast[storedAt[k]], refs[storedAt[k]]
+			intents = append(intents, fxs[k].Intents...)
+			items[c.i] = BatchItem{Result: Result{Stored: true, EventID: ev.ID, Exits: fxs[k].Exits,
 				Contact: store.Contact{ID: ref.ID, ExternalID: ref.ExternalID, Email: ref.Email, AnonymousID: ref.AnonymousID}}}
 		}
 		if _, err := outbox.Append(ctx, tx, intents); err != nil {

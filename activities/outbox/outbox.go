@@ -76,7 +76,7 @@ type Dispatcher struct {
 	Lease time.Duration
 	// Sweep is how often due rows are looked for without a Kick. Defaults to 1s.
 	Sweep time.Duration
-	// Workers bound concurrent handler calls. Defaults to 16.
+	// Workers bound concurrent handler calls. Defaults to 32.
 	Workers int
 
 	mu       sync.RWMutex
@@ -101,7 +101,7 @@ func (d *Dispatcher) init() {
 			d.Sweep = time.Second
 		}
 		if d.Workers == 0 {
-			d.Workers = 16
+			d.Workers = 32
 		}
 	})
 }
@@ -125,19 +125,52 @@ func (d *Dispatcher) Kick() {
 	}
 }
 
-// Run dispatches until ctx is cancelled: at every Kick and at every Sweep interval.
+// Run dispatches until ctx is cancelled: at every Kick and at every Sweep interval. Rows flow
+// through a pool of Workers continuously: a slow intent holds one worker, not a whole batch.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.init()
+	rows := make(chan store.OutboxRow)
+	done := make(chan int64, d.Workers)
+	var workers sync.WaitGroup
+	for range d.Workers {
+		workers.Go(func() {
+			for r := range rows {
+				if d.perform(ctx, r) {
+					done <- r.ID
+				}
+			}
+		})
+	}
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		d.completeRows(done)
+	}()
+	defer func() {
+		close(rows)
+		workers.Wait()
+		close(done)
+		<-flushed
+	}()
+
 	t := time.NewTicker(d.Sweep)
 	defer t.Stop()
 	lastPrune := time.Time{}
 	for {
 		for {
-			n, err := d.DispatchOnce(ctx)
+			// Claim about what the workers can start now, so claimed rows do not sit leased.
+			claimed, err := store.ClaimOutbox(ctx, d.DB, d.Workers, d.Lease)
 			if err != nil && ctx.Err() == nil {
 				d.Logger.Warn("outbox dispatch failed", "error", err)
 			}
-			if n < d.Batch || err != nil {
+			for _, r := range claimed {
+				select {
+				case rows <- r:
+				case <-ctx.Done():
+					return nil // the lease expires and another dispatcher runs the rest
+				}
+			}
+			if len(claimed) < d.Workers || err != nil {
 				break
 			}
 		}
@@ -151,6 +184,41 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			return nil
 		case <-d.wake:
 		case <-t.C:
+		}
+	}
+}
+
+// completeRows marks finished rows done in small batches until done is closed.
+func (d *Dispatcher) completeRows(done <-chan int64) {
+	var ids []int64
+	flush := func() {
+		if len(ids) == 0 {
+			return
+		}
+		if err := store.CompleteOutbox(context.Background(), d.DB, ids); err != nil {
+			// The leases expire and the rows run again: handlers are idempotent.
+			d.Logger.Warn("could not mark outbox rows done", "error", err)
+		}
+		ids = ids[:0]
+	}
+	for {
+		select {
+		case id, ok := <-done:
+			if !ok {
+				flush()
+				return
+			}
+			ids = append(ids, id)
+			if len(ids) >= 100 {
+				flush()
+			}
+		default:
+			flush() // nothing more ready right now
+			id, ok := <-done
+			if !ok {
+				return
+			}
+			ids = append(ids, id)
 		}
 	}
 }

@@ -108,6 +108,8 @@ func TouchContacts(ctx context.Context, db DBTX, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err := db.Exec(ctx, `UPDATE contacts SET last_seen_at = now(), updated_at = now() WHERE id = ANY($1::uuid[])`, ids)
+	// Rows are locked in id order, so concurrent batches touching the same contacts cannot deadlock.
+	_, err := db.Exec(ctx, `UPDATE contacts c SET last_seen_at = now(), updated_at = now()
+		FROM (SELECT id FROM contacts WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE) locked WHERE c.id = locked.id`, ids)
 	return err
 }

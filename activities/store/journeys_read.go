@@ -47,13 +47,13 @@ func ContactTimezones(ctx context.Context, db DBTX, userKey string) (column, pro
 	return column, property, nil
 }
 
-// RunsToNotify are the live runs of a user key an event concerns: those of the journeys whose
-// exit rules name it, and those waiting for it.
-func RunsToNotify(ctx context.Context, db DBTX, userKey, event string, exitJourneys []string) ([]JourneyState, error) {
+// RunsToNotify are the live runs of the user keys that events may concern: those of the
+// journeys whose exit rules can match, and those waiting for one of the event names.
+func RunsToNotify(ctx context.Context, db DBTX, userKeys, events, exitJourneys []string) ([]JourneyState, error) {
 	return collectJourneyStates(db.Query(ctx, `SELECT `+journeyStateColumns+` FROM journey_states
-		WHERE user_id = $1 AND status IN ('active', 'waiting') AND deleted_at IS NULL
-			AND (journey_id = ANY($3) OR (status = 'waiting' AND waiting_event = $2))
-		ORDER BY created_at, id`, userKey, event, exitJourneys))
+		WHERE user_id = ANY($1) AND status IN ('active', 'waiting') AND deleted_at IS NULL
+			AND (journey_id = ANY($3) OR (status = 'waiting' AND waiting_event = ANY($2)))
+		ORDER BY created_at, id`, userKeys, events, exitJourneys))
 }
 
 // CountUserEvents counts a user key's events of one name, since a time when given.

@@ -2,6 +2,7 @@
 // something on a noisy shared machine.
 //
 //	go run ./cmd/bench ingest [-requests 40000] [-concurrency 64] [-batch-events 100000]
+//	go run ./cmd/bench journeys [-runs 1000] [-concurrency 32]
 //
 // ingest starts a private durable PostgreSQL (or uses HOGSEND_BENCH_DATABASE_URL), runs the
 // engine's API as a child process, and prints:
@@ -10,7 +11,8 @@
 //	(b) POST /v1/events/batch (500 events per request): events/s;
 //	(c) the ceiling: pgx CopyFrom of the same rows into user_events;
 //
-// the ratio (b)/(c), and the engine's RSS (current and peak) under that load.
+// the ratio (b)/(c), and the engine's RSS (current and peak) under that load. journeys is
+// described in journeys.go.
 package main
 
 import (
@@ -49,45 +51,77 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == engineChildArg {
 		// The engine under test, in its own process so its memory is its own.
 		os.Args = append(os.Args[:1], os.Args[2:]...)
-		hogsend.Main(&hogsend.Options{})
+		hogsend.Main(&hogsend.Options{Journeys: benchJourneys})
 		return
 	}
-	if len(os.Args) < 2 || os.Args[1] != "ingest" {
-		fmt.Fprintln(os.Stderr, "usage: bench ingest [flags]")
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: bench ingest|journeys [flags]")
 		os.Exit(2)
 	}
-	fs := flag.NewFlagSet("ingest", flag.ExitOnError)
-	requests := fs.Int("requests", 40000, "single-event requests to send")
-	concurrency := fs.Int("concurrency", 64, "concurrent single-event clients")
-	batchEvents := fs.Int("batch-events", 100000, "events to send through the batch route")
-	users := fs.Int("users", 10000, "distinct contacts the events belong to")
-	_ = fs.Parse(os.Args[2:])
-	if err := runIngest(*requests, *concurrency, *batchEvents, *users); err != nil {
+	var err error
+	switch os.Args[1] {
+	case "ingest":
+		fs := flag.NewFlagSet("ingest", flag.ExitOnError)
+		requests := fs.Int("requests", 40000, "single-event requests to send")
+		concurrency := fs.Int("concurrency", 64, "concurrent single-event clients")
+		batchEvents := fs.Int("batch-events", 100000, "events to send through the batch route")
+		users := fs.Int("users", 10000, "distinct contacts the events belong to")
+		_ = fs.Parse(os.Args[2:])
+		err = runIngest(*requests, *concurrency, *batchEvents, *users)
+	case "journeys":
+		fs := flag.NewFlagSet("journeys", flag.ExitOnError)
+		runs := fs.Int("runs", 1000, "workflows to start in (a) and enrolments in (b)")
+		concurrency := fs.Int("concurrency", 32, "concurrent starters / HTTP clients")
+		_ = fs.Parse(os.Args[2:])
+		err = runJourneys(*runs, *concurrency)
+	default:
+		fmt.Fprintln(os.Stderr, "usage: bench ingest|journeys [flags]")
+		os.Exit(2)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func runIngest(requests, concurrency, batchEvents, users int) error {
-	ctx := context.Background()
+// benchSetup is a migrated database, a connection to it and an ingest API key.
+type benchSetup struct {
+	dsn   string
+	conn  *pgx.Conn
+	token string
+	stop  func()
+}
+
+func prepare(ctx context.Context) (*benchSetup, error) {
 	dsn, stopPG, err := benchDatabase(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer stopPG()
+	fail := func(err error) (*benchSetup, error) { stopPG(); return nil, err }
 	m := &schema.Migrator{DatabaseURL: dsn, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if err := m.Up(ctx, schema.Engine()); err != nil {
-		return err
+		return fail(err)
 	}
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		return err
+		return fail(err)
 	}
-	defer conn.Close(ctx)
 	token, _, hash := apikeys.Generate()
 	if _, err := conn.Exec(ctx, `INSERT INTO api_keys (name, key_prefix, key_hash, scopes) VALUES ('bench', $1, $2, '["ingest"]')`, token[:8], hash); err != nil {
+		conn.Close(ctx)
+		return fail(err)
+	}
+	return &benchSetup{dsn: dsn, conn: conn, token: token, stop: func() { conn.Close(context.Background()); stopPG() }}, nil
+}
+
+func runIngest(requests, concurrency, batchEvents, users int) error {
+	ctx := context.Background()
+	setup, err := prepare(ctx)
+	if err != nil {
 		return err
 	}
+	defer setup.stop()
+	dsn, conn, token := setup.dsn, setup.conn, setup.token
 
 	base, engine, err := startEngine(dsn)
 	if err != nil {
@@ -256,7 +290,7 @@ func benchDatabase(ctx context.Context) (string, func(), error) {
 		return "", nil, err
 	}
 	_ = os.Chmod(dir, 0o711)
-	c := &pglocal.Cluster{Dir: filepath.Join(dir, "data"), Durable: true}
+	c := &pglocal.Cluster{Dir: filepath.Join(dir, "data"), Durable: os.Getenv("BENCH_FAST_PG") == ""}
 	if err := c.Init(ctx); err != nil {
 		return "", nil, err
 	}
@@ -266,22 +300,30 @@ func benchDatabase(ctx context.Context) (string, func(), error) {
 	return c.URL("postgres"), func() { _ = c.Stop(); _ = os.RemoveAll(dir) }, nil
 }
 
-// startEngine runs `serve` of this same binary in a child process and waits for it.
-func startEngine(dsn string) (string, *exec.Cmd, error) {
+// engineCmd is a sub-command (serve, worker) of the engine in a child process of this same
+// binary; extra environment (NAME=value) overrides the defaults.
+func engineCmd(dsn, sub string, extra ...string) (*exec.Cmd, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, engineChildArg, sub)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn, "NODE_ENV=test", "LOG_LEVEL=error",
+		"BETTER_AUTH_SECRET="+strings.Repeat("b", 40), "EMAIL_PROVIDER=file", "TEMPORAL_ADDRESS=127.0.0.1:1")
+	cmd.Env = append(cmd.Env, extra...)
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	return cmd, cmd.Start()
+}
+
+// startEngine runs `serve` in a child process and waits for it to listen.
+func startEngine(dsn string, extra ...string) (string, *exec.Cmd, error) {
 	port, err := pglocal.FreePort()
 	if err != nil {
 		return "", nil, err
 	}
-	self, err := os.Executable()
+	cmd, err := engineCmd(dsn, "serve", append([]string{"PORT=" + strconv.Itoa(port)}, extra...)...)
 	if err != nil {
-		return "", nil, err
-	}
-	cmd := exec.Command(self, engineChildArg, "serve")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn, "PORT="+strconv.Itoa(port), "NODE_ENV=test", "LOG_LEVEL=error",
-		"BETTER_AUTH_SECRET="+strings.Repeat("b", 40), "EMAIL_PROVIDER=file", "TEMPORAL_ADDRESS=127.0.0.1:1")
-	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
 		return "", nil, err
 	}
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
