@@ -47,6 +47,18 @@ var e2ePanic = journey.MustDefine(journey.Meta{
 	panic("template data missing")
 })
 
+// e2eKeyed runs once per cart: it waits for that cart's checkout.
+var e2eKeyed = journey.MustDefine(journey.Meta{
+	ID: "e2e-keyed", Name: "E2E — Keyed by cart", Enabled: true, EntryLimit: journey.EntryOnce, Key: "cartId",
+	Trigger: journey.Trigger{Event: "cart.abandoned"}, ExitOn: []journey.ExitRule{{Event: "user.deleted"}},
+}, func(ctx journey.Context, u journey.User) error {
+	res, err := ctx.WaitForEvent("cart.completed", journey.Seconds(30), "")
+	if err != nil {
+		return err
+	}
+	return ctx.Trigger(journey.TriggerOptions{Event: "cart.result", Properties: map[string]any{"cartId": u.Key, "timedOut": res.TimedOut}})
+})
+
 type journeyEnv struct {
 	base   string
 	engine *Engine
@@ -57,7 +69,7 @@ func startJourneyEngine(t *testing.T) *journeyEnv {
 	t.Helper()
 	_, dsn := schematest.TestDB(t)
 	sent := &activities.RecordingSender{}
-	opts := &Options{Journeys: append(journeys.All(), e2eSend, e2ePanic), JourneySender: sent}
+	opts := &Options{Journeys: append(journeys.All(), e2eSend, e2ePanic, e2eKeyed), JourneySender: sent}
 	e, _ := testEngineWith(t, testEnv(t, dsn, true), opts)
 	base := serve(t, e)
 	runWorker(t, e)
@@ -164,6 +176,11 @@ func TestJourneysEndToEnd(t *testing.T) {
 		require.NotEmpty(t, done["hatchetRunId"])
 		require.Equal(t, []string{"entered", "email_sent", "waiting", "resumed", "email_sent", "completed"},
 			j.logActions(t, done["id"].(string)))
+		var completedEvents int
+		require.NoError(t, j.engine.pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox
+			WHERE payload->'envelope'->>'type' = 'journey.completed' AND payload->'envelope'->'data'->>'stateId' = $1`,
+			done["id"]).Scan(&completedEvents))
+		require.Equal(t, 1, completedEvents, "one outbound journey.completed per run")
 
 		// once: a second trigger after completion enrolls nobody.
 		j.event(t, "send-1", "e2e.send", nil)
@@ -350,6 +367,41 @@ func TestJourneysEndToEnd(t *testing.T) {
 		require.NoError(t, val.Get(&st))
 		require.Equal(t, "await-activation", st.CurrentNodeID)
 		require.Equal(t, "wait_for_event", st.Waiting.Kind)
+	})
+
+	t.Run("keyed runs: one per cart, woken and exited per key", func(t *testing.T) {
+		t.Parallel()
+		j.event(t, "cart-1", "cart.abandoned", map[string]any{"cartId": "A"})
+		j.event(t, "cart-1", "cart.abandoned", map[string]any{"cartId": "B"})
+		j.event(t, "cart-1", "cart.abandoned", map[string]any{"cartId": "A"}) // once per key
+		j.event(t, "cart-1", "cart.abandoned", nil)                           // no key: no run
+		waitUntil(t, "two carts waiting", func() bool {
+			n := 0
+			for _, s := range j.states(t, "e2e-keyed", "cart-1") {
+				if s["status"] == "waiting" {
+					n++
+				}
+			}
+			return n == 2
+		})
+		require.Len(t, j.states(t, "e2e-keyed", "cart-1"), 2)
+		j.event(t, "cart-1", "cart.completed", map[string]any{"cartId": "A"})
+		waitUntil(t, "cart A to complete", func() bool {
+			byStatus := map[any]int{}
+			for _, s := range j.states(t, "e2e-keyed", "cart-1") {
+				byStatus[s["status"]]++
+			}
+			return byStatus["completed"] == 1 && byStatus["waiting"] == 1
+		})
+		out := j.event(t, "cart-1", "user.deleted", nil)
+		exited := 0
+		for _, e := range out["exits"].([]any) {
+			if e.(map[string]any)["journeyId"] == "e2e-keyed" && e.(map[string]any)["exited"] == true {
+				exited++
+			}
+		}
+		require.Equal(t, 1, exited, "the user's remaining cart run exits")
+		require.Equal(t, 1, j.eventCount(t, "cart-1", "cart.result"))
 	})
 
 	t.Run("admin list and detail", func(t *testing.T) {

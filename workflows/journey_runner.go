@@ -457,6 +457,24 @@ func (r *run) When() journey.When {
 	})
 }
 
+// userActivityOptions are those of application activities run through ExecuteActivity.
+var userActivityOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: time.Minute,
+	RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 5},
+}
+
+// ExecuteActivity implements journey.Context.
+func (r *run) ExecuteActivity(name string, result any, args ...any) error {
+	if err := r.guard(); err != nil {
+		return err
+	}
+	f := workflow.ExecuteActivity(workflow.WithActivityOptions(r.wctx, userActivityOptions), name, args...)
+	if result == nil {
+		return f.Get(r.wctx, nil)
+	}
+	return f.Get(r.wctx, result)
+}
+
 // Patched implements journey.Context.
 func (r *run) Patched(changeID string) bool {
 	return workflow.GetVersion(r.wctx, changeID, workflow.DefaultVersion, 1) == 1

@@ -1,11 +1,13 @@
 package workflows_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
 
 	"github.com/hogsend/hogsend/workflows/journey"
 	"github.com/hogsend/hogsend/workflows/journeytest"
@@ -133,4 +135,29 @@ func TestWaitForEventRequiresAPositiveTimeout(t *testing.T) {
 	env.Run(journeytest.User{ID: "u1"})
 	require.Equal(t, journey.StatusFailed, env.Status())
 	require.Equal(t, "WaitForEvent: timeout must be positive", env.Error())
+}
+
+func TestExecuteActivityRunsAnApplicationActivity(t *testing.T) {
+	t.Parallel()
+	var got string
+	env := journeytest.New(t, define(t, "calls-crm", func(ctx journey.Context, u journey.User) error {
+		return ctx.ExecuteActivity("crm-tag", &got, u.ID, "trial")
+	}))
+	env.Temporal().RegisterActivityWithOptions(func(_ context.Context, user, tag string) (string, error) {
+		return user + ":" + tag, nil
+	}, activity.RegisterOptions{Name: "crm-tag"})
+	env.Run(journeytest.User{ID: "u1"})
+	require.Equal(t, journey.StatusCompleted, env.Status())
+	require.Equal(t, "u1:trial", got)
+}
+
+func TestSleepUntilISORejectsAMalformedTime(t *testing.T) {
+	t.Parallel()
+	env := journeytest.New(t, define(t, "bad-iso", func(ctx journey.Context, u journey.User) error {
+		_, err := journey.SleepUntilISO(ctx, "next tuesday", "")
+		return err
+	}))
+	env.Run(journeytest.User{ID: "u1"})
+	require.Equal(t, journey.StatusFailed, env.Status())
+	require.Contains(t, env.Error(), "not an RFC 3339 time")
 }

@@ -61,8 +61,8 @@ func scanJourneyState(row pgx.Row) (JourneyState, error) {
 }
 
 // EnrollJourney runs the database guards (admin switch, entry limit, global unsubscribe, one live
-// run) and inserts the state with its "entered" log, serialised per (journey, contact). skip is
-// the reason when no state was created.
+// run) and inserts the state with its "entered" log, serialised per (journey, contact). A keyed
+// journey counts entries and live runs per key. skip is the reason when no state was created.
 func EnrollJourney(ctx context.Context, db DBTX, e Enrollment) (state JourneyState, skip string, err error) {
 	err = WithTx(ctx, db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('journey:' || $1 || ':' || $2))`, e.JourneyID, e.UserKey); err != nil {
@@ -73,8 +73,8 @@ func EnrollJourney(ctx context.Context, db DBTX, e Enrollment) (state JourneySta
 		var last *time.Time
 		if err := tx.QueryRow(ctx, `SELECT
 				EXISTS (SELECT 1 FROM journey_configs WHERE journey_id = $1 AND NOT enabled),
-				(SELECT count(*) FROM journey_states WHERE journey_id = $1 AND user_id = $2),
-				(SELECT max(created_at) FROM journey_states WHERE journey_id = $1 AND user_id = $2),
+				(SELECT count(*) FROM journey_states WHERE journey_id = $1 AND user_id = $2 AND journey_key = $3),
+				(SELECT max(created_at) FROM journey_states WHERE journey_id = $1 AND user_id = $2 AND journey_key = $3),
 				EXISTS (SELECT 1 FROM email_preferences WHERE user_id = $2 AND unsubscribed_all),
 				EXISTS (SELECT 1 FROM journey_states WHERE journey_id = $1 AND user_id = $2 AND journey_key = $3
 					AND status IN ('active', 'waiting') AND deleted_at IS NULL)`,

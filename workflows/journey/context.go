@@ -2,6 +2,7 @@ package journey
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -75,8 +76,21 @@ type Context interface {
 	History() History
 	// When schedules in the contact's zone with the engine's default send window.
 	When() When
+	// ExecuteActivity runs an activity the application registered with the worker (a CRM call,
+	// a Slack message) with retries, decoding its result into result (nil = ignore it).
+	ExecuteActivity(name string, result any, args ...any) error
 	// Patched guards a change to the journey's code (workflow.GetVersion); change ids are forever.
 	Patched(changeID string) bool
 	// Logger is replay-safe.
 	Logger() log.Logger
+}
+
+// SleepUntilISO is SleepUntil with an RFC 3339 instant; a malformed one is an error (the run
+// fails).
+func SleepUntilISO(ctx Context, at, label string) (SleepResult, error) {
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if err != nil {
+		return SleepResult{}, fmt.Errorf("SleepUntilISO: %q is not an RFC 3339 time", at)
+	}
+	return ctx.SleepUntil(t, label)
 }
