@@ -119,7 +119,20 @@ func runWorker(t *testing.T, e *Engine) (stop func()) {
 
 func getJSON(t *testing.T, url, key string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
+	return requestJSON(t, http.MethodGet, url, key, nil)
+}
+
+// requestJSON sends body (nil = none) as JSON with key as the bearer ("" = none) and decodes
+// the JSON answer.
+func requestJSON(t *testing.T, method, url, key string, body any) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		require.NoError(t, err)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, url, rd)
 	require.NoError(t, err)
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
@@ -127,9 +140,9 @@ func getJSON(t *testing.T, url, key string) (int, map[string]any) {
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer res.Body.Close()
-	var body map[string]any
-	require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
-	return res.StatusCode, body
+	var out map[string]any
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
+	return res.StatusCode, out
 }
 
 func component(body map[string]any, name string) string {

@@ -1,7 +1,6 @@
 package hogsend
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -15,17 +14,7 @@ import (
 
 func postJSON(t *testing.T, url string, body any) (int, map[string]any) {
 	t.Helper()
-	raw, err := json.Marshal(body)
-	require.NoError(t, err)
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(raw))
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+testAdminKey)
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	var out map[string]any
-	require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
-	return res.StatusCode, out
+	return requestJSON(t, http.MethodPost, url, testAdminKey, body)
 }
 
 // importJob starts an import and waits for it to finish.

@@ -1,9 +1,7 @@
 package hogsend
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -78,23 +76,7 @@ func startJourneyEngine(t *testing.T) *journeyEnv {
 
 func doJSON(t *testing.T, method, url string, body any) (int, map[string]any) {
 	t.Helper()
-	var rd *bytes.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		require.NoError(t, err)
-		rd = bytes.NewReader(raw)
-	} else {
-		rd = bytes.NewReader(nil)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+testAdminKey)
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	var out map[string]any
-	require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
-	return res.StatusCode, out
+	return requestJSON(t, method, url, testAdminKey, body)
 }
 
 func (j *journeyEnv) event(t *testing.T, user, name string, props map[string]any) map[string]any {

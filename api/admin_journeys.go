@@ -192,30 +192,18 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// state answers a run with its logs: of the path's journey, or of any journey (journey-logs).
 func (h *adminJourneyHandlers) state(c *gin.Context) error {
 	id, err := uuidParam(c, "stateId")
 	if err != nil {
 		return err
 	}
 	s, logs, err := h.svc.State(c, c.Param("id"), id)
-	if err != nil {
-		return journeyError(err)
-	}
-	c.JSON(http.StatusOK, gin.H{"state": stateJSON(s), "logs": logsJSON(logs)})
-	return nil
-}
-
-func (h *adminJourneyHandlers) logs(c *gin.Context) error {
-	id, err := uuidParam(c, "stateId")
-	if err != nil {
-		return err
-	}
-	s, logs, err := h.svc.State(c, "", id)
-	if errors.Is(err, ingest.ErrStateNotFound) {
+	if errors.Is(err, ingest.ErrStateNotFound) && c.Param("id") == "" {
 		return errLogStateNotFound
 	}
 	if err != nil {
-		return err
+		return journeyError(err)
 	}
 	c.JSON(http.StatusOK, gin.H{"state": stateJSON(s), "logs": logsJSON(logs)})
 	return nil

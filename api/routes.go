@@ -64,7 +64,7 @@ func (s *Server) Routes() []Route {
 		{http.MethodDelete, "/v1/admin/journeys/:id/states/:stateId", apikeys.JourneyAdmin, "Cancel a run", aj.cancel},
 		{http.MethodPost, "/v1/admin/journeys/:id/enroll", apikeys.JourneyAdmin, "Enroll a user (ingests the trigger event)", aj.enroll},
 		{http.MethodPost, "/v1/admin/journeys/:id/enroll/batch", apikeys.JourneyAdmin, "Enroll up to 500 users", aj.enrollBatch},
-		{http.MethodGet, "/v1/admin/journey-logs/:stateId", apikeys.Read, "Log of a run", aj.logs},
+		{http.MethodGet, "/v1/admin/journey-logs/:stateId", apikeys.Read, "Log of a run", aj.state},
 
 		{http.MethodGet, "/v1/admin/api-keys", apikeys.Read, "List API keys", k.list},
 		{http.MethodPost, "/v1/admin/api-keys", apikeys.FullAdmin, "Create an API key (shown once)", k.create},
