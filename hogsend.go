@@ -153,7 +153,8 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 	outbox.RegisterTemporal(d, tc, cfg.Temporal.TaskQueue)
 	outbound.Register(d, pool, nil)
 	ingest.RegisterJourneyStarts(d, tc, pool, cfg.Temporal.TaskQueue)
-	svc := &ingest.Service{DB: pool, Outbox: d, Consumers: []ingest.Consumer{&ingest.Journeys{Registry: registry, Logger: logger}}, Import: ingest.ImportWorkflow{
+	svc := &ingest.Service{DB: pool, Outbox: d, Consumers: []ingest.Consumer{&ingest.Journeys{Registry: registry, Logger: logger,
+		DefaultTimezone: cfg.DefaultTimezone, SendWindow: cfg.SendWindow}}, Import: ingest.ImportWorkflow{
 		Type:    workflows.ImportContactsName,
 		ID:      workflows.ImportWorkflowID,
 		Input:   func(jobID string) any { return workflows.ImportContactsInput{JobID: jobID, TotalRows: -1} },
@@ -382,8 +383,7 @@ func (e *Engine) NewWorker() (*worker.Worker, error) {
 		Options:       e.opts.Worker,
 		Namespace:     e.cfg.Temporal.Namespace,
 		Journeys:      e.journeys.Defined(),
-		JourneyActivities: &activities.Journeys{DB: e.pool, Ingest: e.ingest, Sender: e.sender,
-			DefaultTimezone: e.cfg.DefaultTimezone, DefaultWindow: e.cfg.SendWindow, Logger: e.log},
+		JourneyActivities: &activities.Journeys{DB: e.pool, Ingest: e.ingest, Sender: e.sender, Logger: e.log},
 	})
 }
 

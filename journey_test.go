@@ -386,6 +386,26 @@ func TestJourneysEndToEnd(t *testing.T) {
 		require.Equal(t, 1, j.eventCount(t, "cart-1", "cart.result"))
 	})
 
+	t.Run("a repeated start intent finds its own run", func(t *testing.T) {
+		t.Parallel()
+		j.event(t, "dup-1", "test.wait_start", map[string]any{"eligible": true})
+		s := j.waitState(t, "test-wait-for-event", "dup-1", "waiting")
+		ctx := context.Background()
+		// As if the dispatcher died after starting the run, before it recorded anything.
+		_, err := j.engine.pool.Exec(ctx, `UPDATE journey_states SET run_id = NULL WHERE id = $1`, s["id"])
+		require.NoError(t, err)
+		_, err = j.engine.pool.Exec(ctx, `UPDATE outbox SET dispatched_at = NULL, next_attempt_at = now() WHERE dedupe_key = $1`,
+			"journey.start:"+s["id"].(string))
+		require.NoError(t, err)
+		j.engine.Outbox().Kick()
+		waitUntil(t, "the run id to be recorded again", func() bool {
+			var runID *string
+			require.NoError(t, j.engine.pool.QueryRow(ctx, `SELECT run_id FROM journey_states WHERE id = $1`, s["id"]).Scan(&runID))
+			return runID != nil
+		})
+		require.Equal(t, s["hatchetRunId"], j.states(t, "test-wait-for-event", "dup-1")[0]["hatchetRunId"])
+	})
+
 	t.Run("admin list and detail", func(t *testing.T) {
 		t.Parallel()
 		code, out := getJSON(t, j.base+"/v1/admin/journeys/conversion-abandoned-checkout", testAdminKey)

@@ -21,7 +21,6 @@ import (
 // Registered names of the journey activities. The runner calls them as local activities: each
 // is one marker event in the run's history.
 const (
-	JourneyBeginName      = "hogsend-journey-begin"
 	JourneyTransitionName = "hogsend-journey-transition"
 	JourneySendName       = "hogsend-journey-send"
 	JourneyTriggerName    = "hogsend-journey-trigger"
@@ -55,10 +54,6 @@ type Journeys struct {
 	DB     store.DBTX
 	Ingest *ingest.Service
 	Sender JourneySender
-	// DefaultTimezone is the zone of contacts without a valid one. Defaults to UTC.
-	DefaultTimezone string
-	// DefaultWindow is the send window of When() (nil = no quiet hours).
-	DefaultWindow *journey.SendWindow
 	Logger        *slog.Logger
 	Now           func() time.Time
 }
@@ -68,51 +63,6 @@ func (a *Journeys) now() time.Time {
 		return a.Now()
 	}
 	return time.Now()
-}
-
-// BeginInput starts a run's bookkeeping.
-type BeginInput struct {
-	StateID string
-	RunID   string
-	UserID  string
-}
-
-// BeginResult says whether the run is live and in which zone it schedules.
-type BeginResult struct {
-	Live     bool
-	Timezone string
-	Window   *journey.SendWindow
-}
-
-// Begin binds the state to this run and resolves the contact's zone: the contact's timezone
-// column, then its "timezone" property, then the default, then UTC (invalid zones are skipped).
-func (a *Journeys) Begin(ctx context.Context, in BeginInput) (BeginResult, error) {
-	_, ok, err := store.AttachJourneyRun(ctx, a.DB, in.StateID, in.RunID)
-	if err != nil || !ok {
-		return BeginResult{}, err
-	}
-	column, property, err := store.ContactTimezones(ctx, a.DB, in.UserID)
-	if err != nil {
-		return BeginResult{}, err
-	}
-	for _, zone := range []string{column, property, a.DefaultTimezone} {
-		if zone == "" {
-			continue
-		}
-		if _, err := journey.LoadZone(zone); err != nil {
-			a.logger().Warn("skipping invalid time zone", "userId", in.UserID, "timezone", zone)
-			continue
-		}
-		return BeginResult{Live: true, Timezone: zone, Window: a.DefaultWindow}, nil
-	}
-	return BeginResult{Live: true, Timezone: "UTC", Window: a.DefaultWindow}, nil
-}
-
-func (a *Journeys) logger() *slog.Logger {
-	if a.Logger != nil {
-		return a.Logger
-	}
-	return slog.Default()
 }
 
 // Transition kinds.

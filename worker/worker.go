@@ -110,7 +110,6 @@ func New(cfg Config) (*Worker, error) {
 	}
 	if ja := cfg.JourneyActivities; ja != nil {
 		acts = append(acts,
-			Activity{Name: activities.JourneyBeginName, Func: ja.Begin},
 			Activity{Name: activities.JourneyTransitionName, Func: ja.Transition},
 			Activity{Name: activities.JourneySendName, Func: ja.Send},
 			Activity{Name: activities.JourneyTriggerName, Func: ja.Trigger},

@@ -29,6 +29,9 @@ type JourneyInput struct {
 	TriggerEvent string         `json:"triggerEvent"`
 	EventID      string         `json:"eventId"`
 	TriggeredAt  string         `json:"triggeredAt"`
+	// Timezone is the contact's zone, resolved at enrolment; Window the default send window.
+	Timezone string              `json:"timezone"`
+	Window   *journey.SendWindow `json:"window,omitempty"`
 }
 
 // JourneyResult is how a run ended: completed, exited or failed.
@@ -96,18 +99,7 @@ func (r *run) execute() (JourneyResult, error) {
 	if err := workflow.SetQueryHandler(ctx, journey.QueryState, r.query); err != nil {
 		return JourneyResult{}, err
 	}
-	var begin activities.BeginResult
-	if err := workflow.ExecuteLocalActivity(ctx, activities.JourneyBeginName, activities.BeginInput{
-		StateID: r.in.StateID, RunID: workflow.GetInfo(ctx).WorkflowExecution.RunID, UserID: r.in.UserID,
-	}).Get(ctx, &begin); err != nil {
-		return JourneyResult{}, err
-	}
-	if !begin.Live {
-		// Exited before it started, or a duplicate start of a run that another execution owns.
-		r.status = journey.StatusExited
-		return r.result(journey.StatusExited, ""), nil
-	}
-	r.zone, r.window = begin.Timezone, begin.Window
+	r.zone, r.window = r.in.Timezone, r.in.Window
 
 	err := r.runUserCode()
 	switch {

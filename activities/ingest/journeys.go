@@ -12,6 +12,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hogsend/hogsend/activities/outbox"
@@ -28,6 +29,10 @@ import (
 type Journeys struct {
 	Registry *journey.Registry
 	Logger   *slog.Logger
+	// DefaultTimezone is the zone of contacts without a valid one (UTC when empty); SendWindow
+	// the default send window of When() (nil = none). Both are bound into each run at enrolment.
+	DefaultTimezone string
+	SendWindow      *journey.SendWindow
 }
 
 // KindStartJourney is the outbox kind of a journey start.
@@ -234,13 +239,20 @@ func (j *Journeys) enroll(ctx context.Context, tx pgx.Tx, jn *journey.Journey, e
 	if reason != "" {
 		return skip(reason)
 	}
+	column, property, err := store.ContactTimezones(ctx, tx, ev.UserKey)
+	if err != nil {
+		return err
+	}
 	input := map[string]any{"stateId": state.ID, "journeyId": jn.ID, "userId": ev.UserKey, "contactId": ev.ContactID,
 		"userEmail": email, "key": key, "properties": props, "triggerEvent": ev.Name, "eventId": ev.ID,
-		"triggeredAt": Timestamp(ev.OccurredAt)}
+		"triggeredAt": Timestamp(ev.OccurredAt), "timezone": journey.FirstValidZone(column, property, j.DefaultTimezone)}
+	if j.SendWindow != nil {
+		input["window"] = j.SendWindow
+	}
 	fx.Intents = append(fx.Intents, outbox.Intent{Kind: KindStartJourney, DedupeKey: "journey.start:" + state.ID,
 		Payload: JourneyStart{WorkflowID: wfID, Type: journey.WorkflowName(jn.ID), Input: input, StateID: state.ID,
 			JourneyID: jn.ID, ContactID: ev.ContactID,
-			Memo: map[string]any{"journeyName": jn.Name, "userEmail": email, "triggerEvent": ev.Name}}})
+			Memo: map[string]any{"journeyName": jn.Name, "userEmail": email, "triggerEvent": ev.Name, "stateId": state.ID}}})
 	return nil
 }
 
@@ -253,14 +265,36 @@ func disabledByAdmin(ctx context.Context, db store.DBTX, journeyID string) (bool
 	return ok && !on, nil
 }
 
+// runOfState reports whether a running execution was started for stateID (its memo says so).
+func runOfState(ctx context.Context, c client.Client, workflowID, runID, stateID string) (bool, error) {
+	desc, err := c.DescribeWorkflowExecution(ctx, workflowID, runID)
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	field := desc.GetWorkflowExecutionInfo().GetMemo().GetFields()["stateId"]
+	if field == nil {
+		return false, nil
+	}
+	var memoState string
+	if err := converter.GetDefaultDataConverter().FromPayload(field, &memoState); err != nil {
+		return false, nil
+	}
+	return memoState == stateID, nil
+}
+
 // staleStartAfter is how long a start may wait for an earlier run under the same workflow id to
 // close before the new run is failed.
 const staleStartAfter = 10 * time.Minute
 
-// RegisterJourneyStarts installs the handler that starts journey runs. The workflow id is one
-// per (journey, contact[, key]), so a start can meet an earlier run that is still closing (exited
-// a moment ago by the same event): it is retried a few times at once, then with the outbox's
-// backoff, and the state is failed if the old run never closes.
+// RegisterJourneyStarts installs the handler that starts journey runs and records each run id
+// on its state. A state that has ended (exited before its run started) starts nothing. The
+// workflow id is one per (journey, contact[, key]), so a start can meet an earlier run that is
+// still closing (exited a moment ago by the same event): it is retried a few times at once, then
+// with the outbox's backoff, and the state is failed if the old run never closes.
 func RegisterJourneyStarts(d *outbox.Dispatcher, c client.Client, db store.DBTX, taskQueue string) {
 	d.Handle(KindStartJourney, func(ctx context.Context, raw json.RawMessage) error {
 		var s JourneyStart
@@ -280,11 +314,6 @@ func RegisterJourneyStarts(d *outbox.Dispatcher, c client.Client, db store.DBTX,
 		}
 		backoff := 100 * time.Millisecond
 		for attempt := 0; ; attempt++ {
-			_, err := c.ExecuteWorkflow(ctx, opts, s.Type, s.Input)
-			var started *serviceerror.WorkflowExecutionAlreadyStarted
-			if !errors.As(err, &started) {
-				return err
-			}
 			state, err := store.JourneyStateByID(ctx, db, s.StateID)
 			if errors.Is(err, store.ErrNotFound) {
 				return nil
@@ -292,9 +321,22 @@ func RegisterJourneyStarts(d *outbox.Dispatcher, c client.Client, db store.DBTX,
 			if err != nil {
 				return err
 			}
-			live := state.Status == journey.StatusActive || state.Status == journey.StatusWaiting
-			if !live || state.RunID != nil {
-				return nil // ended before it started, or this start already happened
+			if state.RunID != nil || (state.Status != journey.StatusActive && state.Status != journey.StatusWaiting) {
+				return nil // started already, or ended before it started
+			}
+			run, err := c.ExecuteWorkflow(ctx, opts, s.Type, s.Input)
+			if err == nil {
+				return store.SetJourneyRun(ctx, db, s.StateID, run.GetRunID())
+			}
+			var started *serviceerror.WorkflowExecutionAlreadyStarted
+			if !errors.As(err, &started) {
+				return err
+			}
+			// Ours (a retry after a lost acknowledgement) carries this state id in its memo.
+			if mine, err := runOfState(ctx, c, s.WorkflowID, started.RunId, s.StateID); err != nil {
+				return err
+			} else if mine {
+				return store.SetJourneyRun(ctx, db, s.StateID, started.RunId)
 			}
 			if time.Since(state.CreatedAt) > staleStartAfter {
 				_, err := store.FailJourney(ctx, db, s.StateID, "could not start: an earlier run of this journey for this contact is still open")

@@ -18,16 +18,10 @@ func collectJourneyStates(rows pgx.Rows, err error) ([]JourneyState, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (JourneyState, error) { return scanJourneyState(r) })
 }
 
-// AttachJourneyRun binds a live state to the Temporal run executing it. ok is false when the
-// state has ended or belongs to another run (a duplicate start then does nothing).
-func AttachJourneyRun(ctx context.Context, db DBTX, stateID, runID string) (JourneyState, bool, error) {
-	s, err := scanJourneyState(db.QueryRow(ctx, `UPDATE journey_states SET run_id = $2, updated_at = now()
-		WHERE id = $1 AND status IN ('active', 'waiting') AND (run_id IS NULL OR run_id = $2)
-		RETURNING `+journeyStateColumns, stateID, runID))
-	if err == ErrNotFound {
-		return JourneyState{}, false, nil
-	}
-	return s, err == nil, err
+// SetJourneyRun records the Temporal run of a state (once).
+func SetJourneyRun(ctx context.Context, db DBTX, stateID, runID string) error {
+	_, err := db.Exec(ctx, `UPDATE journey_states SET run_id = $2, updated_at = now() WHERE id = $1 AND run_id IS NULL`, stateID, runID)
+	return err
 }
 
 // ContactTimezones are a contact's zone candidates: the timezone column, then the

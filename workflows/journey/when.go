@@ -69,6 +69,20 @@ func (w When) WithSeal(seal func(time.Time) time.Time) When {
 	return w
 }
 
+// FirstValidZone is the first candidate that is a valid IANA zone ("" and invalid ones are
+// skipped), else "UTC": how a run's zone is chosen from the contact's data and the default.
+func FirstValidZone(candidates ...string) string {
+	for _, z := range candidates {
+		if z == "" {
+			continue
+		}
+		if _, err := LoadZone(z); err == nil {
+			return z
+		}
+	}
+	return "UTC"
+}
+
 // Window returns a scheduler with another send window.
 func (w When) Window(start, end string) When {
 	if _, err := parseClock(start); err != nil {

@@ -121,3 +121,9 @@ func TestWhenErrors(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 7, ok.Hour())
 }
+
+func TestFirstValidZoneSkipsEmptyAndInvalidZones(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "Europe/Paris", journey.FirstValidZone("", "Mars/Olympus", "Europe/Paris", "Asia/Tokyo"))
+	require.Equal(t, "UTC", journey.FirstValidZone("", "Local", "nope"))
+}

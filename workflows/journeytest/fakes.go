@@ -16,23 +16,11 @@ type activityFakes struct{ f *fakes }
 
 func (a activityFakes) byName() map[string]any {
 	return map[string]any{
-		activities.JourneyBeginName:      a.Begin,
 		activities.JourneyTransitionName: a.Transition,
 		activities.JourneySendName:       a.Send,
 		activities.JourneyTriggerName:    a.Trigger,
 		activities.JourneyLookupName:     a.Lookup,
 	}
-}
-
-func (a activityFakes) Begin(_ context.Context, _ activities.BeginInput) (activities.BeginResult, error) {
-	f := a.f
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	zone := f.user.Timezone
-	if zone == "" {
-		zone = "UTC"
-	}
-	return activities.BeginResult{Live: f.live(), Timezone: zone}, nil
 }
 
 func (a activityFakes) Transition(_ context.Context, in activities.TransitionInput) (activities.TransitionResult, error) {

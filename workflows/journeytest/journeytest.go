@@ -100,6 +100,7 @@ func (e *Env) Run(u User) {
 	e.env.ExecuteWorkflow(journey.WorkflowName(e.j.ID), workflows.JourneyInput{
 		StateID: StateID, JourneyID: e.j.ID, UserID: u.ID, ContactID: "contact-" + u.ID, Email: u.Email, Key: u.Key,
 		Properties: props, TriggerEvent: e.j.Trigger.Event, EventID: "event-1", TriggeredAt: "2026-01-01T00:00:00.000Z",
+		Timezone: journey.FirstValidZone(u.Timezone),
 	})
 	if !e.env.IsWorkflowCompleted() {
 		e.t.Fatalf("journey %s did not finish", e.j.ID)

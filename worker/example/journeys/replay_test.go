@@ -112,9 +112,6 @@ func TestRecordJourneyHistories(t *testing.T) {
 		w.RegisterWorkflowWithOptions(workflows.JourneyWorkflow(j), workflow.RegisterOptions{Name: journey.WorkflowName(j.ID)})
 	}
 	for name, fn := range map[string]any{
-		activities.JourneyBeginName: func(context.Context, activities.BeginInput) (activities.BeginResult, error) {
-			return activities.BeginResult{Live: true, Timezone: "UTC"}, nil
-		},
 		activities.JourneyTransitionName: func(context.Context, activities.TransitionInput) (activities.TransitionResult, error) {
 			return activities.TransitionResult{Applied: true}, nil
 		},
@@ -136,7 +133,7 @@ func TestRecordJourneyHistories(t *testing.T) {
 	for _, j := range journeys.All() {
 		in := workflows.JourneyInput{StateID: journeytest.StateID, JourneyID: j.ID, UserID: "u1", ContactID: "c1",
 			Email: "ada@example.com", Properties: map[string]any{"eligible": true, "plan": "pro"},
-			TriggerEvent: j.Trigger.Event, EventID: "e1", TriggeredAt: "2026-01-01T00:00:00.000Z"}
+			TriggerEvent: j.Trigger.Event, EventID: "e1", TriggeredAt: "2026-01-01T00:00:00.000Z", Timezone: "UTC"}
 		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "record-" + j.ID, TaskQueue: queue}, journey.WorkflowName(j.ID), in)
 		require.NoError(t, err)
 		var res workflows.JourneyResult
