@@ -375,14 +375,14 @@ func (e *Engine) Serve(ctx context.Context, ln net.Listener) error {
 // NewWorker builds the Temporal worker of this engine.
 func (e *Engine) NewWorker() (*worker.Worker, error) {
 	return worker.New(worker.Config{
-		Client:        e.temporal,
-		DB:            e.pool,
-		TaskQueue:     e.cfg.Temporal.TaskQueue,
-		Logger:        e.log,
-		EngineVersion: EngineVersion(),
-		Options:       e.opts.Worker,
-		Namespace:     e.cfg.Temporal.Namespace,
-		Journeys:      e.journeys.Defined(),
+		Client:            e.temporal,
+		DB:                e.pool,
+		TaskQueue:         e.cfg.Temporal.TaskQueue,
+		Logger:            e.log,
+		EngineVersion:     EngineVersion(),
+		Options:           e.opts.Worker,
+		Namespace:         e.cfg.Temporal.Namespace,
+		Journeys:          e.journeys.Defined(),
 		JourneyActivities: &activities.Journeys{DB: e.pool, Ingest: e.ingest, Sender: e.sender, Logger: e.log},
 	})
 }

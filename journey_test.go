@@ -398,12 +398,17 @@ func TestJourneysEndToEnd(t *testing.T) {
 			"journey.start:"+s["id"].(string))
 		require.NoError(t, err)
 		j.engine.Outbox().Kick()
-		waitUntil(t, "the run id to be recorded again", func() bool {
-			var runID *string
-			require.NoError(t, j.engine.pool.QueryRow(ctx, `SELECT run_id FROM journey_states WHERE id = $1`, s["id"]).Scan(&runID))
-			return runID != nil
+		waitUntil(t, "the repeated start to be done", func() bool {
+			var done bool
+			require.NoError(t, j.engine.pool.QueryRow(ctx, `SELECT dispatched_at IS NOT NULL AND last_error IS NULL FROM outbox WHERE dedupe_key = $1`,
+				"journey.start:"+s["id"].(string)).Scan(&done))
+			return done
 		})
-		require.Equal(t, s["hatchetRunId"], j.states(t, "test-wait-for-event", "dup-1")[0]["hatchetRunId"])
+		res, err := j.engine.Temporal().ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Query: fmt.Sprintf("WorkflowId = '%s'", s["workflowId"])})
+		require.NoError(t, err)
+		require.Len(t, res.Executions, 1, "the start found its own run (by memo) and started no other")
+		require.Equal(t, "waiting", j.states(t, "test-wait-for-event", "dup-1")[0]["status"])
 	})
 
 	t.Run("admin list and detail", func(t *testing.T) {

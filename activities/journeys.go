@@ -54,8 +54,8 @@ type Journeys struct {
 	DB     store.DBTX
 	Ingest *ingest.Service
 	Sender JourneySender
-	Logger        *slog.Logger
-	Now           func() time.Time
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 func (a *Journeys) now() time.Time {
@@ -79,6 +79,7 @@ const (
 type TransitionInput struct {
 	Kind    string
 	StateID string
+	RunID   string // set on a run's first step: the state records the run executing it
 	Step    string // deterministic per run step
 	Label   string
 	Detail  map[string]any
@@ -113,6 +114,11 @@ func (a *Journeys) Transition(ctx context.Context, in TransitionInput) (Transiti
 	t := store.Transition{StateID: in.StateID, Step: in.Step, Label: in.Label, Detail: in.Detail}
 	var ok bool
 	err := store.WithTx(ctx, a.DB, func(tx pgx.Tx) error {
+		if in.RunID != "" {
+			if err := store.SetJourneyRun(ctx, tx, in.StateID, in.RunID); err != nil {
+				return err
+			}
+		}
 		var err error
 		switch in.Kind {
 		case TransitionWait:
@@ -148,13 +154,14 @@ func (a *Journeys) Transition(ctx context.Context, in TransitionInput) (Transiti
 
 // SendInput is one journey send.
 type SendInput struct {
-	Send JourneySend
-	Step string // log step key
+	Send  JourneySend
+	Step  string // log step key
+	RunID string // as in TransitionInput
 }
 
 // Send sends one email unless the run has ended, and logs the outcome once.
 func (a *Journeys) Send(ctx context.Context, in SendInput) (journey.SendEmailResult, error) {
-	if err := a.requireLive(ctx, in.Send.StateID); err != nil {
+	if err := a.requireLive(ctx, in.Send.StateID, in.RunID); err != nil {
 		return journey.SendEmailResult{}, err
 	}
 	if a.Sender == nil {
@@ -173,7 +180,12 @@ func (a *Journeys) Send(ctx context.Context, in SendInput) (journey.SendEmailRes
 
 // requireLive refuses a side effect for a run that has ended: no email after an exit, even
 // when the exit signal was lost.
-func (a *Journeys) requireLive(ctx context.Context, stateID string) error {
+func (a *Journeys) requireLive(ctx context.Context, stateID, runID string) error {
+	if runID != "" {
+		if err := store.SetJourneyRun(ctx, a.DB, stateID, runID); err != nil {
+			return err
+		}
+	}
 	s, err := store.JourneyStateByID(ctx, a.DB, stateID)
 	if err != nil {
 		return err
@@ -187,6 +199,7 @@ func (a *Journeys) requireLive(ctx context.Context, stateID string) error {
 // TriggerInput is an event a run ingests.
 type TriggerInput struct {
 	StateID        string
+	RunID          string // as in TransitionInput
 	Step           string
 	IdempotencyKey string // journey:<stateId>:trigger:<seq>
 	Event          string
@@ -197,7 +210,7 @@ type TriggerInput struct {
 
 // Trigger ingests an event through the whole pipeline (exits, wake-ups, enrolments), once.
 func (a *Journeys) Trigger(ctx context.Context, in TriggerInput) error {
-	if err := a.requireLive(ctx, in.StateID); err != nil {
+	if err := a.requireLive(ctx, in.StateID, in.RunID); err != nil {
 		return err
 	}
 	ev := ingest.Event{Name: in.Event, UserID: in.UserID, Email: in.Email,

@@ -88,6 +88,16 @@ type run struct {
 	eventCh workflow.ReceiveChannel
 	zone    string
 	window  *journey.SendWindow
+	// attached is set once a step has recorded this run's id on the state.
+	attached bool
+}
+
+// runID is this run's id until a step has recorded it on the state, then "".
+func (r *run) runID() string {
+	if r.attached {
+		return ""
+	}
+	return workflow.GetInfo(r.wctx).WorkflowExecution.RunID
 }
 
 func (r *run) result(status, msg string) JourneyResult {
@@ -219,11 +229,12 @@ func (r *run) local(ctx workflow.Context, name string, in, out any) error {
 
 // transition applies a state change; ErrExited when the row had already ended.
 func (r *run) transition(in activities.TransitionInput) error {
-	in.StateID = r.in.StateID
+	in.StateID, in.RunID = r.in.StateID, r.runID()
 	var res activities.TransitionResult
 	if err := r.local(r.wctx, activities.JourneyTransitionName, in, &res); err != nil {
 		return err
 	}
+	r.attached = true
 	if !res.Applied {
 		r.exited = true
 		return journey.ErrExited
@@ -368,7 +379,7 @@ func (r *run) Trigger(opts journey.TriggerOptions) error {
 		return err
 	}
 	step := r.step("t")
-	in := activities.TriggerInput{StateID: r.in.StateID, Step: step, Event: opts.Event, UserID: opts.UserID,
+	in := activities.TriggerInput{StateID: r.in.StateID, RunID: r.runID(), Step: step, Event: opts.Event, UserID: opts.UserID,
 		Email: opts.UserEmail, Properties: opts.Properties,
 		IdempotencyKey: fmt.Sprintf("journey:%s:trigger:%s", r.in.StateID, step[1:])}
 	if in.UserID == "" {
@@ -377,7 +388,11 @@ func (r *run) Trigger(opts journey.TriggerOptions) error {
 	if in.Email == "" {
 		in.Email = r.in.Email
 	}
-	return r.local(r.wctx, activities.JourneyTriggerName, in, nil)
+	if err := r.local(r.wctx, activities.JourneyTriggerName, in, nil); err != nil {
+		return err
+	}
+	r.attached = true
+	return nil
 }
 
 // SendEmail implements journey.Context.
@@ -392,11 +407,12 @@ func (r *run) SendEmail(opts journey.SendEmailOptions) (journey.SendEmailResult,
 	}
 	var res journey.SendEmailResult
 	err := r.local(workflow.WithLocalActivityOptions(r.wctx, sendOptions), activities.JourneySendName, activities.SendInput{
-		Step: step,
+		Step: step, RunID: r.runID(),
 		Send: activities.JourneySend{IdempotencyKey: fmt.Sprintf("journey:%s:email:%s", r.in.StateID, step[1:]),
 			StateID: r.in.StateID, JourneyID: r.j.ID, JourneyName: r.j.Name, UserID: r.in.UserID, To: to,
 			Template: opts.Template, Subject: opts.Subject, Props: opts.Props},
 	}, &res)
+	r.attached = r.attached || err == nil
 	return res, err
 }
 

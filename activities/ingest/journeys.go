@@ -290,9 +290,8 @@ func runOfState(ctx context.Context, c client.Client, workflowID, runID, stateID
 // close before the new run is failed.
 const staleStartAfter = 10 * time.Minute
 
-// RegisterJourneyStarts installs the handler that starts journey runs and records each run id
-// on its state. A state that has ended (exited before its run started) starts nothing. The
-// workflow id is one per (journey, contact[, key]), so a start can meet an earlier run that is
+// RegisterJourneyStarts installs the handler that starts journey runs (each run records its id
+// on its state with its first step, and a run whose state has ended stops there). The workflow id is one per (journey, contact[, key]), so a start can meet an earlier run that is
 // still closing (exited a moment ago by the same event): it is retried a few times at once, then
 // with the outbox's backoff, and the state is failed if the old run never closes.
 func RegisterJourneyStarts(d *outbox.Dispatcher, c client.Client, db store.DBTX, taskQueue string) {
@@ -314,6 +313,11 @@ func RegisterJourneyStarts(d *outbox.Dispatcher, c client.Client, db store.DBTX,
 		}
 		backoff := 100 * time.Millisecond
 		for attempt := 0; ; attempt++ {
+			_, err := c.ExecuteWorkflow(ctx, opts, s.Type, s.Input)
+			var started *serviceerror.WorkflowExecutionAlreadyStarted
+			if !errors.As(err, &started) {
+				return err // nil: started (the run records its id with its first step)
+			}
 			state, err := store.JourneyStateByID(ctx, db, s.StateID)
 			if errors.Is(err, store.ErrNotFound) {
 				return nil
@@ -322,21 +326,12 @@ func RegisterJourneyStarts(d *outbox.Dispatcher, c client.Client, db store.DBTX,
 				return err
 			}
 			if state.RunID != nil || (state.Status != journey.StatusActive && state.Status != journey.StatusWaiting) {
-				return nil // started already, or ended before it started
+				return nil // ours is running, or the state ended before it started
 			}
-			run, err := c.ExecuteWorkflow(ctx, opts, s.Type, s.Input)
-			if err == nil {
-				return store.SetJourneyRun(ctx, db, s.StateID, run.GetRunID())
-			}
-			var started *serviceerror.WorkflowExecutionAlreadyStarted
-			if !errors.As(err, &started) {
+			// Ours, before its first step (a retry after a lost acknowledgement), carries this
+			// state id in its memo.
+			if mine, err := runOfState(ctx, c, s.WorkflowID, started.RunId, s.StateID); err != nil || mine {
 				return err
-			}
-			// Ours (a retry after a lost acknowledgement) carries this state id in its memo.
-			if mine, err := runOfState(ctx, c, s.WorkflowID, started.RunId, s.StateID); err != nil {
-				return err
-			} else if mine {
-				return store.SetJourneyRun(ctx, db, s.StateID, started.RunId)
 			}
 			if time.Since(state.CreatedAt) > staleStartAfter {
 				_, err := store.FailJourney(ctx, db, s.StateID, "could not start: an earlier run of this journey for this contact is still open")
