@@ -261,7 +261,7 @@ func startTemporal(ctx context.Context) (string, func(), error) {
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	args := []string{"server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--log-level", "error", "--dynamic-config-value", "system.forceSearchAttributesCacheRefreshOnRead=true"}
+		"--log-level", "error"}
 	for _, name := range hsworker.JourneySearchAttributes {
 		args = append(args, "--search-attribute", name+"=Keyword")
 	}

@@ -257,7 +257,7 @@ func benchDatabase(ctx context.Context) (string, func(), error) {
 		return "", nil, err
 	}
 	_ = os.Chmod(dir, 0o711)
-	c := &pglocal.Cluster{Dir: filepath.Join(dir, "data"), Durable: os.Getenv("BENCH_FAST_PG") == ""}
+	c := &pglocal.Cluster{Dir: filepath.Join(dir, "data"), Durable: true}
 	if err := c.Init(ctx); err != nil {
 		return "", nil, err
 	}
