@@ -16,6 +16,7 @@ import (
 	"github.com/hogsend/hogsend/schema/schematest"
 	"github.com/hogsend/hogsend/worker/example/journeys"
 	"github.com/hogsend/hogsend/worker/example/templates"
+	"github.com/hogsend/hogsend/worker/workertest"
 	"github.com/hogsend/hogsend/workflows/journey"
 )
 
@@ -424,4 +425,48 @@ func TestJourneysEndToEnd(t *testing.T) {
 		code, _ = getJSON(t, j.base+"/v1/admin/journeys/test-sleep/states?status=sleeping", testAdminKey)
 		require.Equal(t, http.StatusBadRequest, code)
 	})
+}
+
+func TestJourneyStartWaitsOutATemporalOutage(t *testing.T) {
+	t.Parallel()
+	g := newGate(t, workertest.Server(t).GetFrontendHostPort())
+	_, dsn := schematest.TestDB(t)
+	env := testEnv(t, dsn, true)
+	env["TEMPORAL_ADDRESS"] = g.addr
+	e, _ := testEngineWith(t, env, &Options{Journeys: journeys.All(), JourneySender: &activities.RecordingSender{}})
+	j := &journeyEnv{base: serve(t, e), engine: e}
+	runWorker(t, e) // started during the outage: it waits for Temporal
+
+	j.event(t, "down-1", "test.sleep_start", nil) // acknowledged while Temporal is unreachable
+	s := j.states(t, "test-sleep", "down-1")
+	require.Len(t, s, 1, "the enrolment committed with the event")
+	require.Equal(t, "active", s[0]["status"])
+	require.Nil(t, s[0]["hatchetRunId"])
+	waitUntil(t, "a failed start attempt", func() bool {
+		var lastError *string
+		_ = e.pool.QueryRow(context.Background(), `SELECT last_error FROM outbox WHERE kind = 'journey.start'`).Scan(&lastError)
+		return lastError != nil
+	})
+
+	g.open(t) // Temporal is back
+	j.waitState(t, "test-sleep", "down-1", "completed")
+	require.Equal(t, 1, j.eventCount(t, "down-1", "test.slept"))
+}
+
+func TestARunSurvivesItsWorkerStopping(t *testing.T) {
+	t.Parallel()
+	_, dsn := schematest.TestDB(t)
+	e, _ := testEngineWith(t, testEnv(t, dsn, true), &Options{Journeys: journeys.All(), JourneySender: &activities.RecordingSender{}})
+	j := &journeyEnv{base: serve(t, e), engine: e}
+	stop := runWorker(t, e)
+
+	j.event(t, "restart-1", "test.sleep_start", nil)
+	j.waitState(t, "test-sleep", "restart-1", "waiting")
+	stop()                      // the only worker goes away mid-sleep
+	time.Sleep(4 * time.Second) // the 3 s timer fires with nobody to run the run
+	require.Equal(t, "waiting", j.states(t, "test-sleep", "restart-1")[0]["status"])
+
+	runWorker(t, e) // a new worker picks the run up where it stopped
+	j.waitState(t, "test-sleep", "restart-1", "completed")
+	require.Equal(t, 1, j.eventCount(t, "restart-1", "test.slept"))
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -137,7 +138,10 @@ func newWorkerID() string {
 // Run starts polling and heartbeating and blocks until ctx is cancelled. On the way out the
 // heartbeat row is deleted first, so the API reports the worker down at once.
 func (w *Worker) Run(ctx context.Context) error {
-	if err := EnsureSearchAttributes(ctx, w.cfg.Client, w.cfg.Namespace); err != nil {
+	if err := w.waitForTemporal(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before Temporal came back
+		}
 		return err
 	}
 	if err := w.tw.Start(); err != nil {
@@ -158,6 +162,27 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.tw.Stop()
 	return nil
+}
+
+// waitForTemporal checks the journey search attributes, waiting for Temporal while it is
+// unreachable (a worker started during an outage begins when Temporal returns). Other errors,
+// such as missing rights to register the attributes, stop the worker.
+func (w *Worker) waitForTemporal(ctx context.Context) error {
+	delay := time.Second
+	for {
+		err := EnsureSearchAttributes(ctx, w.cfg.Client, w.cfg.Namespace)
+		var down *serviceerror.Unavailable
+		if !errors.As(err, &down) {
+			return err
+		}
+		w.log.Warn("Temporal is unreachable; the worker waits for it", "retryIn", delay, "error", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 15*time.Second)
+	}
 }
 
 // heartbeat upserts the worker's row now and every HeartbeatEvery. The first failure is logged
