@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -86,7 +87,7 @@ func runJourneys(runs, concurrency int) error {
 	}
 	defer setup.stop()
 	fmt.Printf("hogsend journeys benchmark — %d runs at concurrency %d, Temporal CLI dev server (in-memory SQLite)\n", runs, concurrency)
-	addr, stopTemporal, err := startTemporal(ctx)
+	addr, temporalPID, stopTemporal, err := startTemporal(ctx)
 	if err != nil {
 		return err
 	}
@@ -104,6 +105,7 @@ func runJourneys(runs, concurrency int) error {
 	if err := w.Start(); err != nil {
 		return err
 	}
+	cpu0 := cpuSeconds(temporalPID)
 	start := time.Now()
 	callRate, rawFailures := parallel(runs, concurrency, func(i int) error {
 		_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("bench-raw-%d", i), TaskQueue: "bench-raw"}, "bench-raw-sleep")
@@ -113,6 +115,7 @@ func runJourneys(runs, concurrency int) error {
 		time.Sleep(5 * time.Millisecond)
 	}
 	rawRate := float64(runs) / time.Since(start).Seconds()
+	rawCPU := (cpuSeconds(temporalPID) - cpu0) / float64(runs) * 1000
 	fmt.Printf("(a) raw start loop          %7.1f runs/s     started and sleeping   (start calls alone %.1f/s; failures %d)\n",
 		rawRate, callRate, rawFailures)
 	// Drain: every raw run visible, so no deferred server work of (a) is billed to (b).
@@ -141,6 +144,7 @@ func runJourneys(runs, concurrency int) error {
 		return fmt.Errorf("engine worker: %w", err)
 	}
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency * 2}, Timeout: 30 * time.Second}
+	cpu0 = cpuSeconds(temporalPID)
 	start = time.Now()
 	_, postFailures := parallel(runs, concurrency, func(i int) error {
 		return post(httpc, base+"/v1/events", setup.token, map[string]any{"name": "bench.enrol", "userId": fmt.Sprintf("bench-%d", i)})
@@ -155,9 +159,11 @@ func runJourneys(runs, concurrency int) error {
 		return err
 	}
 	enrolRate := float64(runs) / time.Since(start).Seconds()
+	engineCPU := (cpuSeconds(temporalPID) - cpu0) / float64(runs) * 1000
 	fmt.Printf("(b) engine enrolments       %7.1f runs/s     event stored, enrolled, started, email sent, sleeping   (workflow starts alone %.1f/s; failures %d)\n",
 		enrolRate, startRate, postFailures)
 	fmt.Printf("ratio (b)/(a) = %.0f %%   (target ≥ 80 %%);   start calls only: %.0f %%\n", 100*enrolRate/rawRate, 100*startRate/callRate)
+	fmt.Printf("    Temporal server CPU per run: raw %.1f ms, engine %.1f ms\n", rawCPU, engineCPU)
 
 	// (c) history events per step.
 	steps, err := historyLength(ctx, setup, tc, httpc, base, "bench.steps", "bench-steps")
@@ -242,22 +248,22 @@ func historyLength(ctx context.Context, s *benchSetup, tc client.Client, httpc *
 
 // startTemporal runs the Temporal CLI's dev server (in memory, no UI) with the journey search
 // attributes, building the CLI as `dev` does when it is missing.
-func startTemporal(ctx context.Context) (string, func(), error) {
+func startTemporal(ctx context.Context) (string, int, func(), error) {
 	bin, err := filepath.Abs(filepath.Join(".hogsend", "bin", "temporal"))
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	if _, err := os.Stat(bin); err != nil {
 		fmt.Println("building the Temporal CLI into .hogsend/bin (first run only; a few minutes)…")
 		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/temporalio/cli/cmd/temporal")
 		build.Dir = filepath.Join("tools", "temporal")
 		if out, err := build.CombinedOutput(); err != nil {
-			return "", nil, fmt.Errorf("build the Temporal CLI (run the bench from the repository root): %w\n%s", err, out)
+			return "", 0, nil, fmt.Errorf("build the Temporal CLI (run the bench from the repository root): %w\n%s", err, out)
 		}
 	}
 	port, err := pglocal.FreePort()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	args := []string{"server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", strconv.Itoa(port),
@@ -268,7 +274,7 @@ func startTemporal(ctx context.Context) (string, func(), error) {
 	cmd := exec.Command(bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	stop := func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }
 	deadline := time.Now().Add(90 * time.Second)
@@ -278,13 +284,25 @@ func startTemporal(ctx context.Context) (string, func(), error) {
 			_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
 			c.Close()
 			if err == nil {
-				return addr, stop, nil
+				return addr, cmd.Process.Pid, stop, nil
 			}
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	stop()
-	return "", nil, fmt.Errorf("the Temporal dev server did not answer on %s", addr)
+	return "", 0, nil, fmt.Errorf("the Temporal dev server did not answer on %s", addr)
+}
+
+// cpuSeconds is a process's user+system CPU time so far.
+func cpuSeconds(pid int) float64 {
+	body, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(body[strings.LastIndexByte(string(body), ')')+2:]))
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100 // clock ticks (USER_HZ = 100)
 }
 
 // quietLogger keeps the SDK's client logs out of the figures.
