@@ -113,7 +113,7 @@ type TransitionResult struct {
 func (a *Journeys) Transition(ctx context.Context, in TransitionInput) (TransitionResult, error) {
 	t := store.Transition{StateID: in.StateID, Step: in.Step, Label: in.Label, Detail: in.Detail}
 	var ok bool
-	err := store.WithTx(ctx, a.DB, func(tx pgx.Tx) error {
+	apply := func(tx store.DBTX) error {
 		if in.RunID != "" {
 			if err := store.SetJourneyRun(ctx, tx, in.StateID, in.RunID); err != nil {
 				return err
@@ -142,7 +142,14 @@ func (a *Journeys) Transition(ctx context.Context, in TransitionInput) (Transiti
 			return temporal.NewNonRetryableApplicationError("unknown transition "+in.Kind, "BadTransition", nil)
 		}
 		return err
-	})
+	}
+	var err error
+	if in.RunID != "" || in.Kind == TransitionComplete {
+		// Several writes that must land together.
+		err = store.WithTx(ctx, a.DB, func(tx pgx.Tx) error { return apply(tx) })
+	} else {
+		err = apply(a.DB) // one statement: no transaction round trips
+	}
 	if err != nil {
 		return TransitionResult{}, fmt.Errorf("journey %s %s: %w", in.StateID, in.Kind, err)
 	}

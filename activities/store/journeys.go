@@ -3,8 +3,8 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -139,29 +139,28 @@ type Transition struct {
 	Detail  any
 }
 
-// transition runs a conditional UPDATE and, when it applied, the log row; ok is false when the
-// row was not in a status the transition may leave (the run was exited).
+// transition runs a conditional UPDATE and, when it applied, the log row, in one statement; ok
+// is false when the row was not in a status the transition may leave (the run was exited).
 func transition(ctx context.Context, db DBTX, t Transition, action, set, from string, args ...any) (ok bool, err error) {
-	err = WithTx(ctx, db, func(tx pgx.Tx) error {
-		var prev string
-		all := append([]any{t.StateID}, args...)
-		err := tx.QueryRow(ctx, `WITH old AS (SELECT current_node_id FROM journey_states WHERE id = $1 FOR UPDATE)
-			UPDATE journey_states s SET `+set+`, updated_at = now() FROM old
-			WHERE s.id = $1 AND s.status IN (`+from+`) RETURNING old.current_node_id`, all...).Scan(&prev)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
+	var detail []byte
+	if t.Detail != nil {
+		if detail, err = json.Marshal(t.Detail); err != nil {
+			return false, fmt.Errorf("encode journey log detail: %w", err)
 		}
-		if err != nil {
-			return err
-		}
-		ok = true
-		to := prev
-		if t.Label != "" {
-			to = t.Label
-		}
-		return insertJourneyLog(ctx, tx, t.StateID, &prev, &to, action, t.Detail, t.Step)
-	})
-	return ok, err
+	}
+	// $1 is the state, then set's own arguments, then the log's.
+	next := len(args) + 2
+	p := func(i int) string { return "$" + strconv.Itoa(next+i) }
+	all := append(append([]any{t.StateID}, args...), action, t.Label, detail, t.Step)
+	var applied int
+	err = db.QueryRow(ctx, `WITH old AS (SELECT current_node_id FROM journey_states WHERE id = $1 FOR UPDATE),
+		upd AS (UPDATE journey_states s SET `+set+`, updated_at = now() FROM old
+			WHERE s.id = $1 AND s.status IN (`+from+`) RETURNING old.current_node_id AS prev),
+		logged AS (INSERT INTO journey_logs (journey_state_id, from_node_id, to_node_id, action, detail, step)
+			SELECT $1, prev, coalesce(nullif(`+p(1)+`::text, ''), prev), `+p(0)+`::text, `+p(2)+`::jsonb, nullif(`+p(3)+`::text, '')
+			FROM upd ON CONFLICT (journey_state_id, step) WHERE step IS NOT NULL DO NOTHING)
+		SELECT count(*) FROM upd`, all...).Scan(&applied)
+	return applied == 1, err
 }
 
 const live = `'active', 'waiting'`
