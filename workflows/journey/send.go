@@ -1,7 +1,6 @@
 package journey
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/hogsend/hogsend/activities/email"
@@ -40,26 +39,10 @@ func Send[P any](ctx Context, t email.Template[P], props P) (SendEmailResult, er
 // SendTo is Send with a recipient or subject override (opts.Template and opts.Props are set
 // from t and props).
 func SendTo[P any](ctx Context, t email.Template[P], props P, opts SendEmailOptions) (SendEmailResult, error) {
-	m, err := propsMap(props)
+	m, err := email.PropsOf(props)
 	if err != nil {
 		return SendEmailResult{}, fmt.Errorf("template %s: %w", t.Key, err)
 	}
 	opts.Template, opts.Props = t.Key, m
 	return ctx.SendEmail(opts)
-}
-
-// propsMap turns typed props into the map templates render (their JSON field names).
-func propsMap(props any) (map[string]any, error) {
-	b, err := json.Marshal(props)
-	if err != nil {
-		return nil, fmt.Errorf("encode props: %w", err)
-	}
-	m := map[string]any{}
-	if string(b) == "null" {
-		return m, nil
-	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("props must encode as a JSON object: %w", err)
-	}
-	return m, nil
 }
