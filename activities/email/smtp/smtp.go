@@ -11,6 +11,7 @@ import (
 	"net/smtp"
 	"net/textproto"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/hogsend/hogsend/activities/email"
@@ -23,16 +24,20 @@ const (
 	TLSImplicit = "tls"      // TLS from the first byte (the default of smtps://)
 )
 
-// Provider sends over SMTP. One connection per message: simple and robust; pooling is for when
-// throughput needs it.
+// Provider sends over SMTP, keeping up to MaxIdle sessions open between messages (one
+// handshake, TLS and login serve many messages). Safe for concurrent use.
 type Provider struct {
 	Addr      string // host:port
 	Username  string
 	Password  string
 	TLS       string
-	TLSConfig *tls.Config // nil = verify the server name
-	Timeout   time.Duration
+	TLSConfig *tls.Config   // nil = verify the server name
+	Timeout   time.Duration // per command round; defaults to 30 s
+	MaxIdle   int           // sessions kept open; defaults to 1
 	Now       func() time.Time
+
+	once sync.Once
+	idle chan *conn
 }
 
 // New reads smtp[s]://[user:pass@]host:port[?tls=none|starttls|tls].
@@ -112,69 +117,144 @@ func envelopeAddress(s string) (string, error) {
 	return a.Address, nil
 }
 
-func (p *Provider) deliver(ctx context.Context, from string, rcpt []string, body []byte) error {
-	timeout := p.Timeout
-	if timeout == 0 {
-		timeout = 30 * time.Second
+// conn is one SMTP session, kept open between messages.
+type conn struct {
+	raw net.Conn
+	c   *smtp.Client
+}
+
+func (c *conn) close() { _ = c.c.Close() }
+
+func (p *Provider) timeout() time.Duration {
+	if p.Timeout == 0 {
+		return 30 * time.Second
 	}
+	return p.Timeout
+}
+
+// dial opens a session: connect, TLS as configured, authenticate.
+func (p *Provider) dial(ctx context.Context) (*conn, error) {
 	host, _, _ := net.SplitHostPort(p.Addr)
 	tlsCfg := p.TLSConfig
 	if tlsCfg == nil {
 		tlsCfg = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 	}
-	d := net.Dialer{Timeout: timeout}
-	var conn net.Conn
+	d := net.Dialer{Timeout: p.timeout()}
+	var raw net.Conn
 	var err error
 	if p.TLS == TLSImplicit {
-		conn, err = (&tls.Dialer{NetDialer: &d, Config: tlsCfg}).DialContext(ctx, "tcp", p.Addr)
+		raw, err = (&tls.Dialer{NetDialer: &d, Config: tlsCfg}).DialContext(ctx, "tcp", p.Addr)
 	} else {
-		conn, err = d.DialContext(ctx, "tcp", p.Addr)
+		raw, err = d.DialContext(ctx, "tcp", p.Addr)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	deadline := time.Now().Add(timeout)
-	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
-		deadline = dl
-	}
-	_ = conn.SetDeadline(deadline)
-	c, err := smtp.NewClient(conn, host)
+	_ = raw.SetDeadline(time.Now().Add(p.timeout()))
+	c, err := smtp.NewClient(raw, host)
 	if err != nil {
-		conn.Close()
-		return err
+		raw.Close()
+		return nil, err
 	}
-	defer c.Close()
+	s := &conn{raw: raw, c: c}
 	if p.TLS == TLSStartTLS {
 		if ok, _ := c.Extension("STARTTLS"); ok {
 			if err := c.StartTLS(tlsCfg); err != nil {
-				return err
+				s.close()
+				return nil, err
 			}
 		}
 	}
 	if p.Username != "" {
 		if err := c.Auth(smtp.PlainAuth("", p.Username, p.Password, host)); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// get takes an idle session or opens one; reused reports which.
+func (p *Provider) get(ctx context.Context) (s *conn, reused bool, err error) {
+	p.once.Do(func() { p.idle = make(chan *conn, max(p.MaxIdle, 1)) })
+	select {
+	case s := <-p.idle:
+		return s, true, nil
+	default:
+	}
+	s, err = p.dial(ctx)
+	return s, false, err
+}
+
+// put keeps a healthy session for the next message, or closes it when enough are idle.
+func (p *Provider) put(s *conn) {
+	select {
+	case p.idle <- s:
+	default:
+		_ = s.c.Quit()
+	}
+}
+
+// Close closes the idle sessions.
+func (p *Provider) Close() {
+	p.once.Do(func() { p.idle = make(chan *conn, max(p.MaxIdle, 1)) })
+	for {
+		select {
+		case s := <-p.idle:
+			_ = s.c.Quit()
+		default:
+			return
+		}
+	}
+}
+
+// deliver sends one message on a session. A reused session the server has meanwhile dropped is
+// replaced by a fresh one once.
+func (p *Provider) deliver(ctx context.Context, from string, rcpt []string, body []byte) error {
+	for {
+		s, reused, err := p.get(ctx)
+		if err != nil {
+			return err
+		}
+		err = p.transact(ctx, s, from, rcpt, body)
+		var reply *textproto.Error
+		switch {
+		case err == nil:
+			p.put(s)
+			return nil
+		case errors.As(err, &reply) && s.c.Reset() == nil:
+			p.put(s) // the server refused this message; the session is fine
+			return err
+		}
+		s.close()
+		if !reused {
 			return err
 		}
 	}
-	if err := c.Mail(from); err != nil {
+}
+
+func (p *Provider) transact(ctx context.Context, s *conn, from string, rcpt []string, body []byte) error {
+	deadline := time.Now().Add(p.timeout())
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	_ = s.raw.SetDeadline(deadline)
+	if err := s.c.Mail(from); err != nil {
 		return err
 	}
 	for _, r := range rcpt {
-		if err := c.Rcpt(r); err != nil {
+		if err := s.c.Rcpt(r); err != nil {
 			return err
 		}
 	}
-	w, err := c.Data()
+	w, err := s.c.Data()
 	if err != nil {
 		return err
 	}
 	if _, err := w.Write(body); err != nil {
 		return err
 	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	return c.Quit()
+	return w.Close()
 }
 
 // classify: 5xx replies are permanent; 4xx replies and network failures may pass later.

@@ -9,7 +9,9 @@ import (
 	"net/mail"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
@@ -21,9 +23,11 @@ import (
 
 // sink is an in-process SMTP server that keeps what it receives.
 type sink struct {
+	sessions atomic.Int32
 	mu       sync.Mutex
 	messages []received
 	reject   *gosmtp.SMTPError // answer RCPT with this
+	blocked  string            // answer RCPT to this address with 550
 	user     string            // "" = no auth required
 }
 
@@ -39,7 +43,10 @@ type session struct {
 	cur    received
 }
 
-func (s *sink) NewSession(*gosmtp.Conn) (gosmtp.Session, error) { return &session{s: s}, nil }
+func (s *sink) NewSession(*gosmtp.Conn) (gosmtp.Session, error) {
+	s.sessions.Add(1)
+	return &session{s: s}, nil
+}
 
 func (ss *session) AuthMechanisms() []string { return []string{sasl.Plain} }
 func (ss *session) Auth(string) (sasl.Server, error) {
@@ -62,6 +69,9 @@ func (ss *session) Rcpt(to string, _ *gosmtp.RcptOptions) error {
 	if ss.s.reject != nil {
 		return ss.s.reject
 	}
+	if to == ss.s.blocked {
+		return &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "No such user"}
+	}
 	ss.cur.to = append(ss.cur.to, to)
 	return nil
 }
@@ -81,7 +91,14 @@ func (ss *session) Logout() error { return nil }
 
 func startSink(t *testing.T, s *sink) string {
 	t.Helper()
+	return startSinkWith(t, s, 0)
+}
+
+// startSinkWith serves s; idleTimeout > 0 drops sessions idle that long.
+func startSinkWith(t *testing.T, s *sink, idleTimeout time.Duration) string {
+	t.Helper()
 	srv := gosmtp.NewServer(s)
+	srv.ReadTimeout = idleTimeout
 	srv.Domain = "localhost"
 	srv.AllowInsecureAuth = true
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -196,4 +213,43 @@ func TestNewReadsTheURL(t *testing.T) {
 		_, err := smtp.New(bad)
 		require.Error(t, err, bad)
 	}
+}
+
+func TestSessionsAreReusedAndReplacedWhenDropped(t *testing.T) {
+	t.Parallel()
+	s := &sink{}
+	p, err := smtp.New("smtp://" + startSinkWith(t, s, 300*time.Millisecond) + "?tls=none")
+	require.NoError(t, err)
+	t.Cleanup(p.Close)
+	for range 5 {
+		_, err := p.Send(context.Background(), message())
+		require.NoError(t, err)
+	}
+	require.EqualValues(t, 1, s.sessions.Load(), "one session carried all five messages")
+
+	time.Sleep(500 * time.Millisecond) // the server drops the idle session
+	_, err = p.Send(context.Background(), message())
+	require.NoError(t, err, "a dropped session is replaced")
+	require.EqualValues(t, 2, s.sessions.Load())
+	require.Len(t, s.messages, 6)
+}
+
+func TestARefusedMessageKeepsTheSession(t *testing.T) {
+	t.Parallel()
+	s := &sink{blocked: "gone@example.com"}
+	p, err := smtp.New("smtp://" + startSink(t, s) + "?tls=none")
+	require.NoError(t, err)
+	t.Cleanup(p.Close)
+	bad := message()
+	bad.To, bad.Bcc = []string{"gone@example.com"}, nil
+	_, err = p.Send(context.Background(), bad)
+	var se *email.SendError
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, 550, se.StatusCode)
+	require.False(t, se.Retryable)
+	for range 2 {
+		_, err = p.Send(context.Background(), message())
+		require.NoError(t, err)
+	}
+	require.EqualValues(t, 1, s.sessions.Load())
 }
