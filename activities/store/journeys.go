@@ -64,7 +64,7 @@ func scanJourneyState(row pgx.Row) (JourneyState, error) {
 // run) and inserts the state with its "entered" log, serialised per (journey, contact). A keyed
 // journey counts entries and live runs per key. skip is the reason when no state was created.
 func EnrollJourney(ctx context.Context, db DBTX, e Enrollment) (state JourneyState, skip string, err error) {
-	err = WithTx(ctx, db, func(tx pgx.Tx) error {
+	err = inTx(ctx, db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('journey:' || $1 || ':' || $2))`, e.JourneyID, e.UserKey); err != nil {
 			return err
 		}
@@ -100,35 +100,30 @@ func EnrollJourney(ctx context.Context, db DBTX, e Enrollment) (state JourneySta
 		if ctxJSON == nil {
 			ctxJSON = map[string]any{}
 		}
-		var err error
-		state, err = scanJourneyState(tx.QueryRow(ctx, `INSERT INTO journey_states
-				(user_id, user_email, journey_id, journey_key, current_node_id, status, workflow_id, run_id, context, entry_count)
-			VALUES ($1, $2, $3, $4, 'start', 'active', nullif($5, ''), nullif($6, ''), $7, $8) RETURNING `+journeyStateColumns,
-			e.UserKey, e.UserEmail, e.JourneyID, e.Key, e.WorkflowID, e.RunID, ctxJSON, entries+1))
+		detail, err := json.Marshal(map[string]any{"triggerEvent": e.Trigger, "properties": ctxJSON})
 		if err != nil {
-			return err
+			return fmt.Errorf("encode journey log detail: %w", err)
 		}
-		return insertJourneyLog(ctx, tx, state.ID, nil, ptrTo("start"), "entered",
-			map[string]any{"triggerEvent": e.Trigger, "properties": ctxJSON}, "entered")
+		// The state and its "entered" log in one statement.
+		state, err = scanJourneyState(tx.QueryRow(ctx, `WITH st AS (INSERT INTO journey_states
+				(user_id, user_email, journey_id, journey_key, current_node_id, status, workflow_id, run_id, context, entry_count)
+			VALUES ($1, $2, $3, $4, 'start', 'active', nullif($5, ''), nullif($6, ''), $7, $8) RETURNING *),
+			logged AS (INSERT INTO journey_logs (journey_state_id, from_node_id, to_node_id, action, detail, step)
+				SELECT id, NULL, 'start', 'entered', $9::jsonb, 'entered' FROM st)
+			SELECT `+journeyStateColumns+` FROM st`,
+			e.UserKey, e.UserEmail, e.JourneyID, e.Key, e.WorkflowID, e.RunID, ctxJSON, entries+1, detail))
+		return err
 	})
 	return state, skip, err
 }
 
-func ptrTo(s string) *string { return &s }
-
-// insertJourneyLog writes a log row once per step key (a retried activity writes nothing new).
-func insertJourneyLog(ctx context.Context, db DBTX, stateID string, from, to *string, action string, detail any, step string) error {
-	var body []byte
-	if detail != nil {
-		var err error
-		if body, err = json.Marshal(detail); err != nil {
-			return fmt.Errorf("encode journey log detail: %w", err)
-		}
+// inTx runs fn in the caller's transaction when db is one (its savepoint, if any, is the
+// caller's), else in a transaction of its own.
+func inTx(ctx context.Context, db DBTX, fn func(tx pgx.Tx) error) error {
+	if tx, ok := db.(pgx.Tx); ok {
+		return fn(tx)
 	}
-	_, err := db.Exec(ctx, `INSERT INTO journey_logs (journey_state_id, from_node_id, to_node_id, action, detail, step)
-		VALUES ($1, $2, $3, $4, $5::jsonb, nullif($6, ''))
-		ON CONFLICT (journey_state_id, step) WHERE step IS NOT NULL DO NOTHING`, stateID, from, to, action, body, step)
-	return err
+	return WithTx(ctx, db, fn)
 }
 
 // Transition is one conditional state change with its log row.
