@@ -45,6 +45,7 @@ type Config struct {
 	StudioDistPath         string
 
 	AuthSecret     string
+	TokenSecret    string // signs unsubscribe and preference tokens: HOGSEND_TOKEN_SECRET, else BETTER_AUTH_SECRET
 	AuthURL        string
 	TrustedOrigins []string // extra origins; see TrustedOriginSet
 
@@ -68,13 +69,13 @@ type Config struct {
 
 // EmailConfig selects and configures the email provider.
 type EmailConfig struct {
-	Provider            string // resend | smtp | file
+	Provider            string // resend | smtp | sink
 	ResendAPIKey        string
 	From                string
 	ResendWebhookSecret string
 	AlertsFrom          string
 	SMTPURL             string
-	FileDir             string
+	SinkDir             string
 }
 
 // TemporalConfig says how to reach Temporal.
@@ -126,6 +127,7 @@ type RateLimitConfig struct {
 	Window    time.Duration
 	AdminMax  int
 	EmailsMax int
+	Disabled  bool
 }
 
 // PresetConfig holds the secrets of the inbound webhook presets.
@@ -222,12 +224,20 @@ var configVars = []configVar{
 		func(c *Config, v string) error { c.StudioDistPath = v; return nil }},
 	{"BETTER_AUTH_SECRET", "", "HMAC secret for unsubscribe and preference tokens (≥ 32 chars recommended). Required for serve and worker; dev generates one.", servesTraffic,
 		func(c *Config, v string) error { c.AuthSecret = v; return nil }},
+	{"HOGSEND_TOKEN_SECRET", "BETTER_AUTH_SECRET", "Token secret that takes precedence over BETTER_AUTH_SECRET (tokens in mail already sent stop verifying when it differs).", nil,
+		func(c *Config, v string) error { c.TokenSecret = v; return nil }},
 	{"BETTER_AUTH_URL", "http://localhost:3002", "Admin origin; always trusted for credentialed CORS.", nil,
 		func(c *Config, v string) error { c.AuthURL = strings.TrimRight(v, "/"); return absURL(v) }},
 	{"BETTER_AUTH_TRUSTED_ORIGINS", "", "Extra comma-separated trusted origins (remote Studio).", nil,
 		func(c *Config, v string) error { c.TrustedOrigins = csv(v); return nil }},
-	{"EMAIL_PROVIDER", "resend", "resend | smtp | file. dev uses smtp into its Mailpit.", nil,
-		func(c *Config, v string) error { c.Email.Provider = v; return oneOf(v, "resend", "smtp", "file") }},
+	{"EMAIL_PROVIDER", "resend", "resend | smtp | sink (one .eml file per message; `file` is an alias). dev uses smtp into its Mailpit.", nil,
+		func(c *Config, v string) error {
+			if v == "file" {
+				v = "sink"
+			}
+			c.Email.Provider = v
+			return oneOf(v, "resend", "smtp", "sink")
+		}},
 	{"RESEND_API_KEY", "", "Resend API key; required when EMAIL_PROVIDER=resend (serve, worker).",
 		func(c *Config, r Role) bool {
 			return servesTraffic(c, r) && c.Email.Provider == "resend"
@@ -242,8 +252,8 @@ var configVars = []configVar{
 	{"SMTP_URL", "", "smtp://user:pass@host:port (STARTTLS when offered) or smtps://…; required when EMAIL_PROVIDER=smtp.",
 		func(c *Config, r Role) bool { return servesTraffic(c, r) && c.Email.Provider == "smtp" },
 		func(c *Config, v string) error { c.Email.SMTPURL = v; return smtpURL(v) }},
-	{"EMAIL_FILE_DIR", ".hogsend/mail", "Directory the file provider writes .eml files to.", nil,
-		func(c *Config, v string) error { c.Email.FileDir = v; return nil }},
+	{"EMAIL_SINK_DIR", "./.mail-sink", "Directory the sink provider writes .eml files to (EMAIL_FILE_DIR is read when this is unset).", nil,
+		func(c *Config, v string) error { c.Email.SinkDir = v; return nil }},
 	{"TEMPORAL_ADDRESS", "localhost:7233", "Temporal frontend host:port.", nil,
 		func(c *Config, v string) error { c.Temporal.Address = v; return hostPort(v) }},
 	{"TEMPORAL_NAMESPACE", "default", "Temporal namespace.", nil,
@@ -326,8 +336,10 @@ var configVars = []configVar{
 		func(c *Config, v string) error { return millis(&c.RateLimit.Window, v) }},
 	{"RATE_LIMIT_ADMIN_MAX", "100", "Admin requests per window per key.", nil,
 		func(c *Config, v string) error { return intIn(&c.RateLimit.AdminMax, v, 1, 1_000_000) }},
-	{"RATE_LIMIT_EMAILS_MAX", "30", "POST /v1/emails per window per key.", nil,
+	{"EMAIL_RATE_LIMIT_PER_MIN", "30", "POST /v1/emails per minute per key (RATE_LIMIT_EMAILS_MAX is read when this is unset).", nil,
 		func(c *Config, v string) error { return intIn(&c.RateLimit.EmailsMax, v, 1, 1_000_000) }},
+	{"RATE_LIMIT_DISABLED", "false", "true disables every rate limiter (NODE_ENV=test does too).", nil,
+		func(c *Config, v string) error { return boolean(&c.RateLimit.Disabled, v) }},
 	{"CLERK_WEBHOOK_SECRET", "", "Mounts the Clerk preset at /v1/webhooks/clerk.", nil,
 		func(c *Config, v string) error { c.Presets.Clerk = v; return nil }},
 	{"SUPABASE_WEBHOOK_SECRET", "", "Mounts the Supabase preset.", nil,
@@ -352,6 +364,10 @@ func LoadConfig(lookup func(string) (string, bool), environ []string, role Role)
 	for _, v := range configVars {
 		raw, _ := lookup(v.Name)
 		raw = strings.TrimSpace(raw)
+		if old, ok := formerNames[v.Name]; ok && raw == "" {
+			raw, _ = lookup(old)
+			raw = strings.TrimSpace(raw)
+		}
 		derived := false
 		if raw == "" {
 			raw, derived = defaultFor(v, lookup)
@@ -397,11 +413,17 @@ func LoadConfig(lookup func(string) (string, bool), environ []string, role Role)
 	return c, warnings, nil
 }
 
+// formerNames are variables read under an earlier name when the current one is unset.
+var formerNames = map[string]string{
+	"EMAIL_SINK_DIR":           "EMAIL_FILE_DIR",
+	"EMAIL_RATE_LIMIT_PER_MIN": "RATE_LIMIT_EMAILS_MAX",
+}
+
 // defaultFor resolves a variable's default; derived is true when the default is another
 // variable's value ("RESEND_FROM_EMAIL"). Prose defaults are resolved after parsing.
 func defaultFor(v configVar, lookup func(string) (string, bool)) (value string, derived bool) {
 	switch v.Default {
-	case "RESEND_FROM_EMAIL", "POSTHOG_API_KEY":
+	case "RESEND_FROM_EMAIL", "POSTHOG_API_KEY", "BETTER_AUTH_SECRET":
 		if raw, _ := lookup(v.Default); strings.TrimSpace(raw) != "" {
 			return strings.TrimSpace(raw), true
 		}

@@ -33,7 +33,9 @@ import (
 
 	"github.com/hogsend/hogsend/activities"
 	"github.com/hogsend/hogsend/activities/apikeys"
+	"github.com/hogsend/hogsend/activities/email"
 	"github.com/hogsend/hogsend/activities/ingest"
+	"github.com/hogsend/hogsend/activities/mailer"
 	"github.com/hogsend/hogsend/activities/outbound"
 	"github.com/hogsend/hogsend/activities/outbox"
 	"github.com/hogsend/hogsend/api"
@@ -68,8 +70,12 @@ func EngineVersion() string {
 type Options struct {
 	// Journeys are the application's journeys (ENABLED_JOURNEYS chooses which are routed).
 	Journeys []*journey.Journey
-	// JourneySender delivers journey emails. Defaults to a recorder that logs each send (the
-	// email pipeline replaces it).
+	// Templates are the application's email templates; Lists its subscription lists.
+	Templates *email.Registry
+	Lists     []email.List
+	// Email tunes sending (provider override, frequency cap, bounce handling).
+	Email EmailOptions
+	// JourneySender replaces the send pipeline for journey emails (tests).
 	JourneySender activities.JourneySender
 	// ClientMigrations is the application's own migration track (NNNN_name.sql files at its
 	// root); CLIENT_MIGRATIONS_FOLDER is used when nil.
@@ -113,7 +119,9 @@ type Engine struct {
 	ingest   *ingest.Service
 	journeys *journey.Registry
 	sender   activities.JourneySender
-	started  time.Time
+	// mail is the API's send pipeline (in-process provider retries); workerMail the worker's.
+	mail, workerMail *mailer.Mailer
+	started          time.Time
 	// dispatching runs the outbox dispatcher once per engine, whichever of Serve and RunWorker
 	// starts first; Close stops it.
 	dispatching  sync.Once
@@ -137,6 +145,8 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
 	}
 	poolCfg.ConnConfig.RuntimeParams["application_name"] = "hogsend"
+	// Reporting renders date_trunc(...)::text, whose format depends on the session zone.
+	poolCfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database pool: %w", err)
@@ -163,9 +173,16 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 		Timeout: 600,
 	}}
 	svc.EnableGroupCommit(&ingest.GroupCommit{})
+	mail, workerMail, err := newMailers(cfg, opts, svc, pool, logger)
+	if err != nil {
+		pool.Close()
+		tc.Close()
+		return nil, err
+	}
+	workerMail.RegisterResend(d)
 	sender := opts.JourneySender
 	if sender == nil {
-		sender = &activities.RecordingSender{Logger: logger}
+		sender = activities.MailerJourneySender{Mailer: workerMail}
 	}
 	return &Engine{
 		cfg: cfg, opts: opts, log: logger, pool: pool, temporal: tc,
@@ -174,8 +191,9 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 		ingest:   svc,
 		journeys: registry,
 		sender:   sender,
-		started:  time.Now(),
-		Stdout:   os.Stdout,
+		mail:     mail, workerMail: workerMail,
+		started: time.Now(),
+		Stdout:  os.Stdout,
 	}, nil
 }
 
@@ -322,6 +340,8 @@ func (e *Engine) API() http.Handler {
 		Keys:           e.keys,
 		Ingest:         e.ingest,
 		Journeys:       &ingest.JourneyAdmin{Ingest: e.ingest, Registry: e.journeys, Temporal: e.temporal},
+		Mailer:         e.mail,
+		Email:          api.EmailConfig{WebhookSecret: e.cfg.Email.ResendWebhookSecret, RateLimit: e.cfg.RateLimit.EmailsMax, RateLimitDisabled: e.cfg.RateLimit.Disabled || e.cfg.Env == "test"},
 		Logger:         e.log,
 		Tracks:         e.tracks(),
 		TrustedOrigins: e.cfg.TrustedOriginSet(),

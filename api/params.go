@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 
@@ -20,24 +21,25 @@ type Page struct {
 
 // page reads limit (1..100, default 50) and offset (≥ 0, default 0); out of range is a 400.
 func page(c *gin.Context, v *ValidationError) Page {
-	p := Page{Limit: 50}
-	if raw, ok := c.GetQuery("limit"); ok {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > 100 {
-			v.Add("limit", "too_big", "must be an integer from 1 to 100")
-		} else {
-			p.Limit = n
-		}
+	return Page{Limit: intQuery(c, "limit", 50, 1, 100, v), Offset: intQuery(c, "offset", 0, 0, math.MaxInt32, v)}
+}
+
+// intQuery reads an optional integer query parameter in [lo, hi].
+func intQuery(c *gin.Context, name string, def, lo, hi int, v *ValidationError) int {
+	raw, ok := c.GetQuery(name)
+	if !ok {
+		return def
 	}
-	if raw, ok := c.GetQuery("offset"); ok {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 0 {
-			v.Add("offset", "too_small", "must be an integer ≥ 0")
-		} else {
-			p.Offset = n
-		}
+	n, err := strconv.Atoi(raw)
+	switch {
+	case err == nil && n >= lo && n <= hi:
+		return n
+	case hi == math.MaxInt32:
+		v.Add(name, "too_small", "must be an integer ≥ %d", lo)
+	default:
+		v.Add(name, "too_big", "must be an integer from %d to %d", lo, hi)
 	}
-	return p
+	return def
 }
 
 // boolQuery reads an optional "true"/"false" query flag.
@@ -97,4 +99,14 @@ func bindJSONMax(c *gin.Context, dst any, limit int64) error {
 		return Invalid("body", "invalid_json", "unexpected data after the JSON object")
 	}
 	return nil
+}
+
+// readBody reads a raw body of at most limit bytes (413 beyond it).
+func readBody(c *gin.Context, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
+		return nil, &HTTPError{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("Request body exceeds %d bytes", limit)}
+	}
+	return b, err
 }

@@ -28,6 +28,11 @@ func (s *Server) Routes() []Route {
 	ae := &adminEventHandlers{svc: s.cfg.Ingest}
 	im := &importHandlers{svc: s.cfg.Ingest}
 	aj := &adminJourneyHandlers{svc: s.cfg.Journeys}
+	em := &emailHandlers{m: s.cfg.Mailer, db: s.cfg.DB}
+	tr := &trackingHandlers{m: s.cfg.Mailer, publicURL: s.cfg.Mailer.PublicURL(), detached: s.detach}
+	pr := &preferenceHandlers{m: s.cfg.Mailer, db: s.cfg.DB}
+	am := &adminEmailHandlers{m: s.cfg.Mailer, db: s.cfg.DB}
+	pw := &providerWebhookHandlers{m: s.cfg.Mailer, secret: s.cfg.Email.WebhookSecret}
 	return []Route{
 		{http.MethodGet, "/v1/health", Public, "Component and schema health (always 200)", h.health},
 		{http.MethodGet, "/v1/health/live", Public, "Process liveness", h.live},
@@ -38,6 +43,14 @@ func (s *Server) Routes() []Route {
 		{http.MethodDelete, "/v1/contacts", apikeys.Ingest, "Delete contacts by email or userId", c.delete},
 		{http.MethodPost, "/v1/events", apikeys.Ingest, "Ingest an event", ev.ingest},
 		{http.MethodPost, "/v1/events/batch", apikeys.Ingest, "Ingest up to 500 events, each on its own", ev.batch},
+		{http.MethodPost, "/v1/emails", apikeys.Ingest, "Send a transactional email (rate-limited per key)", em.send},
+
+		{http.MethodGet, "/v1/t/o/:id", Public, "Open pixel", tr.open},
+		{http.MethodGet, "/v1/t/c/:id", Public, "Click redirect", tr.click},
+		{http.MethodGet, "/v1/email/unsubscribe", Public, "Unsubscribe or resubscribe (signed token)", pr.unsubscribe},
+		{http.MethodPost, "/v1/email/unsubscribe", Public, "RFC 8058 one-click unsubscribe (signed token)", pr.unsubscribe},
+		{http.MethodGet, "/v1/email/preferences", Public, "Preference center (signed token)", pr.preferences},
+		{http.MethodPost, "/v1/webhooks/resend", Public, "Resend delivery-status events (Svix-signed)", pw.resend},
 
 		{http.MethodGet, "/v1/admin/contacts", apikeys.Read, "List and search contacts", ac.list},
 		{http.MethodPost, "/v1/admin/contacts", apikeys.FullAdmin, "Create or upsert a contact", ac.create},
@@ -66,6 +79,14 @@ func (s *Server) Routes() []Route {
 		{http.MethodPost, "/v1/admin/journeys/:id/enroll/batch", apikeys.JourneyAdmin, "Enroll up to 500 users", aj.enrollBatch},
 		{http.MethodGet, "/v1/admin/journey-logs/:stateId", apikeys.Read, "Log of a run", aj.state},
 
+		{http.MethodGet, "/v1/admin/emails", apikeys.Read, "Email log (filters, sort, paging)", am.list},
+		{http.MethodGet, "/v1/admin/emails/:id", apikeys.Read, "A send with its timeline, links and clicks", am.get},
+		{http.MethodPost, "/v1/admin/emails/:id/resend", apikeys.FullAdmin, "Send a failed or bounced email again", am.resend},
+		{http.MethodGet, "/v1/admin/templates", apikeys.Read, "Template catalog", am.templates},
+		{http.MethodGet, "/v1/admin/templates/:key/preview", apikeys.Read, "Render a template (json, html or text)", am.preview},
+		{http.MethodPost, "/v1/admin/templates/:key/send-test", apikeys.FullAdmin, "Send a test email (full-admin API key)", am.sendTest},
+		{http.MethodGet, "/v1/admin/suppressions", apikeys.Read, "Bounced, unsubscribed and complained recipients", am.suppressions},
+
 		{http.MethodGet, "/v1/admin/api-keys", apikeys.Read, "List API keys", k.list},
 		{http.MethodPost, "/v1/admin/api-keys", apikeys.FullAdmin, "Create an API key (shown once)", k.create},
 		{http.MethodDelete, "/v1/admin/api-keys/:id", apikeys.FullAdmin, "Revoke an API key", k.revoke},
@@ -78,6 +99,9 @@ func (s *Server) mount(e *gin.Engine) {
 		chain := []gin.HandlerFunc{}
 		if r.Scope != Public {
 			chain = append(chain, s.requireScope(r.Scope))
+		}
+		if r.Method == http.MethodPost && r.Path == "/v1/emails" && s.emailLimit != nil {
+			chain = append(chain, s.rateLimit(s.emailLimit))
 		}
 		chain = append(chain, s.wrap(r.handler))
 		e.Handle(r.Method, r.Path, chain...)

@@ -4,9 +4,11 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/hogsend/hogsend/activities/apikeys"
 	"github.com/hogsend/hogsend/activities/ingest"
+	"github.com/hogsend/hogsend/activities/mailer"
 	"github.com/hogsend/hogsend/schema"
 )
 
@@ -38,6 +41,8 @@ type Config struct {
 	Keys     *apikeys.Service
 	Ingest   *ingest.Service
 	Journeys *ingest.JourneyAdmin
+	Mailer   *mailer.Mailer
+	Email    EmailConfig
 	Logger   *slog.Logger
 	// Tracks are the migration tracks reported by health: engine first, then client.
 	Tracks []schema.Track
@@ -54,6 +59,10 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	engine *gin.Engine
+	// emailLimit limits POST /v1/emails per key (nil = unlimited).
+	emailLimit *slidingWindow
+	// detached is the work still running after its response (tracking follow-ups).
+	detached sync.WaitGroup
 }
 
 // New builds the gin engine with every route mounted.
@@ -64,13 +73,22 @@ func New(cfg Config) *Server {
 	if cfg.Started.IsZero() {
 		cfg.Started = time.Now()
 	}
+	if cfg.Mailer == nil { // no templates and no provider: every send is refused
+		cfg.Mailer = mailer.New(mailer.Config{DB: cfg.DB, Logger: cfg.Logger})
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
+	if !cfg.Email.RateLimitDisabled {
+		s.emailLimit = newSlidingWindow(cmp.Or(cfg.Email.RateLimit, 30), time.Minute)
+	}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
 	e.HandleMethodNotAllowed = false
 	e.ContextWithFallback = true
+	// Template keys may hold '/', sent percent-encoded: match on the raw path, then decode.
+	e.UseRawPath = true
+	e.UnescapePathValues = true
 	e.Use(s.recovery, secure, s.cors, requestIDs, s.requestLog, deadline)
 	e.Use(cfg.Options.Middleware...)
 	s.mount(e)
@@ -85,3 +103,17 @@ func New(cfg Config) *Server {
 
 // ServeHTTP makes the server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// detach runs fn after the response in its own goroutine, with a 10 s deadline of its own.
+func (s *Server) detach(fn func(ctx context.Context)) {
+	s.detached.Add(1)
+	go func() {
+		defer s.detached.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		fn(ctx)
+	}()
+}
+
+// Drain waits for the work that runs after responses (tracking follow-ups) to finish.
+func (s *Server) Drain() { s.detached.Wait() }

@@ -58,8 +58,8 @@ const kit = `
 `
 
 // Funcs are the template functions of the kit: default (fallback for an empty value), join,
-// upper, safeURL (marks a trusted URL, e.g. one with a custom scheme) and dict (builds a map
-// for a component).
+// upper, list (builds a slice for the list component), safeURL (marks a trusted URL, e.g. one
+// with a custom scheme) and dict (builds a map for a component).
 var Funcs = htmltemplate.FuncMap{
 	"default": func(fallback, v any) any {
 		if empty(v) {
@@ -82,6 +82,7 @@ var Funcs = htmltemplate.FuncMap{
 		return strings.Join(parts, sep)
 	},
 	"upper":   func(s string) string { return strings.ToUpper(s) },
+	"list":    func(items ...any) []any { return items },
 	"safeURL": func(s string) htmltemplate.URL { return htmltemplate.URL(s) },
 	"dict": func(kv ...any) map[string]any {
 		m := make(map[string]any, len(kv)/2)

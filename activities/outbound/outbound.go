@@ -17,13 +17,18 @@ import (
 // KindEmit is the outbox kind of an outbound event.
 const KindEmit = "outbound.emit"
 
-// Event types emitted by contacts and ingest.
+// Event types the engine emits.
 const (
 	ContactCreated      = "contact.created"
 	ContactUpdated      = "contact.updated"
 	ContactDeleted      = "contact.deleted"
 	ContactUnsubscribed = "contact.unsubscribed"
 	JourneyCompleted    = "journey.completed"
+	EmailSent           = "email.sent"
+	EmailDelivered      = "email.delivered"
+	EmailBounced        = "email.bounced"
+	EmailOpened         = "email.opened"
+	EmailClicked        = "email.clicked"
 )
 
 // Envelope is the signed body every receiver gets.

@@ -1,13 +1,14 @@
-// Command hogsend is the shipped engine binary with the example app's journeys, plus the
-// commands serve, worker, dev, migrate and keys. An application builds its own binary the same
-// way, passing its journeys, templates and sources in Options.
+// Command hogsend is the shipped engine binary with the example app's journeys, templates and
+// lists, plus the commands serve, worker, dev, migrate and keys. An application builds its own
+// binary the same way, passing its journeys, templates and sources in Options.
 package main
 
 import (
 	"github.com/hogsend/hogsend"
 	"github.com/hogsend/hogsend/worker/example/journeys"
+	"github.com/hogsend/hogsend/worker/example/templates"
 )
 
 func main() {
-	hogsend.Main(&hogsend.Options{Journeys: journeys.All()})
+	hogsend.Main(&hogsend.Options{Journeys: journeys.All(), Templates: templates.Registry(), Lists: templates.Lists()})
 }

@@ -22,7 +22,7 @@ type Provider struct {
 }
 
 // Name implements email.Provider.
-func (p *Provider) Name() string { return "file" }
+func (p *Provider) Name() string { return "sink" }
 
 // Send implements email.Provider; the id is "sink_<hex>". Disk errors are retryable.
 func (p *Provider) Send(_ context.Context, m email.Message) (email.SendResult, error) {

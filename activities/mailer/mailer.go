@@ -1,0 +1,352 @@
+package mailer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hogsend/hogsend/activities/email"
+	"github.com/hogsend/hogsend/activities/outbound"
+	"github.com/hogsend/hogsend/activities/outbox"
+	"github.com/hogsend/hogsend/activities/store"
+)
+
+// Config holds the pipeline's dependencies and settings.
+type Config struct {
+	DB        store.DBTX
+	Templates *email.Registry // nil = no sendable template
+	Lists     *email.Lists    // list polarity; nil = no lists
+	Provider  email.Provider
+	From      string // default sender
+	PublicURL string // base of tracking, unsubscribe and preference links
+	Tokens    Tokens
+	Cap       *email.FrequencyCap // nil = no capping
+	// BounceThreshold is the bounce count that suppresses an address (default 3);
+	// SuppressOnHardBounce suppresses on the first permanent bounce instead.
+	BounceThreshold      int
+	SuppressOnHardBounce bool
+	// Events ingests the engine's own email events (opens, clicks) so journeys can react.
+	Events EventRecorder
+	// Kick wakes the outbox dispatcher after an outbound event was recorded.
+	Kick   func()
+	Logger *slog.Logger
+}
+
+// EventRecorder ingests an event for a user, as POST /v1/events would.
+type EventRecorder func(ctx context.Context, name, userID, email string, props map[string]any) error
+
+// Mailer is the tracked send pipeline: one code path for transactional, journey, campaign and
+// test sends.
+type Mailer struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New builds a Mailer.
+func New(cfg Config) *Mailer {
+	if cfg.Templates == nil {
+		cfg.Templates = email.NewRegistry()
+	}
+	if cfg.BounceThreshold <= 0 {
+		cfg.BounceThreshold = 3
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Mailer{cfg: cfg, log: log}
+}
+
+// Templates is the template registry; Lists the list registry.
+func (m *Mailer) Templates() *email.Registry { return m.cfg.Templates }
+
+// Lists returns the list registry (possibly empty).
+func (m *Mailer) Lists() *email.Lists { return m.cfg.Lists }
+
+// Provider is the configured email provider.
+func (m *Mailer) Provider() email.Provider { return m.cfg.Provider }
+
+// Send outcomes.
+const (
+	StatusSent         = "sent"
+	StatusSuppressed   = "suppressed"
+	StatusUnsubscribed = "unsubscribed"
+	StatusSkipped      = "skipped"
+	StatusQueued       = "queued" // an idempotent replay of a send still in flight
+	ReasonCapped       = "frequency_capped"
+)
+
+// SendOptions is one send.
+type SendOptions struct {
+	SendID              string // "" = a new id; set by resends, whose id is known in advance
+	Template            string
+	Props               email.Props
+	To                  string
+	From                string // "" = the default sender
+	Subject             string // "" = the template's default subject
+	JourneyStateID      string
+	UserID, UserEmail   string // the recipient's identity written on the row
+	Category            email.Category
+	Tags                []email.Tag
+	Headers             map[string]string
+	ReplyTo             []string
+	SkipPreferenceCheck bool
+	IdempotencyKey      string
+}
+
+// Result is what the pipeline did.
+type Result struct {
+	EmailSendID string `json:"emailSendId"`
+	ProviderID  string `json:"-"`
+	Status      string `json:"status"`
+	Reason      string `json:"reason,omitempty"`
+}
+
+// Error classes of Send.
+var (
+	ErrTemplateNotFound = email.ErrTemplateNotFound
+	ErrNoProvider       = errors.New("no email provider is configured")
+)
+
+// Send runs the pipeline: idempotency, template, preferences and suppression, frequency cap,
+// unsubscribe surface, send row, render with tracking, provider call, status.
+func (m *Mailer) Send(ctx context.Context, o SendOptions) (Result, error) {
+	o.To = strings.ToLower(strings.TrimSpace(o.To))
+	if o.IdempotencyKey != "" {
+		if res, ok, err := m.replay(ctx, o.IdempotencyKey); ok || err != nil {
+			return res, err
+		}
+	}
+	def, ok := m.cfg.Templates.Get(o.Template)
+	if !ok {
+		return Result{}, fmt.Errorf("%w: %s", ErrTemplateNotFound, o.Template)
+	}
+	category := o.Category
+	if category == "" {
+		category = def.Category
+	}
+	from := o.From
+	if from == "" {
+		from = m.cfg.From
+	}
+	if o.UserEmail == "" {
+		o.UserEmail = o.To
+	}
+	if o.SendID == "" {
+		o.SendID = uuid.NewString()
+	}
+	row := store.SendRow{ID: o.SendID, JourneyStateID: o.JourneyStateID, UserID: o.UserID, UserEmail: o.UserEmail,
+		TemplateKey: o.Template, From: from, To: o.To, Subject: o.Subject, Category: string(category), Props: o.Props}
+
+	props := make(email.Props, len(o.Props)+1)
+	for k, v := range o.Props {
+		props[k] = v
+	}
+	headers := make(map[string]string, len(o.Headers)+3)
+	for k, v := range o.Headers {
+		headers[k] = v
+	}
+	if !o.SkipPreferenceCheck {
+		blocked, reason, err := m.check(ctx, o.To, category, o.Category)
+		if err != nil {
+			return Result{}, err
+		}
+		switch blocked {
+		case StatusSkipped:
+			m.log.Info("send skipped: frequency_capped", "to", o.To, "category", o.Category)
+			return Result{Status: StatusSkipped, Reason: ReasonCapped}, nil
+		case StatusSuppressed, StatusUnsubscribed:
+			// A blocked send is recorded as failed and never holds the idempotency key.
+			row.Status, row.StatusReason = "failed", reason
+			if _, err := store.InsertSend(ctx, m.cfg.DB, row, nil); err != nil {
+				return Result{}, err
+			}
+			return Result{EmailSendID: row.ID, Status: blocked}, nil
+		}
+		externalID := o.UserID
+		if externalID == "" {
+			externalID = o.To
+		}
+		unsubscribe := m.UnsubscribeURL(externalID, o.To, ActionUnsubscribe, category)
+		if !hasHeader(headers, "List-Unsubscribe") {
+			headers["List-Unsubscribe"] = "<" + unsubscribe + ">"
+			headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+		}
+		if props["unsubscribeUrl"] == nil {
+			props["unsubscribeUrl"] = unsubscribe
+		}
+	}
+	if row.Subject == "" {
+		row.Subject = def.DefaultSubject
+	}
+	rendered, err := m.cfg.Templates.Render(o.Template, props)
+	if err != nil {
+		return Result{}, err
+	}
+	html, links := m.track(row.ID, rendered.HTML)
+	row.Status, row.IdempotencyKey = "queued", o.IdempotencyKey
+	inserted, err := store.InsertSend(ctx, m.cfg.DB, row, links)
+	if err != nil {
+		return Result{}, err
+	}
+	if !inserted { // a concurrent send took the key first
+		res, _, err := m.replay(ctx, o.IdempotencyKey)
+		return res, err
+	}
+	if m.cfg.Provider == nil {
+		_ = store.MarkSendFailed(ctx, m.cfg.DB, row.ID)
+		return Result{}, ErrNoProvider
+	}
+	headers["X-Hogsend-Email-Send-Id"] = row.ID
+	sent, err := m.cfg.Provider.Send(ctx, email.Message{From: from, To: []string{o.To}, ReplyTo: o.ReplyTo,
+		Subject: row.Subject, HTML: html, Text: rendered.Text, Headers: headers, Tags: o.Tags,
+		IdempotencyKey: "hogsend-" + row.ID})
+	if err != nil {
+		// Release the key so that a retry really sends; a cancelled request keeps its context
+		// error but the row must still be failed.
+		if ferr := store.MarkSendFailed(context.WithoutCancel(ctx), m.cfg.DB, row.ID); ferr != nil {
+			m.log.Error("could not mark a failed send", "emailSendId", row.ID, "error", ferr)
+		}
+		return Result{EmailSendID: row.ID}, err
+	}
+	if err := m.markSent(ctx, row, sent.ID); err != nil {
+		// The provider has the message: the send stands, only its bookkeeping is late.
+		m.log.Error("could not record a sent email", "emailSendId", row.ID, "error", err)
+	}
+	return Result{EmailSendID: row.ID, ProviderID: sent.ID, Status: StatusSent}, nil
+}
+
+// replay answers a send whose idempotency key is taken: a delivered or progressed send is
+// "sent"; one still queued is in flight (or crashed mid-send) and is never sent again.
+func (m *Mailer) replay(ctx context.Context, key string) (Result, bool, error) {
+	id, status, err := store.SendByIdempotencyKey(ctx, m.cfg.DB, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return Result{}, false, nil
+	}
+	if err != nil {
+		return Result{}, false, err
+	}
+	if status == "queued" || status == "rendered" {
+		return Result{EmailSendID: id, Status: StatusQueued}, true, nil
+	}
+	return Result{EmailSendID: id, Status: StatusSent}, true, nil
+}
+
+// check applies suppression, unsubscribes, category polarity and the frequency cap. It returns
+// the blocking status ("" = send) and the reason recorded on the failed row.
+func (m *Mailer) check(ctx context.Context, to string, category, callerCategory email.Category) (string, string, error) {
+	rule, byCategory, capped := m.cfg.Cap.Rule(callerCategory)
+	var window *store.CapWindow
+	if capped {
+		window = &store.CapWindow{Window: rule.Window}
+		if byCategory {
+			window.Category = string(callerCategory)
+		}
+	}
+	g, err := store.RecipientCheck(ctx, m.cfg.DB, to, window)
+	if err != nil {
+		return "", "", err
+	}
+	switch {
+	case g.Suppressed:
+		return StatusSuppressed, "suppressed", nil
+	case g.UnsubscribedAll:
+		return StatusUnsubscribed, "unsubscribed", nil
+	case category != "" && !m.cfg.Lists.IsSubscribed(g.Categories, string(category)):
+		return StatusUnsubscribed, "category_unsubscribed", nil
+	case capped && g.RecentSends >= rule.Count:
+		return StatusSkipped, "", nil
+	}
+	return "", "", nil
+}
+
+// track rewrites a rendered document's links to the click redirect and adds the open pixel.
+func (m *Mailer) track(sendID, html string) (string, []store.TrackedLink) {
+	urls := TrackableLinks(html)
+	links := make([]store.TrackedLink, len(urls))
+	redirect := make(map[string]string, len(urls))
+	for i, u := range urls {
+		links[i] = store.TrackedLink{ID: uuid.NewString(), URL: u}
+		redirect[u] = m.cfg.PublicURL + "/v1/t/c/" + links[i].ID
+	}
+	if len(urls) > 0 {
+		html = RewriteLinks(html, redirect)
+	}
+	return InsertPixel(html, m.cfg.PublicURL+"/v1/t/o/"+sendID), links
+}
+
+// SentEvent is the payload of the outbound email.sent event.
+type SentEvent struct {
+	EmailSendID    string  `json:"emailSendId"`
+	ResendID       string  `json:"resendId"`
+	TemplateKey    string  `json:"templateKey"`
+	To             string  `json:"to"`
+	UserID         *string `json:"userId"`
+	Category       *string `json:"category"`
+	JourneyStateID *string `json:"journeyStateId"`
+	Subject        string  `json:"subject"`
+	SentAt         string  `json:"sentAt"`
+}
+
+func (m *Mailer) markSent(ctx context.Context, row store.SendRow, providerID string) error {
+	now := time.Now()
+	ev := outbound.Emit(outbound.EmailSent, SentEvent{EmailSendID: row.ID, ResendID: providerID, TemplateKey: row.TemplateKey,
+		To: row.To, UserID: nonEmpty(row.UserID), Category: nonEmpty(row.Category), JourneyStateID: nonEmpty(row.JourneyStateID),
+		Subject: row.Subject, SentAt: timestamp(now)}, outbound.EmailSent+":"+row.ID, now)
+	rows, err := outbox.Rows([]outbox.Intent{ev})
+	if err != nil {
+		return err
+	}
+	if err := store.MarkSendSent(context.WithoutCancel(ctx), m.cfg.DB, row.ID, providerID, now, rows[0]); err != nil {
+		return err
+	}
+	m.kick()
+	return nil
+}
+
+func (m *Mailer) kick() {
+	if m.cfg.Kick != nil {
+		m.cfg.Kick()
+	}
+}
+
+// UnsubscribeURL is a link to the unsubscribe endpoint carrying a fresh token.
+func (m *Mailer) UnsubscribeURL(externalID, to, action string, category email.Category) string {
+	return m.cfg.PublicURL + "/v1/email/unsubscribe?token=" + url.QueryEscape(m.cfg.Tokens.New(externalID, to, action, string(category)))
+}
+
+// PreferencesURL is a link to the preference center.
+func (m *Mailer) PreferencesURL(externalID, to string) string {
+	return m.cfg.PublicURL + "/v1/email/preferences?token=" + url.QueryEscape(m.cfg.Tokens.New(externalID, to, ActionManage, ""))
+}
+
+func hasHeader(h map[string]string, name string) bool {
+	for k := range h {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// VerifyToken checks an unsubscribe or preference token.
+func (m *Mailer) VerifyToken(token string) (TokenPayload, error) { return m.cfg.Tokens.Verify(token) }
+
+// PublicURL is the base of the engine's links in mail.
+func (m *Mailer) PublicURL() string { return m.cfg.PublicURL }

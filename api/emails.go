@@ -1,0 +1,143 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hogsend/hogsend/activities/apikeys"
+	"github.com/hogsend/hogsend/activities/email"
+	"github.com/hogsend/hogsend/activities/mailer"
+	"github.com/hogsend/hogsend/activities/store"
+)
+
+// EmailConfig configures the email routes.
+type EmailConfig struct {
+	// WebhookSecret verifies POST /v1/webhooks/resend; empty = that route always answers 401.
+	WebhookSecret string
+	// RateLimit is POST /v1/emails per minute per key; RateLimitDisabled turns limiting off.
+	RateLimit         int
+	RateLimitDisabled bool
+}
+
+type emailHandlers struct {
+	m  *mailer.Mailer
+	db store.DBTX
+}
+
+// sendBody is the body of POST /v1/emails.
+type sendBody struct {
+	To                  *string        `json:"to"`
+	UserID              *string        `json:"userId"`
+	Template            string         `json:"template"`
+	Props               map[string]any `json:"props"`
+	From                string         `json:"from"`
+	Subject             string         `json:"subject"`
+	ReplyTo             stringList     `json:"replyTo"`
+	Category            string         `json:"category"`
+	SkipPreferenceCheck bool           `json:"skipPreferenceCheck"`
+	IdempotencyKey      string         `json:"idempotencyKey"`
+}
+
+// stringList is a JSON string or array of strings.
+type stringList []string
+
+func (l *stringList) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*l = stringList{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return errors.New("replyTo must be a string or an array of strings")
+	}
+	*l = many
+	return nil
+}
+
+// send is POST /v1/emails: a transactional send through the whole pipeline.
+func (h *emailHandlers) send(c *gin.Context) error {
+	var b sendBody
+	if err := bindJSON(c, &b); err != nil {
+		return err
+	}
+	v := &ValidationError{}
+	if b.To != nil && !emailPattern.MatchString(*b.To) {
+		v.Add("to", "invalid_string", "must be a valid email address")
+	}
+	if b.UserID != nil && *b.UserID == "" {
+		v.Add("userId", "too_small", "must be at least 1 character")
+	}
+	if b.Template == "" {
+		v.Add("template", "too_small", "is required")
+	}
+	if err := v.OrNil(); err != nil {
+		return err
+	}
+	switch {
+	case b.To == nil && b.UserID == nil:
+		return Errorf(http.StatusBadRequest, "to or userId is required")
+	case b.SkipPreferenceCheck && !apikeys.HasScope(identity(c).Scopes, apikeys.FullAdmin):
+		return Errorf(http.StatusForbidden, "skipPreferenceCheck requires a full-admin key")
+	}
+	if _, ok := h.m.Templates().Get(b.Template); !ok {
+		return Errorf(http.StatusBadRequest, "Unknown template: %s", b.Template)
+	}
+	r, err := resolveRecipient(c.Request.Context(), h.db, b.To, b.UserID)
+	if err != nil {
+		return err
+	}
+	key := c.GetHeader("Idempotency-Key")
+	if key == "" {
+		key = b.IdempotencyKey
+	}
+	res, err := h.m.Send(c.Request.Context(), mailer.SendOptions{
+		Template: b.Template, Props: b.Props, To: r.email, From: b.From, Subject: b.Subject, UserID: r.userID,
+		UserEmail: r.email, Category: email.Category(b.Category), ReplyTo: b.ReplyTo,
+		SkipPreferenceCheck: b.SkipPreferenceCheck, IdempotencyKey: key,
+	})
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusAccepted, res)
+	return nil
+}
+
+// recipient is who a transactional send goes to.
+type recipient struct {
+	email  string
+	userID string // the contact's external id, else its id, else the address itself
+}
+
+var errNoRecipient = &HTTPError{Status: http.StatusNotFound, Message: "No resolvable email for recipient"}
+
+// resolveRecipient finds the contact behind an address (a new address is sendable as it is) or
+// behind a user id (which must have an email).
+func resolveRecipient(ctx context.Context, db store.DBTX, to, userID *string) (recipient, error) {
+	if to != nil {
+		addr := strings.ToLower(strings.TrimSpace(*to))
+		c, err := store.RecipientByEmail(ctx, db, addr)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return recipient{email: addr, userID: addr}, nil
+		case err != nil:
+			return recipient{}, err
+		}
+		return recipient{email: addr, userID: c.ExternalIDOrID()}, nil
+	}
+	c, err := store.RecipientByUserID(ctx, db, strings.TrimSpace(*userID))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return recipient{}, errNoRecipient
+	case err != nil:
+		return recipient{}, err
+	case c.Email == nil || *c.Email == "":
+		return recipient{}, errNoRecipient
+	}
+	return recipient{email: strings.ToLower(*c.Email), userID: c.ExternalIDOrID()}, nil
+}

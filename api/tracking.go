@@ -1,0 +1,80 @@
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hogsend/hogsend/activities/mailer"
+	"github.com/hogsend/hogsend/activities/store"
+)
+
+// pixel is the 42-byte transparent 1×1 GIF89a the open pixel serves.
+var pixel, _ = base64.StdEncoding.DecodeString("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+type trackingHandlers struct {
+	m         *mailer.Mailer
+	publicURL string
+	// detached runs follow-up work after the response, with its own deadline.
+	detached func(func(ctx context.Context))
+}
+
+// open is GET /v1/t/o/:id: stamp the first open, always answer the pixel, then report the open.
+func (h *trackingHandlers) open(c *gin.Context) error {
+	id, err := uuidParam(c, "id")
+	if err != nil {
+		return err
+	}
+	first, err := h.m.RecordOpen(c.Request.Context(), id)
+	if err != nil {
+		return err
+	}
+	c.Header("Cache-Control", "no-store, no-cache, must-revalidate")
+	c.Header("Pragma", "no-cache")
+	c.Header("Expires", "0")
+	c.Data(http.StatusOK, "image/gif", pixel)
+	h.detached(func(ctx context.Context) { h.m.ReportOpen(ctx, id, first) })
+	return nil
+}
+
+// click is GET /v1/t/c/:id: record the click and redirect to the stored URL (never anywhere a
+// request names, so there is no open redirect).
+func (h *trackingHandlers) click(c *gin.Context) error {
+	id, err := uuidParam(c, "id")
+	if err != nil {
+		return err
+	}
+	click, err := h.m.RecordClick(c.Request.Context(), id, clientIP(c.Request), optionalHeader(c.Request, "User-Agent"))
+	if errors.Is(err, store.ErrNotFound) {
+		c.Redirect(http.StatusFound, h.publicURL)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	c.Redirect(http.StatusFound, click.URL)
+	h.detached(func(ctx context.Context) { h.m.ReportClick(ctx, id, click) })
+	return nil
+}
+
+// clientIP is the first X-Forwarded-For entry, else X-Real-IP, else nothing.
+func clientIP(r *http.Request) *string {
+	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+		first, _, _ := strings.Cut(xff, ",")
+		if first = strings.TrimSpace(first); first != "" {
+			return &first
+		}
+	}
+	return optionalHeader(r, "X-Real-IP")
+}
+
+func optionalHeader(r *http.Request, name string) *string {
+	if v := r.Header.Get(name); v != "" {
+		return &v
+	}
+	return nil
+}
