@@ -11,17 +11,17 @@ import (
 
 // EmailSend is an email_sends row as the admin API shows it, with its journey context.
 type EmailSend struct {
-	ID             string
-	JourneyStateID *string
-	TemplateKey    *string
-	ResendID       *string
-	FromEmail      string
-	ToEmail        string
-	Subject        string
-	Category       *string
-	Status         string
-	UserID         *string // the row's, else the run's
-	JourneyID      *string
+	ID                                                                string
+	JourneyStateID                                                    *string
+	TemplateKey                                                       *string
+	ResendID                                                          *string
+	FromEmail                                                         string
+	ToEmail                                                           string
+	Subject                                                           string
+	Category                                                          *string
+	Status                                                            string
+	UserID                                                            *string // the row's, else the run's
+	JourneyID                                                         *string
 	SentAt, DeliveredAt, OpenedAt, ClickedAt, BouncedAt, ComplainedAt *time.Time
 	BounceType                                                        *string
 	CreatedAt, UpdatedAt                                              time.Time

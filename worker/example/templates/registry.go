@@ -175,7 +175,7 @@ var catalog = []entry{
 {{end}}`},
 
 	{email.TemplateDef{Key: "transactional/verify-email", DefaultSubject: "Verify your email address", Category: email.CategoryTransactional,
-		Preview: hello("confirm this address to finish signing up."),
+		Preview:  hello("confirm this address to finish signing up."),
 		Examples: email.Props{"name": "Ada", "verifyUrl": "https://app.hogsend.com/verify?token=demo", "expiresIn": "24 hours"}}, `{{define "content"}}
 {{template "heading" "Confirm your address"}}
 {{template "paragraph" (print "Hi " (default "there" .name) ", one click confirms that this address is yours.")}}
@@ -184,7 +184,7 @@ var catalog = []entry{
 {{end}}`},
 
 	{email.TemplateDef{Key: "transactional/magic-link", DefaultSubject: "Your sign-in link", Category: email.CategoryTransactional,
-		Preview: hello("here is your sign-in link."),
+		Preview:  hello("here is your sign-in link."),
 		Examples: email.Props{"name": "Ada", "magicLinkUrl": "https://app.hogsend.com/auth/magic?token=demo", "expiresIn": "15 minutes"}}, `{{define "content"}}
 {{template "heading" "Sign in to Hogsend"}}
 {{template "paragraph" (print "Hi " (default "there" .name) ", use the button below to sign in. No password needed.")}}
@@ -209,7 +209,7 @@ var catalog = []entry{
 {{end}}`},
 
 	{email.TemplateDef{Key: "marketing/product-update", DefaultSubject: "What's new in Hogsend", Category: email.Category(ProductUpdates.ID),
-		Preview: func(p email.Props) string { return str(p, "headline", "The latest from the Hogsend team") },
+		Preview:  func(p email.Props) string { return str(p, "headline", "The latest from the Hogsend team") },
 		Examples: email.Props{"name": "Ada", "headline": "Buckets now update in real time"}}, `{{define "content"}}
 {{template "heading" (default "What's new" .headline)}}
 {{template "paragraph" (print "Hi " (default "there" .name) ",")}}
