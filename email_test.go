@@ -23,6 +23,7 @@ import (
 	"github.com/hogsend/hogsend/activities/mailer"
 	"github.com/hogsend/hogsend/schema/schematest"
 	"github.com/hogsend/hogsend/worker/example/templates"
+	"github.com/hogsend/hogsend/workflows/journey"
 )
 
 // The email acceptance scenarios (spec email §15) over HTTP, against real PostgreSQL and an
@@ -599,4 +600,65 @@ func TestEmailTemplatesAdmin(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, code)
 	code, _, _, _ = m.call(t, http.MethodPost, "/v1/admin/templates/nope/send-test", m.adm, map[string]any{"to": "qa@example.com"}, nil)
 	require.Equal(t, http.StatusNotFound, code)
+}
+
+// e2eMail sends the quickstart through the real pipeline and waits an hour; opening that email
+// ends the run.
+var e2eMail = journey.MustDefine(journey.Meta{
+	ID: "e2e-mail", Name: "E2E — Mail", Enabled: true, EntryLimit: journey.EntryUnlimited,
+	Trigger: journey.Trigger{Event: "e2e.mail"}, ExitOn: []journey.ExitRule{{Event: "email.opened"}},
+}, func(ctx journey.Context, u journey.User) error {
+	if _, err := journey.Send(ctx, templates.Quickstart, templates.QuickstartProps{Base: templates.Base{Name: u.String("firstName")}}); err != nil {
+		return err
+	}
+	_, err := ctx.Sleep(journey.Hours(1), "after-send")
+	return err
+})
+
+func TestJourneySendThroughThePipeline(t *testing.T) {
+	t.Parallel()
+	_, dsn := schematest.TestDB(t)
+	sink, err := smtptest.Start(false)
+	require.NoError(t, err)
+	t.Cleanup(sink.Close)
+	env := testEnv(t, dsn, true)
+	env["EMAIL_PROVIDER"], env["SMTP_URL"], env["API_PUBLIC_URL"] = "smtp", sink.URL(), "http://localhost:3002"
+	e, _ := testEngineWith(t, env, &Options{Journeys: []*journey.Journey{e2eMail}, Templates: templates.Registry(), Lists: templates.Lists()})
+	m := &mailEnv{base: serve(t, e), engine: e, smtp: sink, ro: testAdminKey, ing: testAdminKey}
+	runWorker(t, e)
+	j := &journeyEnv{base: m.base, engine: e}
+
+	// 20. With firstName the email greets it; without, the address's local part.
+	code, _, _, raw := m.call(t, http.MethodPut, "/v1/contacts", m.ing, map[string]any{"userId": "mail-ada", "email": "ada.l@example.com"}, nil)
+	require.Less(t, code, 300, raw)
+	j.event(t, "mail-ada", "e2e.mail", map[string]any{"firstName": "Ada"})
+	waitUntil(t, "the journey email", func() bool { return len(sink.To("ada.l@example.com")) == 1 })
+	msg := sink.To("ada.l@example.com")[0]
+	require.Contains(t, msg.HTML, "Hi Ada,")
+	require.Equal(t, "Your Hogsend setup guide", msg.Subject)
+	tok, _ := url.QueryUnescape(strings.TrimPrefix(unsubscribeURL(t, msg), "http://localhost:3002/v1/email/unsubscribe?token="))
+	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
+	require.NoError(t, err)
+	require.NotContains(t, string(payload), "category")
+	require.Contains(t, string(payload), `"externalId":"mail-ada"`)
+
+	_, list, _, _ := m.call(t, http.MethodGet, "/v1/admin/emails?toEmail=ada.l@example.com", m.ro, nil, nil)
+	row := list["emails"].([]any)[0].(map[string]any)
+	require.Equal(t, "journey", row["category"])
+	require.Equal(t, "e2e-mail", row["journeyId"])
+	require.NotNil(t, row["journeyStateId"])
+	state := j.waitState(t, "e2e-mail", "mail-ada", "waiting")
+
+	// Opening the email ingests email.opened for the contact, which exits the run.
+	m.call(t, http.MethodGet, "/v1/t/o/"+row["id"].(string), "", nil, nil)
+	j.waitState(t, "e2e-mail", "mail-ada", "exited")
+	require.Equal(t, 1, j.eventCount(t, "mail-ada", "email.opened"))
+	require.Contains(t, j.logActions(t, state["id"].(string)), "email_sent")
+
+	// A contact with no firstName is greeted by the local part of the address.
+	code, _, _, raw = m.call(t, http.MethodPut, "/v1/contacts", m.ing, map[string]any{"userId": "mail-bo", "email": "bo.r@example.com"}, nil)
+	require.Less(t, code, 300, raw)
+	j.event(t, "mail-bo", "e2e.mail", nil)
+	waitUntil(t, "the second journey email", func() bool { return len(sink.To("bo.r@example.com")) == 1 })
+	require.Contains(t, sink.To("bo.r@example.com")[0].HTML, "Hi bo.r,")
 }

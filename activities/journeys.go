@@ -292,8 +292,8 @@ func (a *Journeys) Lookup(ctx context.Context, in LookupInput) (LookupResult, er
 	return LookupResult{}, temporal.NewNonRetryableApplicationError("unknown lookup "+in.Kind, "BadLookup", nil)
 }
 
-// RecordingSender stands in for the email pipeline: it records each journey send once per
-// idempotency key and reports it sent. Tests read Sent; `dev` logs the sends.
+// RecordingSender replaces the email pipeline in tests of journey orchestration: it records each
+// journey send once per idempotency key and reports it sent.
 type RecordingSender struct {
 	Logger *slog.Logger
 
@@ -313,7 +313,7 @@ func (r *RecordingSender) SendJourneyEmail(_ context.Context, s JourneySend) (jo
 		r.seen[s.IdempotencyKey] = true
 		r.sent = append(r.sent, s)
 		if r.Logger != nil {
-			r.Logger.Info("journey email recorded (no email provider yet)", "template", s.Template, "to", s.To, "journeyId", s.JourneyID)
+			r.Logger.Info("journey email recorded", "template", s.Template, "to", s.To, "journeyId", s.JourneyID)
 		}
 	}
 	return journey.SendEmailResult{Status: journey.SendSent, SentAt: ingest.Timestamp(time.Now())}, nil
