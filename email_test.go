@@ -224,9 +224,14 @@ func TestEmailSendTrackAndUnsubscribe(t *testing.T) {
 	require.Equal(t, http.StatusFound, code)
 	require.Equal(t, "http://localhost:3002", res.Header.Get("Location"))
 
-	// Opens and clicks are ingested as events of the recipient.
+	// Opens and clicks are ingested as events of the recipient's contact (created from the address).
 	waitUntil(t, "tracking events ingested", func() bool {
-		_, ev, _, _ := m.call(t, http.MethodGet, "/v1/admin/events?userId=ada%40example.com", m.ro, nil, nil)
+		_, found, _, _ := m.call(t, http.MethodGet, "/v1/contacts/find?email=ada%40example.com", m.ing, nil, nil)
+		if len(found["contacts"].([]any)) != 1 {
+			return false
+		}
+		id := found["contacts"].([]any)[0].(map[string]any)["id"].(string)
+		_, ev, _, _ := m.call(t, http.MethodGet, "/v1/admin/events?userId="+id, m.ro, nil, nil)
 		names := map[string]bool{}
 		for _, e := range ev["events"].([]any) {
 			names[e.(map[string]any)["event"].(string)] = true
@@ -661,4 +666,97 @@ func TestJourneySendThroughThePipeline(t *testing.T) {
 	j.event(t, "mail-bo", "e2e.mail", nil)
 	waitUntil(t, "the second journey email", func() bool { return len(sink.To("bo.r@example.com")) == 1 })
 	require.Contains(t, sink.To("bo.r@example.com")[0].HTML, "Hi bo.r,")
+}
+
+func TestEmailReportingMath(t *testing.T) {
+	t.Parallel()
+	m := startMailEngine(t, nil)
+	send := func(to, template string, props map[string]any) (id, providerID string, html string) {
+		id = m.send(t, map[string]any{"to": to, "template": template, "props": props})["emailSendId"].(string)
+		msgs := m.smtp.To(to)
+		return id, m.detail(t, id)["email"].(map[string]any)["resendId"].(string), msgs[len(msgs)-1].HTML
+	}
+	// welcome: 2 sent, 2 delivered, 1 opened, 1 clicked.
+	a, apid, ahtml := send("r1@example.com", "welcome", nil)
+	_, bpid, _ := send("r2@example.com", "welcome", nil)
+	m.svixPost(t, "d1", providerEvent("email.delivered", apid, "r1@example.com", nil))
+	m.svixPost(t, "d2", providerEvent("email.delivered", bpid, "r2@example.com", nil))
+	m.call(t, http.MethodGet, "/v1/t/o/"+a, "", nil, nil)
+	link := regexp.MustCompile(`http://localhost:3002/v1/t/c/[0-9a-f-]{36}`).FindString(ahtml)
+	m.call(t, http.MethodGet, m.local(link), "", nil, nil)
+	// password-reset: 1 sent and opened, no delivery report.
+	p, _, _ := send("r3@example.com", "password-reset", map[string]any{"resetUrl": "https://x.example/r"})
+	m.call(t, http.MethodGet, "/v1/t/o/"+p, "", nil, nil)
+
+	code, rep, _, raw := m.call(t, http.MethodGet, "/v1/admin/reporting/templates/welcome?granularity=day", m.ro, nil, nil)
+	require.Equal(t, http.StatusOK, code, raw)
+	totals := rep["totals"].(map[string]any)
+	require.EqualValues(t, 2, totals["sent"])
+	require.EqualValues(t, 2, totals["delivered"])
+	require.EqualValues(t, 1, totals["deliveryRate"])
+	require.EqualValues(t, 0.5, totals["openRate"])
+	require.EqualValues(t, 0.5, totals["clickToDeliveryRate"])
+	require.EqualValues(t, 1, totals["clickRate"])
+	require.Equal(t, map[string]any{"from": nil, "to": nil}, rep["window"])
+	series := rep["series"].([]any)
+	require.Len(t, series, 1)
+	require.Regexp(t, `^\d{4}-\d{2}-\d{2} 00:00:00\+00$`, series[0].(map[string]any)["date"])
+	code, _, _, _ = m.call(t, http.MethodGet, "/v1/admin/reporting/templates/feedback-nps-survey", m.ro, nil, nil)
+	require.Equal(t, http.StatusNotFound, code)
+	code, _, _, _ = m.call(t, http.MethodGet, "/v1/admin/reporting/templates/welcome?from=yesterday", m.ro, nil, nil)
+	require.Equal(t, http.StatusBadRequest, code)
+
+	_, metrics, _, _ := m.call(t, http.MethodGet, "/v1/admin/metrics/emails", m.ro, nil, nil)
+	rows := map[string]map[string]any{}
+	for _, r := range metrics["templates"].([]any) {
+		rows[r.(map[string]any)["templateKey"].(string)] = r.(map[string]any)
+	}
+	require.EqualValues(t, 0.5, rows["welcome"]["openRate"])
+	require.EqualValues(t, 1, rows["password-reset"]["openRate"])
+	require.EqualValues(t, 0, rows["password-reset"]["clickToDeliveryRate"])
+
+	_, ov, _, _ := m.call(t, http.MethodGet, "/v1/admin/metrics/overview", m.ro, nil, nil)
+	require.EqualValues(t, 3, ov["emailsSent24h"])
+	_, dv, _, _ := m.call(t, http.MethodGet, "/v1/admin/metrics/emails/deliverability", m.ro, nil, nil)
+	point := dv["points"].([]any)[0].(map[string]any)
+	require.EqualValues(t, 3, point["total"])
+	require.EqualValues(t, 0.6667, point["deliveryRate"])
+
+	// CSV export: exact header, both welcome ids, no trailing newline.
+	code, _, res, csv := m.call(t, http.MethodGet, "/v1/admin/reporting/sends/export?templateKey=welcome", m.adm, nil, nil)
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, "text/csv; charset=utf-8", res.Header.Get("Content-Type"))
+	require.Equal(t, `attachment; filename="email-sends.csv"`, res.Header.Get("Content-Disposition"))
+	lines := strings.Split(csv, "\n")
+	require.Equal(t, "id,createdAt,templateKey,status,toEmail,userId,subject,sentAt,deliveredAt,openedAt,clickedAt,bouncedAt,complainedAt,bounceType", lines[0])
+	require.Len(t, lines, 3)
+	require.Contains(t, csv, a)
+	require.False(t, strings.HasSuffix(csv, "\n"))
+	code, _, _, _ = m.call(t, http.MethodGet, "/v1/admin/reporting/sends/export?status=nope", m.adm, nil, nil)
+	require.Equal(t, http.StatusBadRequest, code)
+
+	// 18. Email log filters.
+	_, log, _, _ := m.call(t, http.MethodGet, "/v1/admin/emails?engagement=opened", m.ro, nil, nil)
+	require.EqualValues(t, 2, log["total"])
+	_, log, _, _ = m.call(t, http.MethodGet, "/v1/admin/emails?userId=r3%40example.com", m.ro, nil, nil)
+	require.EqualValues(t, 1, log["total"])
+	_, desc, _, _ := m.call(t, http.MethodGet, "/v1/admin/emails", m.ro, nil, nil)
+	_, asc, _, _ := m.call(t, http.MethodGet, "/v1/admin/emails?sort=createdAt&order=asc", m.ro, nil, nil)
+	first := func(l map[string]any) any { return l["emails"].([]any)[0].(map[string]any)["id"] }
+	require.Equal(t, a, first(asc))
+	require.Equal(t, p, first(desc))
+	_, one, _, _ := m.call(t, http.MethodGet, "/v1/admin/emails?limit=1", m.ro, nil, nil)
+	require.Len(t, one["emails"], 1)
+	require.EqualValues(t, 3, one["total"])
+	code, _, _, _ = m.call(t, http.MethodGet, "/v1/admin/emails?sort=subject", m.ro, nil, nil)
+	require.Equal(t, http.StatusBadRequest, code)
+
+	// Contact activity by id or external id.
+	m.call(t, http.MethodPut, "/v1/contacts", m.ing, map[string]any{"email": "r1@example.com", "userId": "r-one"}, nil)
+	code, act, _, raw := m.call(t, http.MethodGet, "/v1/admin/reporting/contacts/r-one/activity", m.ro, nil, nil)
+	require.Equal(t, http.StatusOK, code, raw)
+	require.EqualValues(t, 1, act["total"])
+	require.Equal(t, a, act["sends"].([]any)[0].(map[string]any)["id"])
+	code, _, _, _ = m.call(t, http.MethodGet, "/v1/admin/reporting/contacts/nobody/activity", m.ro, nil, nil)
+	require.Equal(t, http.StatusNotFound, code)
 }

@@ -32,6 +32,10 @@ func (s *Server) Routes() []Route {
 	tr := &trackingHandlers{m: s.cfg.Mailer, publicURL: s.cfg.Mailer.PublicURL(), detached: s.detach}
 	pr := &preferenceHandlers{m: s.cfg.Mailer, db: s.cfg.DB}
 	am := &adminEmailHandlers{m: s.cfg.Mailer, db: s.cfg.DB}
+	rp := &reportingHandlers{db: s.cfg.DB, ingest: s.cfg.Ingest}
+	if s.cfg.Journeys != nil {
+		rp.journeys = s.cfg.Journeys.Registry
+	}
 	pw := &providerWebhookHandlers{m: s.cfg.Mailer, secret: s.cfg.Email.WebhookSecret}
 	return []Route{
 		{http.MethodGet, "/v1/health", Public, "Component and schema health (always 200)", h.health},
@@ -86,6 +90,16 @@ func (s *Server) Routes() []Route {
 		{http.MethodGet, "/v1/admin/templates/:key/preview", apikeys.Read, "Render a template (json, html or text)", am.preview},
 		{http.MethodPost, "/v1/admin/templates/:key/send-test", apikeys.FullAdmin, "Send a test email (full-admin API key)", am.sendTest},
 		{http.MethodGet, "/v1/admin/suppressions", apikeys.Read, "Bounced, unsubscribed and complained recipients", am.suppressions},
+
+		{http.MethodGet, "/v1/admin/metrics/overview", apikeys.Read, "Headline numbers", rp.overview},
+		{http.MethodGet, "/v1/admin/metrics/journeys", apikeys.Read, "Per-journey runs and completion", rp.journeyList},
+		{http.MethodGet, "/v1/admin/metrics/journeys/:id", apikeys.Read, "A journey's funnel", rp.journeyFunnel},
+		{http.MethodGet, "/v1/admin/metrics/emails", apikeys.Read, "Per-template engagement and rates", rp.emails},
+		{http.MethodGet, "/v1/admin/metrics/emails/deliverability", apikeys.Read, "Deliverability series", rp.deliverability},
+		{http.MethodGet, "/v1/admin/metrics/events", apikeys.Read, "Event volume series", rp.events},
+		{http.MethodGet, "/v1/admin/reporting/templates/:key", apikeys.Read, "A template's totals and series", rp.template},
+		{http.MethodGet, "/v1/admin/reporting/contacts/:id/activity", apikeys.Read, "A contact's sends with engagement", rp.contactActivity},
+		{http.MethodGet, "/v1/admin/reporting/sends/export", apikeys.FullAdmin, "Sends as CSV (at most 50,000)", rp.exportSends},
 
 		{http.MethodGet, "/v1/admin/api-keys", apikeys.Read, "List API keys", k.list},
 		{http.MethodPost, "/v1/admin/api-keys", apikeys.FullAdmin, "Create an API key (shown once)", k.create},

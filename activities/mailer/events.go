@@ -68,7 +68,13 @@ func (m *Mailer) report(ctx context.Context, sendID, event, outboundType string,
 	if m.cfg.Events != nil {
 		props["emailSendId"] = sendID
 		props["templateKey"] = sc.TemplateKey
-		if err := m.cfg.Events(ctx, event, sc.UserID, sc.UserEmail, props); err != nil {
+		// A send to a bare address has the address as its user key: ingest it as an email, so it
+		// binds to (or creates) the contact of that address instead of an external id "a@b.c".
+		userID := sc.UserID
+		if strings.EqualFold(userID, sc.To) || strings.EqualFold(userID, sc.UserEmail) {
+			userID = ""
+		}
+		if err := m.cfg.Events(ctx, event, userID, sc.UserEmail, props); err != nil {
 			m.log.Error("tracking: ingest failed", "event", event, "emailSendId", sendID, "error", err)
 		}
 	}

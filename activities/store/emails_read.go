@@ -21,6 +21,7 @@ type EmailSend struct {
 	Category                                                          *string
 	Status                                                            string
 	UserID                                                            *string // the row's, else the run's
+	RowUserID                                                         *string // the row's own (denormalized) user id
 	JourneyID                                                         *string
 	SentAt, DeliveredAt, OpenedAt, ClickedAt, BouncedAt, ComplainedAt *time.Time
 	BounceType                                                        *string
@@ -33,7 +34,7 @@ type EmailSend struct {
 const emailSendColumns = `es.id::text, es.journey_state_id::text, es.template_key, es.resend_id, es.from_email, es.to_email,
 	es.subject, es.category, es.status::text, coalesce(es.user_id, js.user_id), js.journey_id, es.sent_at, es.delivered_at,
 	es.opened_at, es.clicked_at, es.bounced_at, es.complained_at, es.bounce_type, es.created_at, es.updated_at, es.props,
-	js.user_id, js.status::text, js.current_node_id`
+	js.user_id, js.status::text, js.current_node_id, es.user_id`
 
 const emailSendFrom = ` FROM email_sends es LEFT JOIN journey_states js ON js.id = es.journey_state_id AND js.deleted_at IS NULL`
 
@@ -41,13 +42,14 @@ func scanEmailSend(row pgx.Row) (EmailSend, error) {
 	var e EmailSend
 	err := row.Scan(&e.ID, &e.JourneyStateID, &e.TemplateKey, &e.ResendID, &e.FromEmail, &e.ToEmail, &e.Subject, &e.Category,
 		&e.Status, &e.UserID, &e.JourneyID, &e.SentAt, &e.DeliveredAt, &e.OpenedAt, &e.ClickedAt, &e.BouncedAt, &e.ComplainedAt,
-		&e.BounceType, &e.CreatedAt, &e.UpdatedAt, &e.Props, &e.JourneyUserID, &e.JourneyStatus, &e.JourneyNode)
+		&e.BounceType, &e.CreatedAt, &e.UpdatedAt, &e.Props, &e.JourneyUserID, &e.JourneyStatus, &e.JourneyNode, &e.RowUserID)
 	return e, interpret(err)
 }
 
 // EmailFilter narrows the admin email log; empty fields do not filter.
 type EmailFilter struct {
 	ToEmail, TemplateKey, Status, JourneyID, UserID, Category string
+	UserIDOnly                                                string // the row's own user id (the export's userId)
 	Engagement                                                string // opened | clicked | bounced | complained
 	From, To                                                  *time.Time
 	Sort                                                      string // createdAt | sentAt | openedAt | clickedAt
@@ -85,6 +87,9 @@ func (f EmailFilter) where() (string, []any) {
 	if f.UserID != "" {
 		args = append(args, f.UserID)
 		conds = append(conds, fmt.Sprintf("(es.user_id = $%d OR js.user_id = $%d)", len(args), len(args)))
+	}
+	if f.UserIDOnly != "" {
+		add("es.user_id = $%d", f.UserIDOnly)
 	}
 	if f.Category != "" {
 		add("es.category = $%d", f.Category)
