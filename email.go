@@ -34,7 +34,7 @@ func newProvider(cfg *Config, logger *slog.Logger) (email.Provider, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.MaxIdle = 32
+		p.MaxIdle = 128 // one session per concurrent send stays open
 		return p, nil
 	case "sink":
 		return &sink.Provider{Dir: cfg.Email.SinkDir, Logger: logger}, nil

@@ -88,16 +88,21 @@ func (h *emailHandlers) send(c *gin.Context) error {
 	if _, ok := h.m.Templates().Get(b.Template); !ok {
 		return Errorf(http.StatusBadRequest, "Unknown template: %s", b.Template)
 	}
-	r, err := resolveRecipient(c.Request.Context(), h.db, b.To, b.UserID)
-	if err != nil {
-		return err
+	r := recipient{resolve: true}
+	if b.To != nil {
+		r.email = strings.ToLower(strings.TrimSpace(*b.To)) // the pipeline finds its contact
+	} else {
+		var err error
+		if r, err = recipientOfUser(c.Request.Context(), h.db, strings.TrimSpace(*b.UserID)); err != nil {
+			return err
+		}
 	}
 	key := c.GetHeader("Idempotency-Key")
 	if key == "" {
 		key = b.IdempotencyKey
 	}
 	res, err := h.m.Send(c.Request.Context(), mailer.SendOptions{
-		Template: b.Template, Props: b.Props, To: r.email, From: b.From, Subject: b.Subject, UserID: r.userID,
+		Template: b.Template, Props: b.Props, To: r.email, From: b.From, Subject: b.Subject, UserID: r.userID, ResolveUser: r.resolve,
 		UserEmail: r.email, Category: email.Category(b.Category), ReplyTo: b.ReplyTo,
 		SkipPreferenceCheck: b.SkipPreferenceCheck, IdempotencyKey: key,
 	})
@@ -110,27 +115,16 @@ func (h *emailHandlers) send(c *gin.Context) error {
 
 // recipient is who a transactional send goes to.
 type recipient struct {
-	email  string
-	userID string // the contact's external id, else its id, else the address itself
+	email   string
+	userID  string // the contact's external id, else its id
+	resolve bool   // an address: the pipeline finds its contact (or records the address itself)
 }
 
 var errNoRecipient = &HTTPError{Status: http.StatusNotFound, Message: "No resolvable email for recipient"}
 
-// resolveRecipient finds the contact behind an address (a new address is sendable as it is) or
-// behind a user id (which must have an email).
-func resolveRecipient(ctx context.Context, db store.DBTX, to, userID *string) (recipient, error) {
-	if to != nil {
-		addr := strings.ToLower(strings.TrimSpace(*to))
-		c, err := store.RecipientByEmail(ctx, db, addr)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return recipient{email: addr, userID: addr}, nil
-		case err != nil:
-			return recipient{}, err
-		}
-		return recipient{email: addr, userID: c.ExternalIDOrID()}, nil
-	}
-	c, err := store.RecipientByUserID(ctx, db, strings.TrimSpace(*userID))
+// recipientOfUser finds the contact behind a user id, which must have an email.
+func recipientOfUser(ctx context.Context, db store.DBTX, userID string) (recipient, error) {
+	c, err := store.RecipientByUserID(ctx, db, userID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return recipient{}, errNoRecipient

@@ -46,6 +46,10 @@ type EventRecorder func(ctx context.Context, name, userID, email string, props m
 type Mailer struct {
 	cfg Config
 	log *slog.Logger
+	// Concurrent sends share statements and commits: the rows written before the provider call,
+	// and the marks written after it.
+	inserts *store.Coalescer[store.NewSend, bool]
+	marks   *store.Coalescer[store.SentMark, struct{}]
 }
 
 // New builds a Mailer.
@@ -61,7 +65,14 @@ func New(cfg Config) *Mailer {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Mailer{cfg: cfg, log: log}
+	m := &Mailer{cfg: cfg, log: log}
+	m.inserts = &store.Coalescer[store.NewSend, bool]{Run: func(ctx context.Context, s []store.NewSend) ([]bool, error) {
+		return store.InsertSends(ctx, m.cfg.DB, s)
+	}}
+	m.marks = &store.Coalescer[store.SentMark, struct{}]{Run: func(ctx context.Context, s []store.SentMark) ([]struct{}, error) {
+		return make([]struct{}, len(s)), store.MarkSendsSent(ctx, m.cfg.DB, s)
+	}}
+	return m
 }
 
 // Templates is the template registry; Lists the list registry.
@@ -93,6 +104,9 @@ type SendOptions struct {
 	Subject             string // "" = the template's default subject
 	JourneyStateID      string
 	UserID, UserEmail   string // the recipient's identity written on the row
+	// ResolveUser sets UserID from the address's contact: its external id, else its id, else
+	// the address itself (transactional sends to an address).
+	ResolveUser bool
 	Category            email.Category
 	Tags                []email.Tag
 	Headers             map[string]string
@@ -153,10 +167,20 @@ func (m *Mailer) Send(ctx context.Context, o SendOptions) (Result, error) {
 	for k, v := range o.Headers {
 		headers[k] = v
 	}
+	if o.SkipPreferenceCheck && o.ResolveUser {
+		c, err := store.RecipientByEmail(ctx, m.cfg.DB, o.To)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return Result{}, err
+		}
+		row.UserID = userKey(o.To, &c)
+	}
 	if !o.SkipPreferenceCheck {
-		blocked, reason, err := m.check(ctx, o.To, category, o.Category)
+		blocked, reason, contact, err := m.check(ctx, o.To, category, o.Category, o.ResolveUser)
 		if err != nil {
 			return Result{}, err
+		}
+		if o.ResolveUser {
+			row.UserID, o.UserID = userKey(o.To, contact), userKey(o.To, contact)
 		}
 		switch blocked {
 		case StatusSkipped:
@@ -192,7 +216,7 @@ func (m *Mailer) Send(ctx context.Context, o SendOptions) (Result, error) {
 	}
 	html, links := m.track(row.ID, rendered.HTML)
 	row.Status, row.IdempotencyKey = "queued", o.IdempotencyKey
-	inserted, err := store.InsertSend(ctx, m.cfg.DB, row, links)
+	inserted, err := m.inserts.Do(ctx, store.NewSend{Row: row, Links: links})
 	if err != nil {
 		return Result{}, err
 	}
@@ -241,7 +265,7 @@ func (m *Mailer) replay(ctx context.Context, key string) (Result, bool, error) {
 
 // check applies suppression, unsubscribes, category polarity and the frequency cap. It returns
 // the blocking status ("" = send) and the reason recorded on the failed row.
-func (m *Mailer) check(ctx context.Context, to string, category, callerCategory email.Category) (string, string, error) {
+func (m *Mailer) check(ctx context.Context, to string, category, callerCategory email.Category, resolve bool) (string, string, *store.Recipient, error) {
 	rule, byCategory, capped := m.cfg.Cap.Rule(callerCategory)
 	var window *store.CapWindow
 	if capped {
@@ -250,21 +274,30 @@ func (m *Mailer) check(ctx context.Context, to string, category, callerCategory 
 			window.Category = string(callerCategory)
 		}
 	}
-	g, err := store.RecipientCheck(ctx, m.cfg.DB, to, window)
+	g, err := store.RecipientCheck(ctx, m.cfg.DB, to, window, resolve)
 	if err != nil {
-		return "", "", err
+		return "", "", nil, err
 	}
 	switch {
 	case g.Suppressed:
-		return StatusSuppressed, "suppressed", nil
+		return StatusSuppressed, "suppressed", g.Contact, nil
 	case g.UnsubscribedAll:
-		return StatusUnsubscribed, "unsubscribed", nil
+		return StatusUnsubscribed, "unsubscribed", g.Contact, nil
 	case category != "" && !m.cfg.Lists.IsSubscribed(g.Categories, string(category)):
-		return StatusUnsubscribed, "category_unsubscribed", nil
+		return StatusUnsubscribed, "category_unsubscribed", g.Contact, nil
 	case capped && g.RecentSends >= rule.Count:
-		return StatusSkipped, "", nil
+		return StatusSkipped, "", g.Contact, nil
 	}
-	return "", "", nil
+	return "", "", g.Contact, nil
+}
+
+// userKey is the identity a send to an address records: its contact's external id, else the
+// contact's id, else the address.
+func userKey(addr string, c *store.Recipient) string {
+	if c == nil || c.ID == "" {
+		return addr
+	}
+	return c.ExternalIDOrID()
 }
 
 // track rewrites a rendered document's links to the click redirect and adds the open pixel.
@@ -304,7 +337,8 @@ func (m *Mailer) markSent(ctx context.Context, row store.SendRow, providerID str
 	if err != nil {
 		return err
 	}
-	if err := store.MarkSendSent(context.WithoutCancel(ctx), m.cfg.DB, row.ID, providerID, now, rows[0]); err != nil {
+	mark := store.SentMark{ID: row.ID, ProviderID: providerID, SentAt: now, EventType: outbound.EmailSent, Event: rows[0]}
+	if _, err := m.marks.Do(context.WithoutCancel(ctx), mark); err != nil {
 		return err
 	}
 	m.kick()

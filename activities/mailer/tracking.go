@@ -2,14 +2,46 @@ package mailer
 
 import (
 	"html"
-	"regexp"
 	"strings"
 )
 
 // Link and pixel rewriting of tracked sends (pure: the caller stores the tracked links).
 
-// hrefAttr matches a double-quoted href attribute (single-quoted ones are left alone).
-var hrefAttr = regexp.MustCompile(`(?i)\bhref="([^"]*)"`)
+// hrefValues calls fn with the bounds of every double-quoted href attribute's value (single-quoted
+// ones are left alone), in order. A plain scan: it runs on every tracked send.
+func hrefValues(doc string, fn func(start, end int)) {
+	lower := asciiLower(doc) // same byte offsets as doc
+	for i := 0; ; {
+		j := strings.Index(lower[i:], `href="`)
+		if j < 0 {
+			return
+		}
+		at := i + j
+		start := at + len(`href="`)
+		end := strings.IndexByte(doc[start:], '"')
+		if end < 0 {
+			return
+		}
+		if at == 0 || !wordByte(doc[at-1]) {
+			fn(start, start+end)
+		}
+		i = start + end + 1
+	}
+}
+
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func wordByte(c byte) bool {
+	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
 
 // untracked are the engine's own links, which must keep working as they are.
 var untracked = []string{"/v1/email/unsubscribe", "/v1/email/preferences"}
@@ -33,13 +65,13 @@ func trackable(u string) bool {
 func TrackableLinks(doc string) []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, m := range hrefAttr.FindAllStringSubmatch(doc, -1) {
-		u := html.UnescapeString(m[1])
+	hrefValues(doc, func(start, end int) {
+		u := html.UnescapeString(doc[start:end])
 		if trackable(u) && !seen[u] {
 			seen[u] = true
 			out = append(out, u)
 		}
-	}
+	})
 	return out
 }
 
@@ -49,13 +81,19 @@ func RewriteLinks(doc string, tracked map[string]string) string {
 	if len(tracked) == 0 {
 		return doc
 	}
-	return hrefAttr.ReplaceAllStringFunc(doc, func(attr string) string {
-		u := html.UnescapeString(hrefAttr.FindStringSubmatch(attr)[1])
+	var b strings.Builder
+	b.Grow(len(doc))
+	last := 0
+	hrefValues(doc, func(start, end int) {
+		u := html.UnescapeString(doc[start:end])
 		if to, ok := tracked[u]; ok && trackable(u) {
-			return `href="` + html.EscapeString(to) + `"`
+			b.WriteString(doc[last:start])
+			b.WriteString(html.EscapeString(to))
+			last = end
 		}
-		return attr
 	})
+	b.WriteString(doc[last:])
+	return b.String()
 }
 
 // InsertPixel puts the open pixel right before the last </body>, or at the end without one.

@@ -2,7 +2,11 @@ package store
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // SendRow is a new email_sends row.
@@ -26,27 +30,80 @@ type TrackedLink struct {
 	ID, URL string
 }
 
-// InsertSend writes a send row and its tracked links in one statement. With an idempotency key
-// already taken it writes nothing and returns false.
-func InsertSend(ctx context.Context, db DBTX, r SendRow, links []TrackedLink) (bool, error) {
-	ids := make([]string, len(links))
-	urls := make([]string, len(links))
-	for i, l := range links {
-		ids[i], urls[i] = l.ID, l.URL
+// NewSend is a send row with its tracked links.
+type NewSend struct {
+	Row   SendRow
+	Links []TrackedLink
+}
+
+// InsertSends writes send rows and their tracked links in one statement. A row whose idempotency
+// key is already taken is not written: its result is false.
+func InsertSends(ctx context.Context, db DBTX, sends []NewSend) ([]bool, error) {
+	n := len(sends)
+	ids, users, emails, templates, froms, tos, subjects, statuses := make([]string, n), make([]*string, n), make([]*string, n),
+		make([]*string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	states, categories, reasons, keys, props := make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+	var linkIDs, linkSends, linkURLs []string
+	for i, s := range sends {
+		r := s.Row
+		ids[i], froms[i], tos[i], subjects[i], statuses[i] = r.ID, r.From, r.To, r.Subject, r.Status
+		states[i], users[i], emails[i], templates[i] = optional(r.JourneyStateID), optional(r.UserID), optional(r.UserEmail), optional(r.TemplateKey)
+		categories[i], reasons[i], keys[i] = optional(r.Category), optional(r.StatusReason), optional(r.IdempotencyKey)
+		if r.Props != nil {
+			b, err := json.Marshal(r.Props)
+			if err != nil {
+				return nil, fmt.Errorf("encode props: %w", err)
+			}
+			props[i] = optional(string(b))
+		}
+		for _, l := range s.Links {
+			linkIDs, linkSends, linkURLs = append(linkIDs, l.ID), append(linkSends, r.ID), append(linkURLs, l.URL)
+		}
 	}
-	var n int
-	err := db.QueryRow(ctx, `WITH s AS (
+	rows, err := db.Query(ctx, `WITH s AS (
 			INSERT INTO email_sends (id, journey_state_id, user_id, user_email, template_key, from_email, to_email,
 				subject, category, status, status_reason, idempotency_key, props)
-			VALUES ($1, nullif($2, '')::uuid, nullif($3, ''), nullif($4, ''), nullif($5, ''), $6, $7, $8, nullif($9, ''),
-				$10::email_send_status, nullif($11, ''), nullif($12, ''), $13)
+			SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+				$9::text[], $10::text[]::email_send_status[], $11::text[], $12::text[], $13::jsonb[])
 			ON CONFLICT (idempotency_key) DO NOTHING RETURNING id),
 		l AS (INSERT INTO tracked_links (id, email_send_id, original_url)
-			SELECT u.id, s.id, u.url FROM s, unnest($14::uuid[], $15::text[]) AS u(id, url))
-		SELECT count(*) FROM s`,
-		r.ID, r.JourneyStateID, r.UserID, r.UserEmail, r.TemplateKey, r.From, r.To, r.Subject, r.Category,
-		r.Status, r.StatusReason, r.IdempotencyKey, r.Props, ids, urls).Scan(&n)
-	return n == 1, err
+			SELECT u.id, u.send_id, u.url FROM unnest($14::uuid[], $15::uuid[], $16::text[]) AS u(id, send_id, url)
+			JOIN s ON s.id = u.send_id)
+		SELECT id::text FROM s`,
+		ids, states, users, emails, templates, froms, tos, subjects, categories, statuses, reasons, keys, props,
+		linkIDs, linkSends, linkURLs)
+	if err != nil {
+		return nil, err
+	}
+	written, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	in := make(map[string]bool, len(written))
+	for _, id := range written {
+		in[id] = true
+	}
+	out := make([]bool, n)
+	for i, id := range ids {
+		out[i] = in[id]
+	}
+	return out, nil
+}
+
+// InsertSend is InsertSends of one row.
+func InsertSend(ctx context.Context, db DBTX, r SendRow, links []TrackedLink) (bool, error) {
+	out, err := InsertSends(ctx, db, []NewSend{{Row: r, Links: links}})
+	if err != nil {
+		return false, err
+	}
+	return out[0], nil
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // SendByIdempotencyKey returns the id and status of the send holding a key.
@@ -55,13 +112,33 @@ func SendByIdempotencyKey(ctx context.Context, db DBTX, key string) (id, status 
 	return id, status, interpret(err)
 }
 
-// MarkSendSent records the provider's acceptance, and the outbound event, in one statement.
-func MarkSendSent(ctx context.Context, db DBTX, id, providerID string, sentAt time.Time, event OutboxRow) error {
-	_, err := db.Exec(ctx, `WITH u AS (UPDATE email_sends SET resend_id = $2, status = 'sent', sent_at = $3, updated_at = now()
-			WHERE id = $1 RETURNING id)
-		INSERT INTO outbox (kind, dedupe_key, payload) SELECT $4, $5, $6::jsonb FROM u
+// SentMark is a provider's acceptance of a send, with the outbound event it emits.
+type SentMark struct {
+	ID, ProviderID string
+	SentAt         time.Time
+	EventType      string
+	Event          OutboxRow
+}
+
+// MarkSendsSent records provider acceptances in one statement. Each one's outbound event is only
+// written when an enabled endpoint subscribes to its type: the fan-out would find nobody else.
+func MarkSendsSent(ctx context.Context, db DBTX, marks []SentMark) error {
+	n := len(marks)
+	ids, pids, ats, kinds, keys, payloads, types := make([]string, n), make([]string, n), make([]time.Time, n),
+		make([]string, n), make([]*string, n), make([]string, n), make([]string, n)
+	for i, m := range marks {
+		ids[i], pids[i], ats[i] = m.ID, m.ProviderID, m.SentAt
+		kinds[i], keys[i], payloads[i], types[i] = m.Event.Kind, m.Event.DedupeKey, string(m.Event.Payload), m.EventType
+	}
+	_, err := db.Exec(ctx, `WITH u AS (UPDATE email_sends e SET resend_id = v.pid, status = 'sent', sent_at = v.at, updated_at = now()
+			FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS v(id, pid, at) WHERE e.id = v.id RETURNING e.id)
+		INSERT INTO outbox (kind, dedupe_key, payload)
+		SELECT v.kind, v.key, v.payload FROM unnest($1::uuid[], $4::text[], $5::text[], $6::jsonb[], $7::text[]) AS v(id, kind, key, payload, type)
+		JOIN u ON u.id = v.id
+		WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE NOT disabled AND organization_id IS NULL
+			AND event_types @> jsonb_build_array(v.type))
 		ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING`,
-		id, providerID, sentAt, event.Kind, event.DedupeKey, string(event.Payload))
+		ids, pids, ats, kinds, keys, payloads, types)
 	return err
 }
 
@@ -74,12 +151,14 @@ func MarkSendFailed(ctx context.Context, db DBTX, id string) error {
 }
 
 // RecipientGate is what the send-time checks need to know about a recipient: every preference
-// row of the address folded into one, and the sends counted against a frequency cap.
+// row of the address folded into one, the sends counted against a frequency cap, and (when
+// asked) the contact the address belongs to.
 type RecipientGate struct {
 	Suppressed      bool
 	UnsubscribedAll bool
 	Categories      map[string]bool
 	RecentSends     int
+	Contact         *Recipient // nil when not asked for or not found
 }
 
 // CapWindow asks RecipientCheck to count recent non-failed sends (of one category when set).
@@ -89,9 +168,9 @@ type CapWindow struct {
 }
 
 // RecipientCheck folds the preference rows of an address (suppressed or unsubscribed if any row
-// is; a category false if any row says false, else true if one says true) and counts its sends
-// for the cap, in one round trip.
-func RecipientCheck(ctx context.Context, db DBTX, email string, cap *CapWindow) (RecipientGate, error) {
+// is; a category false if any row says false, else true if one says true), counts its sends for
+// the cap and, with resolve, finds its contact as RecipientByEmail does — in one round trip.
+func RecipientCheck(ctx context.Context, db DBTX, email string, cap *CapWindow, resolve bool) (RecipientGate, error) {
 	var g RecipientGate
 	var window *time.Duration
 	var category *string
@@ -101,15 +180,22 @@ func RecipientCheck(ctx context.Context, db DBTX, email string, cap *CapWindow) 
 			category = &cap.Category
 		}
 	}
+	var contactID, externalID, contactEmail *string
 	err := db.QueryRow(ctx, `WITH p AS (SELECT suppressed, unsubscribed_all, categories FROM email_preferences
-			WHERE lower(email) = lower($1))
+			WHERE lower(email) = lower($1)),
+		r AS (`+recipientByEmailSQL+`)
 		SELECT coalesce(bool_or(suppressed), false), coalesce(bool_or(unsubscribed_all), false),
 			(SELECT coalesce(jsonb_object_agg(key, flag), '{}'::jsonb) FROM
 				(SELECT key, bool_and(value = 'true') AS flag FROM p, jsonb_each_text(coalesce(p.categories, '{}'::jsonb)) GROUP BY key) c),
 			CASE WHEN $2::interval IS NULL THEN 0 ELSE (SELECT count(*) FROM email_sends
 				WHERE to_email = lower($1) AND created_at >= now() - $2::interval AND status <> 'failed'
-					AND ($3::text IS NULL OR category = $3)) END
-		FROM p`, email, window, category).Scan(&g.Suppressed, &g.UnsubscribedAll, &g.Categories, &g.RecentSends)
+					AND ($3::text IS NULL OR category = $3)) END,
+			(SELECT id FROM r WHERE $4), (SELECT external_id FROM r WHERE $4), (SELECT email FROM r WHERE $4)
+		FROM p`, email, window, category, resolve).Scan(&g.Suppressed, &g.UnsubscribedAll, &g.Categories, &g.RecentSends,
+		&contactID, &externalID, &contactEmail)
+	if contactID != nil {
+		g.Contact = &Recipient{ID: *contactID, ExternalID: externalID, Email: contactEmail}
+	}
 	return g, err
 }
 
@@ -207,13 +293,16 @@ func (r Recipient) ExternalIDOrID() string {
 
 // RecipientByEmail finds the live contact of an address, directly or through an email alias.
 func RecipientByEmail(ctx context.Context, db DBTX, addr string) (Recipient, error) {
-	return scanRecipient(db.QueryRow(ctx, `(SELECT id::text, external_id, email FROM contacts
+	return scanRecipient(db.QueryRow(ctx, recipientByEmailSQL, addr))
+}
+
+// recipientByEmailSQL finds the live contact of the address $1, directly or through an alias.
+const recipientByEmailSQL = `(SELECT id::text AS id, external_id, email FROM contacts
 			WHERE deleted_at IS NULL AND lower(email) = lower($1) LIMIT 1)
 		UNION ALL
 		(SELECT c.id::text, c.external_id, c.email FROM contact_aliases a JOIN contacts c ON c.id = a.contact_id
 			WHERE c.deleted_at IS NULL AND a.alias_kind = 'email' AND a.alias_value = lower($1) LIMIT 1)
-		LIMIT 1`, addr))
-}
+		LIMIT 1`
 
 // RecipientByUserID finds the live contact of an external id, directly or through an alias.
 func RecipientByUserID(ctx context.Context, db DBTX, userID string) (Recipient, error) {

@@ -3,6 +3,7 @@
 //
 //	go run ./cmd/bench ingest [-requests 40000] [-concurrency 64] [-batch-events 100000]
 //	go run ./cmd/bench journeys [-runs 1000] [-concurrency 32]
+//	go run ./cmd/bench email [-sends 20000] [-concurrency 64]
 //
 // ingest starts a private durable PostgreSQL (or uses HOGSEND_BENCH_DATABASE_URL), runs the
 // engine's API as a child process, and prints:
@@ -11,8 +12,8 @@
 //	(b) POST /v1/events/batch (500 events per request): events/s;
 //	(c) the ceiling: pgx CopyFrom of the same rows into user_events;
 //
-// the ratio (b)/(c), and the engine's RSS (current and peak) under that load. journeys is
-// described in journeys.go.
+// the ratio (b)/(c), and the engine's RSS (current and peak) under that load. journeys and email
+// are described in journeys.go and email.go.
 package main
 
 import (
@@ -28,7 +29,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,6 +44,7 @@ import (
 	"github.com/hogsend/hogsend/activities/apikeys"
 	"github.com/hogsend/hogsend/schema"
 	"github.com/hogsend/hogsend/schema/pglocal"
+	"github.com/hogsend/hogsend/worker/example/templates"
 )
 
 const engineChildArg = "__engine"
@@ -49,11 +53,11 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == engineChildArg {
 		// The engine under test, in its own process so its memory is its own.
 		os.Args = append(os.Args[:1], os.Args[2:]...)
-		hogsend.Main(&hogsend.Options{Journeys: benchJourneys})
+		runChild()
 		return
 	}
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench ingest|journeys [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench ingest|journeys|email [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -66,6 +70,12 @@ func main() {
 		users := fs.Int("users", 10000, "distinct contacts the events belong to")
 		_ = fs.Parse(os.Args[2:])
 		err = runIngest(*requests, *concurrency, *batchEvents, *users)
+	case "email":
+		fs := flag.NewFlagSet("email", flag.ExitOnError)
+		sends := fs.Int("sends", 20000, "transactional sends (and raw messages)")
+		concurrency := fs.Int("concurrency", 64, "concurrent HTTP clients / SMTP sessions")
+		_ = fs.Parse(os.Args[2:])
+		err = runEmail(*sends, *concurrency)
 	case "journeys":
 		fs := flag.NewFlagSet("journeys", flag.ExitOnError)
 		runs := fs.Int("runs", 1000, "workflows to start in (a) and enrolments in (b)")
@@ -73,13 +83,38 @@ func main() {
 		_ = fs.Parse(os.Args[2:])
 		err = runJourneys(*runs, *concurrency)
 	default:
-		fmt.Fprintln(os.Stderr, "usage: bench ingest|journeys [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench ingest|journeys|email [flags]")
 		os.Exit(2)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// runChild runs the engine; with HOGSEND_BENCH_CPUPROFILE=<file> it writes a CPU profile of
+// the engine's life (inspect with `go tool pprof`).
+func runChild() {
+	opts := &hogsend.Options{Journeys: benchJourneys, Templates: templates.Registry(), Lists: templates.Lists()}
+	path := os.Getenv("HOGSEND_BENCH_CPUPROFILE")
+	if path == "" {
+		hogsend.Main(opts)
+		return
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cpu profile:", err)
+		os.Exit(1)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	code := hogsend.Run(ctx, os.Args, os.Stdout, os.Stderr, opts)
+	stop()
+	pprof.StopCPUProfile()
+	_ = f.Close()
+	os.Exit(code)
 }
 
 // benchSetup is a migrated database, a connection to it and an ingest API key.
