@@ -96,17 +96,17 @@ const (
 
 // SendOptions is one send.
 type SendOptions struct {
-	SendID              string // "" = a new id; set by resends, whose id is known in advance
-	Template            string
-	Props               email.Props
-	To                  string
-	From                string // "" = the default sender
-	Subject             string // "" = the template's default subject
-	JourneyStateID      string
-	UserID, UserEmail   string // the recipient's identity written on the row
+	SendID            string // "" = a new id; set by resends, whose id is known in advance
+	Template          string
+	Props             email.Props
+	To                string
+	From              string // "" = the default sender
+	Subject           string // "" = the template's default subject
+	JourneyStateID    string
+	UserID, UserEmail string // the recipient's identity written on the row
 	// ResolveUser sets UserID from the address's contact: its external id, else its id, else
 	// the address itself (transactional sends to an address).
-	ResolveUser bool
+	ResolveUser         bool
 	Category            email.Category
 	Tags                []email.Tag
 	Headers             map[string]string
