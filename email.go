@@ -46,16 +46,22 @@ func newProvider(cfg *Config, logger *slog.Logger) (email.Provider, error) {
 
 // newMailers builds the send pipeline twice over one provider: the API's retries provider
 // failures in-process; the worker's leaves retries to Temporal.
-func newMailers(cfg *Config, opts *Options, svc *ingest.Service, db store.DBTX, logger *slog.Logger) (api, worker *mailer.Mailer, err error) {
+// The provider built from the environment is the engine's to close (SMTP sessions); one passed in
+// Options is the application's.
+func newMailers(cfg *Config, opts *Options, svc *ingest.Service, db store.DBTX, logger *slog.Logger) (api, worker *mailer.Mailer, closeProvider func(), err error) {
+	closeProvider = func() {}
 	provider := opts.Email.Provider
 	if provider == nil {
 		if provider, err = newProvider(cfg, logger); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
+		}
+		if c, ok := provider.(interface{ Close() }); ok {
+			closeProvider = c.Close
 		}
 	}
 	lists, err := email.NewLists(cfg.EnabledLists.Allows, opts.Lists...)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	secret := cfg.TokenSecret
 	if secret == "" {
@@ -73,5 +79,5 @@ func newMailers(cfg *Config, opts *Options, svc *ingest.Service, db store.DBTX, 
 	}
 	worker = mailer.New(mc)
 	mc.Provider = email.Retrying{Provider: provider}
-	return mailer.New(mc), worker, nil
+	return mailer.New(mc), worker, closeProvider, nil
 }

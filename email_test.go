@@ -760,3 +760,47 @@ func TestEmailReportingMath(t *testing.T) {
 	code, _, _, _ = m.call(t, http.MethodGet, "/v1/admin/reporting/contacts/nobody/activity", m.ro, nil, nil)
 	require.Equal(t, http.StatusNotFound, code)
 }
+
+func TestEmailOutboundEvents(t *testing.T) {
+	t.Parallel()
+	m := startMailEngine(t, nil)
+	// Nothing subscribes yet: a send records no outbound event.
+	m.send(t, map[string]any{"to": "before@example.com", "template": "welcome"})
+	_, err := m.engine.pool.Exec(t.Context(), `INSERT INTO webhook_endpoints (url, secret, secret_prefix, event_types)
+		VALUES ('https://hooks.example.com/x', 'whsec_x', 'whsec_x', '["email.sent","email.opened","email.clicked","email.delivered","email.bounced","contact.unsubscribed"]')`)
+	require.NoError(t, err)
+
+	out := m.send(t, map[string]any{"to": "out@example.com", "template": "welcome"})
+	id := out["emailSendId"].(string)
+	msg := m.smtp.To("out@example.com")[0]
+	pid := m.detail(t, id)["email"].(map[string]any)["resendId"].(string)
+	m.call(t, http.MethodGet, "/v1/t/o/"+id, "", nil, nil)
+	m.call(t, http.MethodGet, "/v1/t/o/"+id, "", nil, nil) // a second open: no second event
+	link := regexp.MustCompile(`http://localhost:3002/v1/t/c/[0-9a-f-]{36}`).FindString(msg.HTML)
+	m.call(t, http.MethodGet, m.local(link), "", nil, nil)
+	m.svixPost(t, "evt_delivered", providerEvent("email.delivered", pid, "out@example.com", nil))
+	m.svixPost(t, "evt_bounced", providerEvent("email.bounced", pid, "out@example.com", map[string]any{"type": "Transient", "message": "Mailbox full"}))
+	m.call(t, http.MethodGet, m.local(unsubscribeURL(t, msg)), "", nil, nil)
+
+	want := map[string]int{"email.sent": 1, "email.opened": 1, "email.clicked": 1, "email.delivered": 1, "email.bounced": 1, "contact.unsubscribed": 1}
+	var got map[string]int
+	waitUntil(t, "outbound deliveries", func() bool {
+		rows, err := m.engine.pool.Query(t.Context(), `SELECT event_type, count(*)::int FROM webhook_deliveries GROUP BY event_type`)
+		require.NoError(t, err)
+		got = map[string]int{}
+		for rows.Next() {
+			var k string
+			var n int
+			require.NoError(t, rows.Scan(&k, &n))
+			got[k] = n
+		}
+		return fmt.Sprint(got) == fmt.Sprint(want)
+	})
+	var payload []byte
+	require.NoError(t, m.engine.pool.QueryRow(t.Context(), `SELECT payload::text FROM webhook_deliveries WHERE event_type = 'email.bounced'`).Scan(&payload))
+	require.Contains(t, string(payload), `"bounceType": "Transient"`)
+	require.Contains(t, string(payload), `"emailSendId": "`+id+`"`)
+	require.NoError(t, m.engine.pool.QueryRow(t.Context(), `SELECT payload::text FROM webhook_deliveries WHERE event_type = 'email.sent'`).Scan(&payload))
+	require.Contains(t, string(payload), `"to": "out@example.com"`)
+	require.Contains(t, string(payload), `"templateKey": "welcome"`)
+}

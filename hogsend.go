@@ -121,6 +121,7 @@ type Engine struct {
 	sender   activities.JourneySender
 	// mail is the API's send pipeline (in-process provider retries); workerMail the worker's.
 	mail, workerMail *mailer.Mailer
+	closeProvider    func()
 	started          time.Time
 	// dispatching runs the outbox dispatcher once per engine, whichever of Serve and RunWorker
 	// starts first; Close stops it.
@@ -173,7 +174,7 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 		Timeout: 600,
 	}}
 	svc.EnableGroupCommit(&ingest.GroupCommit{})
-	mail, workerMail, err := newMailers(cfg, opts, svc, pool, logger)
+	mail, workerMail, closeProvider, err := newMailers(cfg, opts, svc, pool, logger)
 	if err != nil {
 		pool.Close()
 		tc.Close()
@@ -191,7 +192,7 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 		ingest:   svc,
 		journeys: registry,
 		sender:   sender,
-		mail:     mail, workerMail: workerMail,
+		mail:     mail, workerMail: workerMail, closeProvider: closeProvider,
 		started: time.Now(),
 		Stdout:  os.Stdout,
 	}, nil
@@ -280,6 +281,7 @@ func (e *Engine) Close() {
 		<-e.dispatchDone
 	}
 	e.ingest.Close()
+	e.closeProvider()
 	e.temporal.Close()
 	e.pool.Close()
 }
