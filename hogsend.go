@@ -335,7 +335,9 @@ func (e *Engine) CheckSchema(ctx context.Context) error {
 }
 
 // API returns the HTTP handler.
-func (e *Engine) API() http.Handler {
+func (e *Engine) API() http.Handler { return e.apiServer() }
+
+func (e *Engine) apiServer() *api.Server {
 	return api.New(api.Config{
 		DB:             e.pool,
 		Temporal:       e.temporal,
@@ -376,8 +378,9 @@ func (e *Engine) Serve(ctx context.Context, ln net.Listener) error {
 		fmt.Fprintf(e.Stdout, "\nNo API key existed, so one full-admin key was created. It is shown only this once:\n\n    %s\n\n", k.Token)
 	}
 	e.startDispatcher()
+	handler := e.apiServer()
 	srv := &http.Server{
-		Handler:           e.API(),
+		Handler:           handler,
 		ReadHeaderTimeout: 60 * time.Second,
 		IdleTimeout:       72 * time.Second,
 		ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),
@@ -397,6 +400,7 @@ func (e *Engine) Serve(ctx context.Context, ln net.Listener) error {
 		e.log.Error("Forced shutdown after timeout")
 		return fmt.Errorf("forced shutdown: %w", err)
 	}
+	handler.Drain() // tracking follow-ups of answered requests
 	e.log.Info("Server closed")
 	return nil
 }
