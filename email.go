@@ -24,6 +24,9 @@ type EmailOptions struct {
 	// SuppressOnHardBounce suppresses on the first permanent bounce.
 	BounceThreshold      int
 	SuppressOnHardBounce bool
+	// WebhookHandlers run after the engine applied a provider event of their type (e.g.
+	// "email.bounced"); an error answers 500 so the provider delivers the event again.
+	WebhookHandlers map[string]func(context.Context, email.ProviderEvent) error
 }
 
 // newProvider builds the provider EMAIL_PROVIDER names.
@@ -71,6 +74,7 @@ func newMailers(cfg *Config, opts *Options, svc *ingest.Service, db store.DBTX, 
 		DB: db, Templates: opts.Templates, Lists: lists, Provider: provider, From: cfg.Email.From,
 		PublicURL: cfg.PublicURL, Tokens: mailer.Tokens{Secret: []byte(secret)}, Cap: opts.Email.FrequencyCap,
 		BounceThreshold: opts.Email.BounceThreshold, SuppressOnHardBounce: opts.Email.SuppressOnHardBounce,
+		WebhookHandlers: opts.Email.WebhookHandlers,
 		Events: func(ctx context.Context, name, userID, addr string, props map[string]any) error {
 			_, err := svc.Ingest(ctx, ingest.Event{Name: name, UserID: userID, Email: addr, EventProperties: props})
 			return err

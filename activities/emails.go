@@ -34,6 +34,8 @@ func (s MailerJourneySender) SendJourneyEmail(ctx context.Context, in JourneySen
 	switch {
 	case errors.Is(err, mailer.ErrTemplateNotFound):
 		return journey.SendEmailResult{}, temporal.NewNonRetryableApplicationError("unknown email template "+in.Template, ErrTemplateNotFoundType, err)
+	case errors.Is(err, mailer.ErrNoRecipient):
+		return journey.SendEmailResult{}, temporal.NewNonRetryableApplicationError("the contact has no email address", ErrSendPermanentType, err)
 	case err != nil && !email.Retryable(err):
 		return journey.SendEmailResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrSendPermanentType, err)
 	case err != nil:

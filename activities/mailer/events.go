@@ -158,59 +158,13 @@ func (m *Mailer) HandleProviderEvent(ctx context.Context, deliveryID string, ev 
 		if err != nil || !fresh {
 			return err
 		}
-		status, known := providerStatus[ev.Type]
-		if !known || ev.Data.EmailID == "" {
-			return nil
-		}
-		if _, err := store.AdvanceEmailStatus(ctx, tx, ev.Data.EmailID, status); err != nil {
+		if err := m.applyProviderEvent(ctx, tx, ev, &emitted); err != nil {
 			return err
 		}
-		if ev.Type == email.EventBounced && ev.Data.Bounce != nil {
-			if err := store.SetBounceDetail(ctx, tx, ev.Data.EmailID, ev.Data.Bounce.Type, ev.Data.Bounce.Message); err != nil {
-				return err
-			}
-		}
-		sends, err := store.SendContextsByProviderID(ctx, tx, ev.Data.EmailID)
-		if err != nil {
-			return err
-		}
-		if len(ev.Data.To) > 0 && (ev.Type == email.EventBounced || ev.Type == email.EventComplained) {
-			to := strings.ToLower(strings.TrimSpace(ev.Data.To[0]))
-			userKey := to
-			if len(sends) > 0 {
-				userKey = sends[0].UserID
-			}
-			if ev.Type == email.EventComplained {
-				err = store.RecordComplaint(ctx, tx, userKey, to)
-			} else {
-				hard := false
-				if ev.Data.Bounce != nil && m.cfg.SuppressOnHardBounce {
-					t := strings.ToLower(ev.Data.Bounce.Type)
-					hard = t == "permanent" || t == "hard"
-				}
-				err = store.RecordBounce(ctx, tx, userKey, to, m.cfg.BounceThreshold, hard)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		if ev.Type != email.EventDelivered && ev.Type != email.EventBounced {
-			return nil
-		}
-		var intents []outbox.Intent
-		now := time.Now()
-		for _, s := range sends {
-			se := StatusEvent{EmailSendID: s.SendID, ResendID: ev.Data.EmailID, TemplateKey: s.TemplateKey, UserID: s.UserID, To: s.To, At: timestamp(now)}
-			if ev.Data.Bounce != nil {
-				se.BounceType, se.BounceReason = ev.Data.Bounce.Type, ev.Data.Bounce.Message
-			}
-			intents = append(intents, outbound.Emit(ev.Type, se, "", now))
-		}
-		if len(intents) > 0 {
-			if _, err := outbox.Append(ctx, tx, intents); err != nil {
-				return err
-			}
-			emitted = true
+		// The application's handler runs last, inside the transaction: if it fails, the delivery
+		// is not marked processed and the provider's retry runs everything again.
+		if h := m.cfg.WebhookHandlers[ev.Type]; h != nil {
+			return h(ctx, ev)
 		}
 		return nil
 	})
@@ -218,4 +172,64 @@ func (m *Mailer) HandleProviderEvent(ctx context.Context, deliveryID string, ev 
 		m.kick()
 	}
 	return err
+}
+
+// applyProviderEvent is the engine's part of a provider event.
+func (m *Mailer) applyProviderEvent(ctx context.Context, tx pgx.Tx, ev email.ProviderEvent, emitted *bool) error {
+
+	status, known := providerStatus[ev.Type]
+	if !known || ev.Data.EmailID == "" {
+		return nil
+	}
+	if _, err := store.AdvanceEmailStatus(ctx, tx, ev.Data.EmailID, status); err != nil {
+		return err
+	}
+	if ev.Type == email.EventBounced && ev.Data.Bounce != nil {
+		if err := store.SetBounceDetail(ctx, tx, ev.Data.EmailID, ev.Data.Bounce.Type, ev.Data.Bounce.Message); err != nil {
+			return err
+		}
+	}
+	sends, err := store.SendContextsByProviderID(ctx, tx, ev.Data.EmailID)
+	if err != nil {
+		return err
+	}
+	if len(ev.Data.To) > 0 && (ev.Type == email.EventBounced || ev.Type == email.EventComplained) {
+		to := strings.ToLower(strings.TrimSpace(ev.Data.To[0]))
+		userKey := to
+		if len(sends) > 0 {
+			userKey = sends[0].UserID
+		}
+		if ev.Type == email.EventComplained {
+			err = store.RecordComplaint(ctx, tx, userKey, to)
+		} else {
+			hard := false
+			if ev.Data.Bounce != nil && m.cfg.SuppressOnHardBounce {
+				t := strings.ToLower(ev.Data.Bounce.Type)
+				hard = t == "permanent" || t == "hard"
+			}
+			err = store.RecordBounce(ctx, tx, userKey, to, m.cfg.BounceThreshold, hard)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if ev.Type != email.EventDelivered && ev.Type != email.EventBounced {
+		return nil
+	}
+	var intents []outbox.Intent
+	now := time.Now()
+	for _, s := range sends {
+		se := StatusEvent{EmailSendID: s.SendID, ResendID: ev.Data.EmailID, TemplateKey: s.TemplateKey, UserID: s.UserID, To: s.To, At: timestamp(now)}
+		if ev.Data.Bounce != nil {
+			se.BounceType, se.BounceReason = ev.Data.Bounce.Type, ev.Data.Bounce.Message
+		}
+		intents = append(intents, outbound.Emit(ev.Type, se, "", now))
+	}
+	if len(intents) > 0 {
+		if _, err := outbox.Append(ctx, tx, intents); err != nil {
+			return err
+		}
+		*emitted = true
+	}
+	return nil
 }

@@ -34,8 +34,11 @@ type Config struct {
 	// Events ingests the engine's own email events (opens, clicks) so journeys can react.
 	Events EventRecorder
 	// Kick wakes the outbox dispatcher after an outbound event was recorded.
-	Kick   func()
-	Logger *slog.Logger
+	Kick func()
+	// WebhookHandlers are the application's handlers of provider events, by event type, run
+	// after the engine applied the event; an error fails the webhook (the provider retries).
+	WebhookHandlers map[string]func(context.Context, email.ProviderEvent) error
+	Logger          *slog.Logger
 }
 
 // EventRecorder ingests an event for a user, as POST /v1/events would.
@@ -127,12 +130,16 @@ type Result struct {
 var (
 	ErrTemplateNotFound = email.ErrTemplateNotFound
 	ErrNoProvider       = errors.New("no email provider is configured")
+	ErrNoRecipient      = errors.New("the recipient has no email address")
 )
 
 // Send runs the pipeline: idempotency, template, preferences and suppression, frequency cap,
 // unsubscribe surface, send row, render with tracking, provider call, status.
 func (m *Mailer) Send(ctx context.Context, o SendOptions) (Result, error) {
 	o.To = strings.ToLower(strings.TrimSpace(o.To))
+	if o.To == "" {
+		return Result{}, ErrNoRecipient
+	}
 	if o.IdempotencyKey != "" {
 		if res, ok, err := m.replay(ctx, o.IdempotencyKey); ok || err != nil {
 			return res, err
