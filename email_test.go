@@ -175,6 +175,15 @@ func TestEmailSendTrackAndUnsubscribe(t *testing.T) {
 	require.Nil(t, d["journeyContext"])
 	require.Equal(t, msg.Header.Get("Message-Id"), "<"+email["resendId"].(string)+">")
 
+	// A caller's sender, subject and reply-to reach the message.
+	m.send(t, map[string]any{"to": "from@example.com", "template": "welcome", "from": "Team <team@acme.example>",
+		"subject": "Hallo, Ädä", "replyTo": "help@acme.example"})
+	custom := m.smtp.To("from@example.com")[0]
+	require.Equal(t, "team@acme.example", custom.From)
+	require.Equal(t, "Team <team@acme.example>", custom.Header.Get("From"))
+	require.Equal(t, "Hallo, Ädä", custom.Subject)
+	require.Equal(t, "help@acme.example", custom.Header.Get("Reply-To"))
+
 	// 3. Idempotency: the header key wins over the body key; one message.
 	h := map[string]string{"Idempotency-Key": "k1"}
 	body := map[string]any{"to": "idem@example.com", "template": "welcome", "idempotencyKey": "k2"}
@@ -352,6 +361,9 @@ func TestEmailInputErrorsSendNothing(t *testing.T) {
 		{m.ing, map[string]any{"to": "a@example.com", "template": "welcome", "skipPreferenceCheck": true}, 403, "skipPreferenceCheck requires a full-admin key"},
 		{m.ing, map[string]any{"to": "not-an-email", "template": "welcome"}, 400, ""},
 		{m.ing, map[string]any{"to": "a@example.com"}, 400, ""},
+		{m.ing, map[string]any{"to": "a@example.com", "template": "welcome", "from": "not an address"}, 400, ""},
+		{m.ing, map[string]any{"to": "a@example.com", "template": "welcome", "replyTo": []string{"ok@example.com", "bad"}}, 400, ""},
+		{m.ing, map[string]any{"to": "a@example.com", "template": "welcome", "replyTo": 5}, 400, ""},
 	} {
 		code, out, _, raw := m.call(t, http.MethodPost, "/v1/emails", c.key, c.body, nil)
 		require.Equal(t, c.code, code, raw)

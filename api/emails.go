@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/mail"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -75,6 +76,14 @@ func (h *emailHandlers) send(c *gin.Context) error {
 	}
 	if b.Template == "" {
 		v.Add("template", "too_small", "is required")
+	}
+	if _, err := mail.ParseAddress(b.From); b.From != "" && err != nil {
+		v.Add("from", "invalid_string", "must be an email address, optionally with a name (\"Team <team@example.com>\")")
+	}
+	for _, r := range b.ReplyTo {
+		if _, err := mail.ParseAddress(r); err != nil {
+			v.Add("replyTo", "invalid_string", "%q is not an email address", r)
+		}
 	}
 	if err := v.OrNil(); err != nil {
 		return err
