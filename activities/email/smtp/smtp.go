@@ -11,6 +11,7 @@ import (
 	"net/smtp"
 	"net/textproto"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,7 +35,10 @@ type Provider struct {
 	TLSConfig *tls.Config   // nil = verify the server name
 	Timeout   time.Duration // per command round; defaults to 30 s
 	MaxIdle   int           // sessions kept open; defaults to 1
-	Now       func() time.Time
+	// DisablePipelining sends one command per round trip even to a server that offers
+	// PIPELINING (RFC 2920), for servers that mishandle it.
+	DisablePipelining bool
+	Now               func() time.Time
 
 	once sync.Once
 	idle chan *conn
@@ -218,10 +222,14 @@ func (p *Provider) deliver(ctx context.Context, from string, rcpt []string, body
 		}
 		err = p.transact(ctx, s, from, rcpt, body)
 		var reply *textproto.Error
+		var aborted *abortedError
 		switch {
 		case err == nil:
 			p.put(s)
 			return nil
+		case errors.As(err, &aborted):
+			s.close()
+			return err
 		case errors.As(err, &reply) && s.c.Reset() == nil:
 			p.put(s) // the server refused this message; the session is fine
 			return err
@@ -239,6 +247,9 @@ func (p *Provider) transact(ctx context.Context, s *conn, from string, rcpt []st
 		deadline = dl
 	}
 	_ = s.raw.SetDeadline(deadline)
+	if ok, _ := s.c.Extension("PIPELINING"); ok && !p.DisablePipelining {
+		return pipelined(s.c, from, rcpt, body)
+	}
 	if err := s.c.Mail(from); err != nil {
 		return err
 	}
@@ -256,6 +267,65 @@ func (p *Provider) transact(ctx context.Context, s *conn, from string, rcpt []st
 	}
 	return w.Close()
 }
+
+// pipelined runs one transaction with RFC 2920 pipelining: MAIL, RCPT and DATA go out in one
+// write and their replies are read together, then the message and its final reply — two round
+// trips instead of three plus one per recipient.
+func pipelined(c *smtp.Client, from string, rcpt []string, body []byte) error {
+	for _, a := range append([]string{from}, rcpt...) {
+		if strings.ContainsAny(a, "\r\n<>") {
+			return fmt.Errorf("invalid envelope address %q", a)
+		}
+	}
+	w := c.Text.W
+	fmt.Fprintf(w, "MAIL FROM:<%s>\r\n", from)
+	for _, r := range rcpt {
+		fmt.Fprintf(w, "RCPT TO:<%s>\r\n", r)
+	}
+	w.WriteString("DATA\r\n")
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	// Every reply is read, failed or not, so the session stays in step.
+	var first error
+	keep := func(err error) {
+		if first == nil {
+			first = err
+		}
+	}
+	if _, _, err := c.Text.ReadResponse(250); err != nil {
+		keep(err)
+	}
+	for range rcpt {
+		if _, _, err := c.Text.ReadResponse(25); err != nil {
+			keep(err)
+		}
+	}
+	if _, _, err := c.Text.ReadResponse(354); err != nil {
+		keep(err)
+		return first // DATA refused: no message to end
+	}
+	if first != nil {
+		// DATA was accepted for the recipients that were not refused. Ending the data now would
+		// deliver an empty message to them; only dropping the session abandons it.
+		return &abortedError{first}
+	}
+	dw := c.Text.DotWriter()
+	if _, err := dw.Write(body); err != nil {
+		return err
+	}
+	if err := dw.Close(); err != nil {
+		return err
+	}
+	_, _, err := c.Text.ReadResponse(250)
+	return err
+}
+
+// abortedError is a refusal that left the session mid-transaction: it must be closed.
+type abortedError struct{ err error }
+
+func (e *abortedError) Error() string { return e.err.Error() }
+func (e *abortedError) Unwrap() error { return e.err }
 
 // classify: 5xx replies are permanent; 4xx replies and network failures may pass later.
 func classify(err error) error {

@@ -118,11 +118,26 @@ func message() email.Message {
 	}
 }
 
+// bothModes runs a test with and without command pipelining.
+func bothModes(t *testing.T, test func(t *testing.T, pipelining bool)) {
+	for _, pipelining := range []bool{true, false} {
+		t.Run(map[bool]string{true: "pipelined", false: "one command per round trip"}[pipelining], func(t *testing.T) {
+			t.Parallel()
+			test(t, pipelining)
+		})
+	}
+}
+
 func TestSendDeliversAMultipartMessage(t *testing.T) {
 	t.Parallel()
+	bothModes(t, testSendDeliversAMultipartMessage)
+}
+
+func testSendDeliversAMultipartMessage(t *testing.T, pipelining bool) {
 	s := &sink{}
 	p, err := smtp.New("smtp://" + startSink(t, s) + "?tls=none")
 	require.NoError(t, err)
+	p.DisablePipelining = !pipelining
 	res, err := p.Send(context.Background(), message())
 	require.NoError(t, err)
 	require.True(t, strings.HasSuffix(res.ID, "@acme.example"))
@@ -236,9 +251,14 @@ func TestSessionsAreReusedAndReplacedWhenDropped(t *testing.T) {
 
 func TestARefusedMessageKeepsTheSession(t *testing.T) {
 	t.Parallel()
+	bothModes(t, testARefusedMessageKeepsTheSession)
+}
+
+func testARefusedMessageKeepsTheSession(t *testing.T, pipelining bool) {
 	s := &sink{blocked: "gone@example.com"}
 	p, err := smtp.New("smtp://" + startSink(t, s) + "?tls=none")
 	require.NoError(t, err)
+	p.DisablePipelining = !pipelining
 	t.Cleanup(p.Close)
 	bad := message()
 	bad.To, bad.Bcc = []string{"gone@example.com"}, nil
@@ -252,4 +272,25 @@ func TestARefusedMessageKeepsTheSession(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.EqualValues(t, 1, s.sessions.Load())
+}
+
+func TestAPartlyRefusedMessageIsNotSentToAnyone(t *testing.T) {
+	t.Parallel()
+	bothModes(t, func(t *testing.T, pipelining bool) {
+		s := &sink{blocked: "audit@example.com"} // the Bcc is refused, the To accepted
+		p, err := smtp.New("smtp://" + startSink(t, s) + "?tls=none")
+		require.NoError(t, err)
+		p.DisablePipelining = !pipelining
+		t.Cleanup(p.Close)
+		_, err = p.Send(context.Background(), message())
+		var se *email.SendError
+		require.ErrorAs(t, err, &se)
+		require.Equal(t, 550, se.StatusCode)
+		_, err = p.Send(context.Background(), email.Message{From: "hello@acme.example", To: []string{"ada@example.com"}, Subject: "next", Text: "x"})
+		require.NoError(t, err, "the next message goes through")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		require.Len(t, s.messages, 1, "no (empty) message reached the accepted recipient")
+		require.Contains(t, string(s.messages[0].data), "Subject: next")
+	})
 }
