@@ -11,6 +11,7 @@ package main
 // and discards; engine, sink, load generator and PostgreSQL share the machine.
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -27,14 +28,14 @@ import (
 	"github.com/hogsend/hogsend/worker/example/templates"
 )
 
-func runEmail(sends, concurrency int) error {
+func runEmail(sends, concurrency int, gogc string) error {
 	ctx := context.Background()
 	sink, err := smtptest.Start(true)
 	if err != nil {
 		return err
 	}
 	defer sink.Close()
-	fmt.Printf("hogsend email benchmark — %d sends at concurrency %d, SMTP sink on %s\n", sends, concurrency, sink.Addr())
+	fmt.Printf("hogsend email benchmark — %d sends at concurrency %d, SMTP sink on %s, engine GOGC=%s\n", sends, concurrency, sink.Addr(), cmp.Or(gogc, "100 (default)"))
 
 	// (a) the ceiling: the same message, rendered once, over raw SMTP sessions.
 	r, err := templates.Registry().Render("welcome", email.Props{"name": "Ada"})
@@ -82,8 +83,11 @@ func runEmail(sends, concurrency int) error {
 		return err
 	}
 	defer setup.stop()
-	base, engine, err := startEngine(setup.dsn, "EMAIL_PROVIDER=smtp", "SMTP_URL="+sink.URL(), "RATE_LIMIT_DISABLED=true",
-		"API_PUBLIC_URL=https://t.example.com")
+	env := []string{"EMAIL_PROVIDER=smtp", "SMTP_URL=" + sink.URL(), "RATE_LIMIT_DISABLED=true", "API_PUBLIC_URL=https://t.example.com"}
+	if gogc != "" {
+		env = append(env, "GOGC="+gogc)
+	}
+	base, engine, err := startEngine(setup.dsn, env...)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,7 @@
 //
 //	go run ./cmd/bench ingest [-requests 40000] [-concurrency 64] [-batch-events 100000]
 //	go run ./cmd/bench journeys [-runs 1000] [-concurrency 32]
-//	go run ./cmd/bench email [-sends 20000] [-concurrency 64]
+//	go run ./cmd/bench email [-sends 20000] [-concurrency 64] [-gogc 400]
 //
 // ingest starts a private durable PostgreSQL (or uses HOGSEND_BENCH_DATABASE_URL), runs the
 // engine's API as a child process, and prints:
@@ -74,8 +74,9 @@ func main() {
 		fs := flag.NewFlagSet("email", flag.ExitOnError)
 		sends := fs.Int("sends", 20000, "transactional sends (and raw messages)")
 		concurrency := fs.Int("concurrency", 64, "concurrent HTTP clients / SMTP sessions")
+		gogc := fs.String("gogc", "", "GOGC of the engine (empty = Go's default, 100)")
 		_ = fs.Parse(os.Args[2:])
-		err = runEmail(*sends, *concurrency)
+		err = runEmail(*sends, *concurrency, *gogc)
 	case "journeys":
 		fs := flag.NewFlagSet("journeys", flag.ExitOnError)
 		runs := fs.Int("runs", 1000, "workflows to start in (a) and enrolments in (b)")
