@@ -1,10 +1,12 @@
 package mailer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"strings"
 	"time"
@@ -149,95 +151,106 @@ func (m *Mailer) Send(ctx context.Context, o SendOptions) (Result, error) {
 	if !ok {
 		return Result{}, fmt.Errorf("%w: %s", ErrTemplateNotFound, o.Template)
 	}
-	category := o.Category
-	if category == "" {
-		category = def.Category
+	s := &send{SendOptions: o, def: def, category: cmp.Or(o.Category, def.Category),
+		props: maps.Clone(o.Props), headers: maps.Clone(o.Headers)}
+	if s.props == nil {
+		s.props = email.Props{}
 	}
-	from := o.From
-	if from == "" {
-		from = m.cfg.From
+	if s.headers == nil {
+		s.headers = map[string]string{}
 	}
-	if o.UserEmail == "" {
-		o.UserEmail = o.To
-	}
-	if o.SendID == "" {
-		o.SendID = uuid.NewString()
-	}
-	row := store.SendRow{ID: o.SendID, JourneyStateID: o.JourneyStateID, UserID: o.UserID, UserEmail: o.UserEmail,
-		TemplateKey: o.Template, From: from, To: o.To, Subject: o.Subject, Category: string(category), Props: o.Props}
-
-	props := make(email.Props, len(o.Props)+1)
-	for k, v := range o.Props {
-		props[k] = v
-	}
-	headers := make(map[string]string, len(o.Headers)+3)
-	for k, v := range o.Headers {
-		headers[k] = v
-	}
-	if o.SkipPreferenceCheck && o.ResolveUser {
-		c, err := store.RecipientByEmail(ctx, m.cfg.DB, o.To)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return Result{}, err
-		}
-		row.UserID = userKey(o.To, &c)
-	}
-	if !o.SkipPreferenceCheck {
-		blocked, reason, contact, err := m.check(ctx, o.To, category, o.Category, o.ResolveUser)
-		if err != nil {
-			return Result{}, err
-		}
-		if o.ResolveUser {
-			row.UserID, o.UserID = userKey(o.To, contact), userKey(o.To, contact)
-		}
-		switch blocked {
-		case StatusSkipped:
-			m.log.Info("send skipped: frequency_capped", "to", o.To, "category", o.Category)
-			return Result{Status: StatusSkipped, Reason: ReasonCapped}, nil
-		case StatusSuppressed, StatusUnsubscribed:
-			// A blocked send is recorded as failed and never holds the idempotency key.
-			row.Status, row.StatusReason = "failed", reason
-			if _, err := store.InsertSend(ctx, m.cfg.DB, row, nil); err != nil {
+	s.From = cmp.Or(s.From, m.cfg.From)
+	s.UserEmail = cmp.Or(s.UserEmail, s.To)
+	s.SendID = cmp.Or(s.SendID, uuid.NewString())
+	if s.SkipPreferenceCheck {
+		if s.ResolveUser {
+			c, err := store.RecipientByEmail(ctx, m.cfg.DB, s.To)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return Result{}, err
 			}
-			return Result{EmailSendID: row.ID, Status: blocked}, nil
+			s.UserID = userKey(s.To, &c)
 		}
-		externalID := o.UserID
-		if externalID == "" {
-			externalID = o.To
-		}
-		unsubscribe := m.UnsubscribeURL(externalID, o.To, ActionUnsubscribe, category)
-		if !hasHeader(headers, "List-Unsubscribe") {
-			headers["List-Unsubscribe"] = "<" + unsubscribe + ">"
-			headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-		}
-		if props["unsubscribeUrl"] == nil {
-			props["unsubscribeUrl"] = unsubscribe
-		}
+	} else if res, stop, err := m.gate(ctx, s); stop || err != nil {
+		return res, err
 	}
-	if row.Subject == "" {
-		row.Subject = def.DefaultSubject
+	return m.deliver(ctx, s)
+}
+
+// send is one send on its way through the pipeline.
+type send struct {
+	SendOptions
+	def      email.TemplateDef
+	category email.Category // the effective category: the caller's, else the template's
+	props    email.Props
+	headers  map[string]string
+}
+
+func (s *send) row() store.SendRow {
+	return store.SendRow{ID: s.SendID, JourneyStateID: s.JourneyStateID, UserID: s.UserID, UserEmail: s.UserEmail,
+		TemplateKey: s.Template, From: s.From, To: s.To, Subject: s.Subject, Category: string(s.category), Props: s.Props}
+}
+
+// gate applies the recipient's preferences and the frequency cap, and adds the unsubscribe
+// surface to a send that may go. stop is true when the send ends here (blocked or capped).
+func (m *Mailer) gate(ctx context.Context, s *send) (res Result, stop bool, err error) {
+	blocked, reason, contact, err := m.check(ctx, s.To, s.category, s.Category, s.ResolveUser)
+	if err != nil {
+		return Result{}, true, err
 	}
-	rendered, err := m.cfg.Templates.Render(o.Template, props)
+	if s.ResolveUser {
+		s.UserID = userKey(s.To, contact)
+	}
+	switch blocked {
+	case StatusSkipped:
+		m.log.Info("send skipped: frequency_capped", "to", s.To, "category", s.Category)
+		return Result{Status: StatusSkipped, Reason: ReasonCapped}, true, nil
+	case StatusSuppressed, StatusUnsubscribed:
+		// A blocked send is recorded as failed, without the default subject, and never holds
+		// the idempotency key.
+		row := s.row()
+		row.Status, row.StatusReason = "failed", reason
+		if _, err := store.InsertSend(ctx, m.cfg.DB, row, nil); err != nil {
+			return Result{}, true, err
+		}
+		return Result{EmailSendID: row.ID, Status: blocked}, true, nil
+	}
+	unsubscribe := m.UnsubscribeURL(cmp.Or(s.UserID, s.To), s.To, ActionUnsubscribe, s.category)
+	if !hasHeader(s.headers, "List-Unsubscribe") {
+		s.headers["List-Unsubscribe"] = "<" + unsubscribe + ">"
+		s.headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+	}
+	if s.props["unsubscribeUrl"] == nil {
+		s.props["unsubscribeUrl"] = unsubscribe
+	}
+	return Result{}, false, nil
+}
+
+// deliver renders and tracks the send, records it queued, hands it to the provider and records
+// the outcome.
+func (m *Mailer) deliver(ctx context.Context, s *send) (Result, error) {
+	s.Subject = cmp.Or(s.Subject, s.def.DefaultSubject)
+	rendered, err := m.cfg.Templates.Render(s.Template, s.props)
 	if err != nil {
 		return Result{}, err
 	}
+	row := s.row()
 	html, links := m.track(row.ID, rendered.HTML)
-	row.Status, row.IdempotencyKey = "queued", o.IdempotencyKey
+	row.Status, row.IdempotencyKey = "queued", s.IdempotencyKey
 	inserted, err := m.inserts.Do(ctx, store.NewSend{Row: row, Links: links})
 	if err != nil {
 		return Result{}, err
 	}
 	if !inserted { // a concurrent send took the key first
-		res, _, err := m.replay(ctx, o.IdempotencyKey)
+		res, _, err := m.replay(ctx, s.IdempotencyKey)
 		return res, err
 	}
 	if m.cfg.Provider == nil {
 		_ = store.MarkSendFailed(ctx, m.cfg.DB, row.ID)
 		return Result{}, ErrNoProvider
 	}
-	headers["X-Hogsend-Email-Send-Id"] = row.ID
-	sent, err := m.cfg.Provider.Send(ctx, email.Message{From: from, To: []string{o.To}, ReplyTo: o.ReplyTo,
-		Subject: row.Subject, HTML: html, Text: rendered.Text, Headers: headers, Tags: o.Tags,
+	s.headers["X-Hogsend-Email-Send-Id"] = row.ID
+	sent, err := m.cfg.Provider.Send(ctx, email.Message{From: s.From, To: []string{s.To}, ReplyTo: s.ReplyTo,
+		Subject: s.Subject, HTML: html, Text: rendered.Text, Headers: s.headers, Tags: s.Tags,
 		IdempotencyKey: "hogsend-" + row.ID})
 	if err != nil {
 		// Release the key so that a retry really sends; a cancelled request keeps its context
