@@ -51,8 +51,9 @@ type EventRecorder func(ctx context.Context, name, userID, email string, props m
 type Mailer struct {
 	cfg Config
 	log *slog.Logger
-	// Concurrent sends share statements and commits: the rows written before the provider call,
-	// and the marks written after it.
+	// Concurrent sends share statements (and commits): the preference checks, the rows written
+	// before the provider call and the marks written after it.
+	checks  *store.Coalescer[store.RecipientQuery, store.RecipientGate]
 	inserts *store.Coalescer[store.NewSend, bool]
 	marks   *store.Coalescer[store.SentMark, struct{}]
 }
@@ -71,6 +72,9 @@ func New(cfg Config) *Mailer {
 		log = slog.Default()
 	}
 	m := &Mailer{cfg: cfg, log: log}
+	m.checks = &store.Coalescer[store.RecipientQuery, store.RecipientGate]{Run: func(ctx context.Context, q []store.RecipientQuery) ([]store.RecipientGate, error) {
+		return store.RecipientChecks(ctx, m.cfg.DB, q)
+	}}
 	m.inserts = &store.Coalescer[store.NewSend, bool]{Run: func(ctx context.Context, s []store.NewSend) ([]bool, error) {
 		return store.InsertSends(ctx, m.cfg.DB, s)
 	}}
@@ -294,7 +298,7 @@ func (m *Mailer) check(ctx context.Context, to string, category, callerCategory 
 			window.Category = string(callerCategory)
 		}
 	}
-	g, err := store.RecipientCheck(ctx, m.cfg.DB, to, window, resolve)
+	g, err := m.checks.Do(ctx, store.RecipientQuery{Email: to, Cap: window, Resolve: resolve})
 	if err != nil {
 		return "", "", nil, err
 	}

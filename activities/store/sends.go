@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -167,36 +168,59 @@ type CapWindow struct {
 	Category string
 }
 
-// RecipientCheck folds the preference rows of an address (suppressed or unsubscribed if any row
-// is; a category false if any row says false, else true if one says true), counts its sends for
-// the cap and, with resolve, finds its contact as RecipientByEmail does — in one round trip.
-func RecipientCheck(ctx context.Context, db DBTX, email string, cap *CapWindow, resolve bool) (RecipientGate, error) {
-	var g RecipientGate
-	var window *time.Duration
-	var category *string
-	if cap != nil {
-		window = &cap.Window
-		if cap.Category != "" {
-			category = &cap.Category
+// RecipientQuery asks for one address's gate: its cap window (nil = no cap) and, with Resolve,
+// its contact.
+type RecipientQuery struct {
+	Email   string
+	Cap     *CapWindow
+	Resolve bool
+}
+
+// RecipientChecks answers many RecipientQuery at once, in order, in one round trip. For each
+// address it folds the preference rows (suppressed or unsubscribed if any row is; a category
+// false if any row says false, else true if one says true), counts its non-failed sends in the
+// cap window (of one category when set) and finds its contact as RecipientByEmail does.
+func RecipientChecks(ctx context.Context, db DBTX, qs []RecipientQuery) ([]RecipientGate, error) {
+	n := len(qs)
+	emails, windows, categories, resolve := make([]string, n), make([]*time.Duration, n), make([]*string, n), make([]bool, n)
+	for i, q := range qs {
+		emails[i], resolve[i] = q.Email, q.Resolve
+		if q.Cap != nil {
+			windows[i] = &q.Cap.Window
+			categories[i] = optional(q.Cap.Category)
 		}
 	}
-	var contactID, externalID, contactEmail *string
-	err := db.QueryRow(ctx, `WITH p AS (SELECT suppressed, unsubscribed_all, categories FROM email_preferences
-			WHERE lower(email) = lower($1)),
-		r AS (`+recipientByEmailSQL+`)
-		SELECT coalesce(bool_or(suppressed), false), coalesce(bool_or(unsubscribed_all), false),
-			(SELECT coalesce(jsonb_object_agg(key, flag), '{}'::jsonb) FROM
-				(SELECT key, bool_and(value = 'true') AS flag FROM p, jsonb_each_text(coalesce(p.categories, '{}'::jsonb)) GROUP BY key) c),
-			CASE WHEN $2::interval IS NULL THEN 0 ELSE (SELECT count(*) FROM email_sends
-				WHERE to_email = lower($1) AND created_at >= now() - $2::interval AND status <> 'failed'
-					AND ($3::text IS NULL OR category = $3)) END,
-			(SELECT id FROM r WHERE $4), (SELECT external_id FROM r WHERE $4), (SELECT email FROM r WHERE $4)
-		FROM p`, email, window, category, resolve).Scan(&g.Suppressed, &g.UnsubscribedAll, &g.Categories, &g.RecentSends,
-		&contactID, &externalID, &contactEmail)
-	if contactID != nil {
-		g.Contact = &Recipient{ID: *contactID, ExternalID: externalID, Email: contactEmail}
+	rows, err := db.Query(ctx, `SELECT g.* FROM unnest($1::text[], $2::interval[], $3::text[], $4::bool[]) WITH ORDINALITY
+			AS q(email, win, category, resolve, n)
+		CROSS JOIN LATERAL (
+			WITH p AS (SELECT suppressed, unsubscribed_all, categories FROM email_preferences WHERE lower(email) = lower(q.email)),
+			r AS (`+strings.ReplaceAll(recipientByEmailSQL, "$1", "q.email")+`)
+			SELECT coalesce(bool_or(suppressed), false), coalesce(bool_or(unsubscribed_all), false),
+				(SELECT coalesce(jsonb_object_agg(key, flag), '{}'::jsonb) FROM
+					(SELECT key, bool_and(value = 'true') AS flag FROM p, jsonb_each_text(coalesce(p.categories, '{}'::jsonb)) GROUP BY key) c),
+				CASE WHEN q.win IS NULL THEN 0 ELSE (SELECT count(*) FROM email_sends
+					WHERE to_email = lower(q.email) AND created_at >= now() - q.win AND status <> 'failed'
+						AND (q.category IS NULL OR category = q.category)) END,
+				(SELECT id FROM r WHERE q.resolve), (SELECT external_id FROM r WHERE q.resolve), (SELECT email FROM r WHERE q.resolve)
+			FROM p) g
+		ORDER BY q.n`, emails, windows, categories, resolve)
+	if err != nil {
+		return nil, err
 	}
-	return g, err
+	defer rows.Close()
+	out := make([]RecipientGate, 0, n)
+	for rows.Next() {
+		var g RecipientGate
+		var contactID, externalID, contactEmail *string
+		if err := rows.Scan(&g.Suppressed, &g.UnsubscribedAll, &g.Categories, &g.RecentSends, &contactID, &externalID, &contactEmail); err != nil {
+			return nil, err
+		}
+		if contactID != nil {
+			g.Contact = &Recipient{ID: *contactID, ExternalID: externalID, Email: contactEmail}
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
 }
 
 // SendContext is who a send was for, as tracking and provider events report it.
