@@ -24,29 +24,34 @@ func TextFromHTML(src string) string {
 		case html.ErrorToken:
 			return tidy(out.String())
 		case html.StartTagToken, html.SelfClosingTagToken:
-			tok := z.Token()
-			switch tok.Data {
+			// Tag names and only the attributes needed: z.Token() would copy every attribute.
+			name, hasAttr := z.TagName()
+			switch tag := string(name); tag {
 			case "head", "style", "script", "title":
 				skip++
 			case "div":
-				if hidden(tok) {
+				if hasAttr && hidden(attr(z, "style")) {
 					skip++
 				} else if skip == 0 {
 					newline()
 				}
 			case "a":
-				href = append(href, attr(tok, "href"))
+				u := ""
+				if hasAttr {
+					u = attr(z, "href")
+				}
+				href = append(href, u)
 			case "br", "p", "h1", "h2", "h3", "h4", "tr", "li", "table":
 				if skip == 0 {
 					newline()
-					if tok.Data == "li" {
+					if tag == "li" {
 						out.WriteString("- ")
 					}
 				}
 			}
 		case html.EndTagToken:
-			tok := z.Token()
-			switch tok.Data {
+			name, _ := z.TagName()
+			switch string(name) {
 			case "head", "style", "script", "title":
 				skip--
 			case "div":
@@ -86,18 +91,22 @@ func TextFromHTML(src string) string {
 	}
 }
 
-func attr(t html.Token, name string) string {
-	for _, a := range t.Attr {
-		if a.Key == name {
-			return a.Val
+// attr reads one attribute of the current tag (the tag's attributes are consumed).
+func attr(z *html.Tokenizer, name string) string {
+	for {
+		key, val, more := z.TagAttr()
+		if string(key) == name {
+			return string(val)
+		}
+		if !more {
+			return ""
 		}
 	}
-	return ""
 }
 
-// hidden reports a display:none block (the preheader).
-func hidden(t html.Token) bool {
-	return strings.Contains(strings.ReplaceAll(attr(t, "style"), " ", ""), "display:none")
+// hidden reports a display:none style (the preheader).
+func hidden(style string) bool {
+	return strings.Contains(strings.ReplaceAll(style, " ", ""), "display:none")
 }
 
 // tidy trims every line and drops runs of blank lines.

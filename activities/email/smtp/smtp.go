@@ -2,6 +2,7 @@
 package smtp
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -310,15 +311,43 @@ func pipelined(c *smtp.Client, from string, rcpt []string, body []byte) error {
 		// deliver an empty message to them; only dropping the session abandons it.
 		return &abortedError{first}
 	}
-	dw := c.Text.DotWriter()
-	if _, err := dw.Write(body); err != nil {
-		return err
-	}
-	if err := dw.Close(); err != nil {
+	if err := writeData(c, body); err != nil {
 		return err
 	}
 	_, _, err := c.Text.ReadResponse(250)
 	return err
+}
+
+// writeData writes a message as DATA content: dot-stuffed, ended by ".". A CRLF-only body (what
+// Message.MIME produces) is stuffed in bulk; anything else goes through textproto's byte-wise
+// writer, which also normalises line ends.
+func writeData(c *smtp.Client, body []byte) error {
+	if bytes.Count(body, []byte("\n")) != bytes.Count(body, []byte("\r\n")) {
+		dw := c.Text.DotWriter()
+		if _, err := dw.Write(body); err != nil {
+			return err
+		}
+		return dw.Close()
+	}
+	w := c.Text.W
+	if bytes.HasPrefix(body, []byte(".")) {
+		w.WriteByte('.')
+	}
+	for rest := body; ; {
+		i := bytes.Index(rest, []byte("\r\n."))
+		if i < 0 {
+			w.Write(rest)
+			break
+		}
+		w.Write(rest[:i+3])
+		w.WriteByte('.')
+		rest = rest[i+3:]
+	}
+	if len(body) > 0 && !bytes.HasSuffix(body, []byte("\r\n")) {
+		w.WriteString("\r\n")
+	}
+	w.WriteString(".\r\n")
+	return w.Flush()
 }
 
 // abortedError is a refusal that left the session mid-transaction: it must be closed.

@@ -294,3 +294,26 @@ func TestAPartlyRefusedMessageIsNotSentToAnyone(t *testing.T) {
 		require.Contains(t, string(s.messages[0].data), "Subject: next")
 	})
 }
+
+func TestLinesStartingWithADotSurvive(t *testing.T) {
+	t.Parallel()
+	bothModes(t, func(t *testing.T, pipelining bool) {
+		s := &sink{}
+		p, err := smtp.New("smtp://" + startSink(t, s) + "?tls=none")
+		require.NoError(t, err)
+		p.DisablePipelining = !pipelining
+		text := ".starts with a dot\n..two dots\n.\nend"
+		_, err = p.Send(context.Background(), email.Message{From: "a@acme.example", To: []string{"b@example.com"}, Subject: "dots", Text: text, HTML: "<p>.</p>"})
+		require.NoError(t, err)
+		require.Len(t, s.messages, 1)
+		msg, err := mail.ReadMessage(strings.NewReader(string(s.messages[0].data)))
+		require.NoError(t, err)
+		_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+		require.NoError(t, err)
+		part, err := multipart.NewReader(msg.Body, params["boundary"]).NextPart()
+		require.NoError(t, err)
+		got, err := io.ReadAll(part)
+		require.NoError(t, err)
+		require.Equal(t, strings.ReplaceAll(text, "\n", "\r\n"), string(got))
+	})
+}
