@@ -281,6 +281,8 @@ func (e *Engine) Close() {
 		<-e.dispatchDone
 	}
 	e.ingest.Close()
+	e.mail.Close()
+	e.workerMail.Close()
 	e.closeProvider()
 	e.temporal.Close()
 	e.pool.Close()

@@ -84,6 +84,13 @@ func New(cfg Config) *Mailer {
 	return m
 }
 
+// Close stops batching; sends still in flight finish.
+func (m *Mailer) Close() {
+	m.checks.Close()
+	m.inserts.Close()
+	m.marks.Close()
+}
+
 // Templates is the template registry; Lists the list registry.
 func (m *Mailer) Templates() *email.Registry { return m.cfg.Templates }
 

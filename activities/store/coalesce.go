@@ -14,9 +14,11 @@ type Coalescer[In, Out any] struct {
 	// MaxBatch bounds a batch (default 128); Workers bounds the batches in flight (default 2).
 	MaxBatch, Workers int
 
-	once  sync.Once
-	queue chan *coalesced[In, Out]
-	slots chan struct{}
+	once   sync.Once
+	mu     sync.RWMutex // guards closed against enqueueing
+	closed bool
+	queue  chan *coalesced[In, Out]
+	slots  chan struct{}
 }
 
 type coalesced[In, Out any] struct {
@@ -45,14 +47,33 @@ func (c *Coalescer[In, Out]) start() {
 func (c *Coalescer[In, Out]) Do(ctx context.Context, in In) (Out, error) {
 	c.start()
 	call := &coalesced[In, Out]{ctx: ctx, in: in, done: make(chan struct{})}
+	c.mu.RLock()
+	if c.closed {
+		c.mu.RUnlock()
+		c.run([]*coalesced[In, Out]{call}) // after Close: alone
+		return call.out, call.err
+	}
 	select {
 	case c.queue <- call:
+		c.mu.RUnlock()
 	case <-ctx.Done():
+		c.mu.RUnlock()
 		var zero Out
 		return zero, ctx.Err()
 	}
 	<-call.done // a started batch is never abandoned: its outcome is this call's outcome
 	return call.out, call.err
+}
+
+// Close ends batching once the queued calls are done; later calls run alone.
+func (c *Coalescer[In, Out]) Close() {
+	c.start()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		c.closed = true
+		close(c.queue)
+	}
 }
 
 func (c *Coalescer[In, Out]) loop() {
