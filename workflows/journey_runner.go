@@ -53,8 +53,8 @@ var (
 	sendOptions = workflow.LocalActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
-			MaximumInterval: 30 * time.Second, MaximumAttempts: 5,
-			NonRetryableErrorTypes: []string{activities.ErrExitedType}},
+			MaximumInterval: 30 * time.Second, MaximumAttempts: 4,
+			NonRetryableErrorTypes: []string{activities.ErrExitedType, activities.ErrTemplateNotFoundType, activities.ErrSendPermanentType}},
 	}
 )
 
