@@ -148,7 +148,8 @@ func runJourneys(runs, concurrency int) error {
 	api0, worker0, pg0 := cpuSeconds(api.Process.Pid), cpuSeconds(wk.Process.Pid), postgresCPU()
 	start = time.Now()
 	_, postFailures := parallel(runs, concurrency, func(i int) error {
-		return post(httpc, base+"/v1/events", setup.token, map[string]any{"name": "bench.enrol", "userId": fmt.Sprintf("bench-%d", i)})
+		return post(httpc, base+"/v1/events", setup.token, map[string]any{"name": "bench.enrol", "userId": fmt.Sprintf("bench-%d", i),
+			"email": fmt.Sprintf("bench-%d@example.com", i)})
 	})
 	if err := waitForRows(ctx, setup, `SELECT count(*) FROM outbox WHERE kind = 'journey.start' AND dispatched_at IS NOT NULL`,
 		runs-int(postFailures), 10*time.Minute); err != nil {
@@ -225,7 +226,7 @@ func waitForRows(ctx context.Context, s *benchSetup, query string, want int, tim
 // events of its history.
 func historyLength(ctx context.Context, s *benchSetup, tc client.Client, httpc *http.Client, base, event, journeyID string) (int, error) {
 	user := "history-" + journeyID
-	if err := post(httpc, base+"/v1/events", s.token, map[string]any{"name": event, "userId": user}); err != nil {
+	if err := post(httpc, base+"/v1/events", s.token, map[string]any{"name": event, "userId": user, "email": user + "@example.com"}); err != nil {
 		return 0, err
 	}
 	if err := waitForRows(ctx, s, fmt.Sprintf(`SELECT count(*) FROM journey_states WHERE journey_id = '%s' AND status = 'completed'`, journeyID), 1, time.Minute); err != nil {

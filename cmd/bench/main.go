@@ -312,7 +312,8 @@ func engineCmd(dsn, sub string, extra ...string) (*exec.Cmd, error) {
 	}
 	cmd := exec.Command(self, engineChildArg, sub)
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn, "NODE_ENV=test", "LOG_LEVEL=error",
-		"BETTER_AUTH_SECRET="+strings.Repeat("b", 40), "EMAIL_PROVIDER=file", "TEMPORAL_ADDRESS=127.0.0.1:1")
+		"BETTER_AUTH_SECRET="+strings.Repeat("b", 40), "EMAIL_PROVIDER=sink", "EMAIL_SINK_DIR="+filepath.Join(os.TempDir(), "hogsend-bench-mail"),
+		"TEMPORAL_ADDRESS=127.0.0.1:1")
 	cmd.Env = append(cmd.Env, extra...)
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
