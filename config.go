@@ -73,6 +73,7 @@ type EmailConfig struct {
 	ResendAPIKey        string
 	From                string
 	ResendWebhookSecret string
+	UnsubscribeConfirm  bool
 	AlertsFrom          string
 	SMTPURL             string
 	SinkDir             string
@@ -247,6 +248,8 @@ var configVars = []configVar{
 		func(c *Config, v string) error { c.Email.From = v; return address(v) }},
 	{"RESEND_WEBHOOK_SECRET", "", "Svix secret verifying POST /v1/webhooks/resend.", nil,
 		func(c *Config, v string) error { c.Email.ResendWebhookSecret = v; return nil }},
+	{"UNSUBSCRIBE_GET_CONFIRM", "false", "true: an unsubscribe link opened with GET asks for a confirming click (a POST), so link scanners cannot unsubscribe anyone; one-click POST is unchanged.", nil,
+		func(c *Config, v string) error { return boolean(&c.Email.UnsubscribeConfirm, v) }},
 	{"ALERTS_FROM_EMAIL", "RESEND_FROM_EMAIL", "From address of email alerts.", nil,
 		func(c *Config, v string) error { c.Email.AlertsFrom = v; return address(v) }},
 	{"SMTP_URL", "", "smtp://user:pass@host:port (STARTTLS when offered) or smtps://…; required when EMAIL_PROVIDER=smtp.",

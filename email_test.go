@@ -816,3 +816,25 @@ func TestEmailOutboundEvents(t *testing.T) {
 	require.Contains(t, string(payload), `"to": "out@example.com"`)
 	require.Contains(t, string(payload), `"templateKey": "welcome"`)
 }
+
+func TestUnsubscribeGetConfirm(t *testing.T) {
+	t.Parallel()
+	m := startMailEngine(t, func(env map[string]string, _ *Options) { env["UNSUBSCRIBE_GET_CONFIRM"] = "true" })
+	m.send(t, map[string]any{"to": "scanned@example.com", "template": "welcome"})
+	link := m.local(unsubscribeURL(t, m.smtp.To("scanned@example.com")[0]))
+
+	// A scanner's GET changes nothing: the page only offers a button that POSTs.
+	code, _, _, page := m.call(t, http.MethodGet, link, "", nil, nil)
+	require.Equal(t, http.StatusOK, code)
+	action := regexp.MustCompile(`<form method="post" action="([^"]+)"><button type="submit">Unsubscribe</button>`).FindStringSubmatch(page)
+	require.NotNil(t, action, page)
+	require.Equal(t, "sent", m.send(t, map[string]any{"to": "scanned@example.com", "template": "welcome"})["status"])
+
+	res, err := http.Post(m.base+htmlUnescape(action[1]), "application/x-www-form-urlencoded", nil)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Contains(t, string(body), "You&#39;ve been unsubscribed")
+	require.Equal(t, "unsubscribed", m.send(t, map[string]any{"to": "scanned@example.com", "template": "welcome"})["status"])
+}

@@ -347,7 +347,7 @@ func (e *Engine) apiServer() *api.Server {
 		Ingest:         e.ingest,
 		Journeys:       &ingest.JourneyAdmin{Ingest: e.ingest, Registry: e.journeys, Temporal: e.temporal},
 		Mailer:         e.mail,
-		Email:          api.EmailConfig{WebhookSecret: e.cfg.Email.ResendWebhookSecret, RateLimit: e.cfg.RateLimit.EmailsMax, RateLimitDisabled: e.cfg.RateLimit.Disabled || e.cfg.Env == "test"},
+		Email:          api.EmailConfig{WebhookSecret: e.cfg.Email.ResendWebhookSecret, UnsubscribeConfirm: e.cfg.Email.UnsubscribeConfirm, RateLimit: e.cfg.RateLimit.EmailsMax, RateLimitDisabled: e.cfg.RateLimit.Disabled || e.cfg.Env == "test"},
 		Logger:         e.log,
 		Tracks:         e.tracks(),
 		TrustedOrigins: e.cfg.TrustedOriginSet(),

@@ -20,6 +20,8 @@ import (
 type EmailConfig struct {
 	// WebhookSecret verifies POST /v1/webhooks/resend; empty = that route always answers 401.
 	WebhookSecret string
+	// UnsubscribeConfirm makes a GET of an unsubscribe link ask for a confirming POST.
+	UnsubscribeConfirm bool
 	// RateLimit is POST /v1/emails per minute per key; RateLimitDisabled turns limiting off.
 	RateLimit         int
 	RateLimitDisabled bool

@@ -19,6 +19,8 @@ import (
 type preferenceHandlers struct {
 	m  *mailer.Mailer
 	db store.DBTX
+	// confirm: a GET only shows a button that POSTs (link scanners follow GETs).
+	confirm bool
 }
 
 var pageTemplates = template.Must(template.New("page").Parse(`<!DOCTYPE html>
@@ -43,7 +45,7 @@ h1{font-size:22px;margin:0 0 12px}p{line-height:1.5}a{color:#2456d8}
 <div><div class="pref-label">{{.Label}}</div><div class="pref-status {{if .Subscribed}}subscribed{{else}}unsubscribed{{end}}">{{.Status}}</div></div>
 <a href="{{.URL}}">{{.Action}}</a>
 </div>
-{{end}}{{with .Link}}<p><a href="{{.URL}}">{{.Text}}</a></p>{{end}}
+{{end}}{{with .Link}}<p><a href="{{.URL}}">{{.Text}}</a></p>{{end}}{{with .Confirm}}<form method="post" action="{{.URL}}"><button type="submit">{{.Text}}</button></form>{{end}}
 </main></body>
 </html>
 `))
@@ -53,6 +55,7 @@ type htmlPage struct {
 	Lines          []template.HTML
 	Rows           []prefRow
 	Link           *pageLink
+	Confirm        *pageLink // a form posting to URL
 }
 
 type pageLink struct{ URL, Text string }
@@ -103,6 +106,15 @@ func (h *preferenceHandlers) unsubscribe(c *gin.Context) error {
 	if t.Category != "" && !categoryPattern.MatchString(t.Category) {
 		return renderPage(c, http.StatusBadRequest, htmlPage{Title: "Invalid Link", Heading: "Invalid category",
 			Lines: []template.HTML{"The category in this link is malformed."}})
+	}
+	if h.confirm && c.Request.Method == http.MethodGet {
+		heading, button := "Unsubscribe?", "Unsubscribe"
+		if t.Action == mailer.ActionResubscribe {
+			heading, button = "Resubscribe?", "Resubscribe"
+		}
+		return renderPage(c, http.StatusOK, htmlPage{Title: heading, Heading: heading,
+			Lines:   []template.HTML{"Confirm with the button below; nothing changes until you do."},
+			Confirm: &pageLink{URL: c.Request.URL.RequestURI(), Text: button}})
 	}
 	ch := store.PreferenceChange{Category: t.Category}
 	resubscribe := t.Action == mailer.ActionResubscribe
