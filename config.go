@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/hogsend/hogsend/api"
-	"github.com/hogsend/hogsend/workflows/journey"
+	"github.com/hogsend/hogsend/journey"
 )
 
 // Role is the process mode a configuration is validated for: requirements differ per role.

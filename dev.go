@@ -25,7 +25,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/client"
 
-	"github.com/hogsend/hogsend/schema/pglocal"
+	"github.com/hogsend/hogsend/internal/pglocal"
 	"github.com/hogsend/hogsend/workflows"
 )
 

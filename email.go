@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/hogsend/hogsend/activities/email"
-	"github.com/hogsend/hogsend/activities/email/resend"
-	"github.com/hogsend/hogsend/activities/email/sink"
-	"github.com/hogsend/hogsend/activities/email/smtp"
-	"github.com/hogsend/hogsend/activities/ingest"
-	"github.com/hogsend/hogsend/activities/mailer"
-	"github.com/hogsend/hogsend/activities/store"
+	"github.com/hogsend/hogsend/email"
+	"github.com/hogsend/hogsend/email/resend"
+	"github.com/hogsend/hogsend/email/sink"
+	"github.com/hogsend/hogsend/email/smtp"
+	"github.com/hogsend/hogsend/internal/ingest"
+	"github.com/hogsend/hogsend/internal/mailer"
+	"github.com/hogsend/hogsend/internal/store"
 )
 
 // EmailOptions tune sending beyond what the environment configures.

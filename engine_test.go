@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
-	"github.com/hogsend/hogsend/schema/pglocal"
+	"github.com/hogsend/hogsend/internal/pglocal"
 	"github.com/hogsend/hogsend/schema/schematest"
 	"github.com/hogsend/hogsend/worker/workertest"
 	"github.com/hogsend/hogsend/workflows"

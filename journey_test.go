@@ -14,10 +14,10 @@ import (
 
 	"github.com/hogsend/hogsend/activities"
 	"github.com/hogsend/hogsend/schema/schematest"
-	"github.com/hogsend/hogsend/worker/example/journeys"
-	"github.com/hogsend/hogsend/worker/example/templates"
+	"github.com/hogsend/hogsend/example/journeys"
+	"github.com/hogsend/hogsend/example/templates"
 	"github.com/hogsend/hogsend/worker/workertest"
-	"github.com/hogsend/hogsend/workflows/journey"
+	"github.com/hogsend/hogsend/journey"
 )
 
 // e2eSend sends, sleeps two seconds and sends again: the enrol/send/sleep scenario in seconds.

@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hogsend/hogsend/activities/apikeys"
+	"github.com/hogsend/hogsend/internal/apikeys"
 	"github.com/hogsend/hogsend/schema"
 )
 

@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hogsend/hogsend/activities/ingest"
-	"github.com/hogsend/hogsend/activities/outbox"
+	"github.com/hogsend/hogsend/internal/ingest"
+	"github.com/hogsend/hogsend/internal/outbox"
 	"github.com/hogsend/hogsend/schema/schematest"
 	"github.com/hogsend/hogsend/worker/workertest"
 	"github.com/hogsend/hogsend/workflows"

@@ -6,7 +6,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/hogsend/hogsend/activities/store"
+	"github.com/hogsend/hogsend/internal/store"
 )
 
 // PingDatabaseName is the registered name of Ops.PingDatabase.

@@ -7,10 +7,10 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/hogsend/hogsend/activities/email"
-	"github.com/hogsend/hogsend/activities/ingest"
-	"github.com/hogsend/hogsend/activities/mailer"
-	"github.com/hogsend/hogsend/workflows/journey"
+	"github.com/hogsend/hogsend/email"
+	"github.com/hogsend/hogsend/internal/ingest"
+	"github.com/hogsend/hogsend/internal/mailer"
+	"github.com/hogsend/hogsend/journey"
 )
 
 // Non-retryable error types of a journey send.

@@ -6,8 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/hogsend/hogsend/activities/ingest"
-	"github.com/hogsend/hogsend/activities/store"
+	"github.com/hogsend/hogsend/internal/ingest"
+	"github.com/hogsend/hogsend/internal/store"
 )
 
 // Registered names of the import activities.

@@ -11,11 +11,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/hogsend/hogsend/activities/ingest"
-	"github.com/hogsend/hogsend/activities/outbound"
-	"github.com/hogsend/hogsend/activities/outbox"
-	"github.com/hogsend/hogsend/activities/store"
-	"github.com/hogsend/hogsend/workflows/journey"
+	"github.com/hogsend/hogsend/internal/ingest"
+	"github.com/hogsend/hogsend/internal/outbound"
+	"github.com/hogsend/hogsend/internal/outbox"
+	"github.com/hogsend/hogsend/internal/store"
+	"github.com/hogsend/hogsend/journey"
 )
 
 // Registered names of the journey activities. The runner calls them as local activities: each

@@ -11,8 +11,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/hogsend/hogsend/activities/ingest"
-	"github.com/hogsend/hogsend/activities/store"
+	"github.com/hogsend/hogsend/internal/ingest"
+	"github.com/hogsend/hogsend/internal/store"
 )
 
 // adminContactService is what the admin contact routes need.

@@ -11,10 +11,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/hogsend/hogsend/activities/apikeys"
-	"github.com/hogsend/hogsend/activities/email"
-	"github.com/hogsend/hogsend/activities/mailer"
-	"github.com/hogsend/hogsend/activities/store"
+	"github.com/hogsend/hogsend/internal/apikeys"
+	"github.com/hogsend/hogsend/email"
+	"github.com/hogsend/hogsend/internal/mailer"
+	"github.com/hogsend/hogsend/internal/store"
 )
 
 type adminEmailHandlers struct {

@@ -9,9 +9,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/hogsend/hogsend/activities/ingest"
-	"github.com/hogsend/hogsend/activities/store"
-	"github.com/hogsend/hogsend/workflows/journey"
+	"github.com/hogsend/hogsend/internal/ingest"
+	"github.com/hogsend/hogsend/internal/store"
+	"github.com/hogsend/hogsend/journey"
 )
 
 // journeyAdminService is what the journey admin routes need.

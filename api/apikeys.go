@@ -10,8 +10,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/hogsend/hogsend/activities/apikeys"
-	"github.com/hogsend/hogsend/activities/store"
+	"github.com/hogsend/hogsend/internal/apikeys"
+	"github.com/hogsend/hogsend/internal/store"
 )
 
 // apiKeyService is what the key routes need.

@@ -7,7 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/hogsend/hogsend/activities/apikeys"
+	"github.com/hogsend/hogsend/internal/apikeys"
 )
 
 const identityKey = "hogsend.identity"

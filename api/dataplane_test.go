@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/hogsend/hogsend/activities/apikeys"
+	"github.com/hogsend/hogsend/internal/apikeys"
 )
 
 var uniq = func() func(string) string {

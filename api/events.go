@@ -10,7 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/hogsend/hogsend/activities/ingest"
+	"github.com/hogsend/hogsend/internal/ingest"
 )
 
 // eventService is what the event routes need.

@@ -9,7 +9,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/hogsend/hogsend/activities/apikeys"
+	"github.com/hogsend/hogsend/internal/apikeys"
 	"github.com/hogsend/hogsend/api"
 )
 

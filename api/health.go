@@ -10,7 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 
-	"github.com/hogsend/hogsend/activities/store"
+	"github.com/hogsend/hogsend/internal/store"
 	"github.com/hogsend/hogsend/schema"
 )
 

@@ -8,9 +8,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/hogsend/hogsend/activities/email"
-	"github.com/hogsend/hogsend/activities/mailer"
-	"github.com/hogsend/hogsend/activities/store"
+	"github.com/hogsend/hogsend/email"
+	"github.com/hogsend/hogsend/internal/mailer"
+	"github.com/hogsend/hogsend/internal/store"
 )
 
 // The public unsubscribe endpoint (GET, and POST for RFC 8058 one-click) and the preference

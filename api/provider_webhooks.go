@@ -6,8 +6,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/hogsend/hogsend/activities/email/resend"
-	"github.com/hogsend/hogsend/activities/mailer"
+	"github.com/hogsend/hogsend/email/resend"
+	"github.com/hogsend/hogsend/internal/mailer"
 )
 
 type providerWebhookHandlers struct {

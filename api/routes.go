@@ -5,7 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/hogsend/hogsend/activities/apikeys"
+	"github.com/hogsend/hogsend/internal/apikeys"
 )
 
 // Route is one row of the route table: what a request needs and who serves it.

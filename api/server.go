@@ -1,6 +1,6 @@
 // Package api is the engine's HTTP API on gin: one route table (routes.go), the middleware stack,
 // key authentication with scopes, and one error renderer. Handlers stay thin and call domain
-// services from activities/*.
+// services from internal/*.
 package api
 
 import (
@@ -15,9 +15,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
 
-	"github.com/hogsend/hogsend/activities/apikeys"
-	"github.com/hogsend/hogsend/activities/ingest"
-	"github.com/hogsend/hogsend/activities/mailer"
+	"github.com/hogsend/hogsend/internal/apikeys"
+	"github.com/hogsend/hogsend/internal/ingest"
+	"github.com/hogsend/hogsend/internal/mailer"
 	"github.com/hogsend/hogsend/schema"
 )
 

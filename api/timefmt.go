@@ -3,7 +3,7 @@ package api
 import (
 	"time"
 
-	"github.com/hogsend/hogsend/activities/ingest"
+	"github.com/hogsend/hogsend/internal/ingest"
 )
 
 // jsonTime renders timestamps as the API does everywhere: UTC, milliseconds, Z.

@@ -9,8 +9,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/hogsend/hogsend/activities/mailer"
-	"github.com/hogsend/hogsend/activities/store"
+	"github.com/hogsend/hogsend/internal/mailer"
+	"github.com/hogsend/hogsend/internal/store"
 )
 
 // pixel is the 42-byte transparent 1×1 GIF89a the open pixel serves.

@@ -10,7 +10,7 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/hogsend/hogsend/workflows/journey"
+	"github.com/hogsend/hogsend/journey"
 )
 
 // JourneySearchAttributes are the Keyword attributes every journey run carries, so operators

@@ -21,9 +21,9 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/hogsend/hogsend/activities"
-	"github.com/hogsend/hogsend/activities/store"
+	"github.com/hogsend/hogsend/internal/store"
 	"github.com/hogsend/hogsend/workflows"
-	"github.com/hogsend/hogsend/workflows/journey"
+	"github.com/hogsend/hogsend/journey"
 )
 
 // Workflow is a workflow function registered under a fixed name.

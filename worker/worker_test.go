@@ -12,7 +12,7 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/hogsend/hogsend/activities/store"
+	"github.com/hogsend/hogsend/internal/store"
 	"github.com/hogsend/hogsend/schema/schematest"
 	"github.com/hogsend/hogsend/worker"
 	"github.com/hogsend/hogsend/worker/workertest"

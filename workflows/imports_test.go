@@ -14,7 +14,7 @@ import (
 // forbidden are imports that would make workflow code non-deterministic or side-effecting.
 var forbidden = []string{
 	"github.com/jackc/pgx", "net/http", "github.com/gin-gonic/gin", "os", "math/rand", "time/tzdata",
-	"github.com/hogsend/hogsend/api", "github.com/hogsend/hogsend/worker", "github.com/hogsend/hogsend/activities/store",
+	"github.com/hogsend/hogsend/api", "github.com/hogsend/hogsend/worker", "github.com/hogsend/hogsend/internal/store",
 }
 
 // TestWorkflowCodeImportsNoSideEffects keeps workflows/ deterministic: no SQL, HTTP, OS or

@@ -13,7 +13,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/hogsend/hogsend/activities"
-	"github.com/hogsend/hogsend/workflows/journey"
+	"github.com/hogsend/hogsend/journey"
 )
 
 // JourneyInput starts one run. The state row already exists: ingest enrolled the contact (guards,

@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 
-	"github.com/hogsend/hogsend/workflows/journey"
-	"github.com/hogsend/hogsend/workflows/journeytest"
+	"github.com/hogsend/hogsend/journey"
+	"github.com/hogsend/hogsend/journeytest"
 )
 
 func define(t *testing.T, id string, run journey.RunFunc) *journey.Journey {

@@ -23,9 +23,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hogsend/hogsend/activities/email"
-	"github.com/hogsend/hogsend/activities/email/smtptest"
-	"github.com/hogsend/hogsend/worker/example/templates"
+	"github.com/hogsend/hogsend/email"
+	"github.com/hogsend/hogsend/email/smtptest"
+	"github.com/hogsend/hogsend/example/templates"
 )
 
 func runEmail(sends, concurrency int, gogc string) error {

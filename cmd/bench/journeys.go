@@ -32,10 +32,10 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/hogsend/hogsend/schema/pglocal"
+	"github.com/hogsend/hogsend/internal/pglocal"
 	hsworker "github.com/hogsend/hogsend/worker"
-	"github.com/hogsend/hogsend/worker/example/templates"
-	"github.com/hogsend/hogsend/workflows/journey"
+	"github.com/hogsend/hogsend/example/templates"
+	"github.com/hogsend/hogsend/journey"
 )
 
 func benchJourney(id, event string, run journey.RunFunc) *journey.Journey {

@@ -5,8 +5,8 @@ package main
 
 import (
 	"github.com/hogsend/hogsend"
-	"github.com/hogsend/hogsend/worker/example/journeys"
-	"github.com/hogsend/hogsend/worker/example/templates"
+	"github.com/hogsend/hogsend/example/journeys"
+	"github.com/hogsend/hogsend/example/templates"
 )
 
 func main() {

@@ -26,7 +26,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hogsend/hogsend/schema"
-	"github.com/hogsend/hogsend/schema/pglocal"
+	"github.com/hogsend/hogsend/internal/pglocal"
 )
 
 // EnvURL names the variable that points the tests at an existing server (any database on it).

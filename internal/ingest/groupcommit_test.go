@@ -1,0 +1,100 @@
+package ingest_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hogsend/hogsend/internal/ingest"
+)
+
+func TestGroupCommitCoalescesAndIsolates(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	g := &ingest.GroupCommit{MaxWait: 5 * time.Millisecond, Committers: 2}
+	b.svc.EnableGroupCommit(g)
+	t.Cleanup(b.svc.Close)
+
+	const n = 200
+	type outcome struct {
+		res ingest.Result
+		err error
+	}
+	out := make([]outcome, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			ev := ingest.Event{Name: "gc", UserID: fmt.Sprintf("user-%d", i%20), EventProperties: map[string]any{"i": i}}
+			switch {
+			case i%50 == 7:
+				ev.UserID = "" // invalid: no identity
+			case i%50 == 9:
+				ev.IdempotencyKey = "shared-key" // four events, one stored
+			}
+			out[i].res, out[i].err = b.svc.Ingest(context.Background(), ev)
+		})
+	}
+	wg.Wait()
+
+	stored, invalid, dup := 0, 0, 0
+	for i, o := range out {
+		switch {
+		case i%50 == 7:
+			require.Error(t, o.err)
+			invalid++
+		case o.err != nil:
+			t.Fatalf("event %d failed: %v", i, o.err)
+		case o.res.Stored:
+			stored++
+			require.NotEmpty(t, o.res.EventID)
+			require.Equal(t, fmt.Sprintf("user-%d", i%20), o.res.Contact.Key(), "each caller gets its own result")
+		default:
+			dup++
+		}
+	}
+	require.Equal(t, 4, invalid)
+	require.Equal(t, 3, dup)
+	require.Equal(t, n-4-3, stored)
+	require.EqualValues(t, stored, b.one(t, `SELECT count(*) FROM user_events`))
+	require.EqualValues(t, 20, b.one(t, `SELECT count(*) FROM contacts`), "concurrent first events of a user create one contact")
+	require.Less(t, g.Commits(), int64(n/4), "events share transactions")
+}
+
+func TestGroupCommitAfterCloseStillIngests(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.svc.EnableGroupCommit(&ingest.GroupCommit{})
+	b.svc.Close()
+	r, err := b.svc.Ingest(context.Background(), ingest.Event{Name: "late", UserID: "u"})
+	require.NoError(t, err)
+	require.True(t, r.Stored)
+}
+
+// panicky panics on one event name, like a buggy consumer.
+type panicky struct{}
+
+func (panicky) ConsumeEvent(_ context.Context, _ pgx.Tx, ev *ingest.StoredEvent, _ *ingest.Effects) error {
+	if ev.Name == "boom" {
+		panic("consumer bug")
+	}
+	return nil
+}
+
+func TestGroupCommitSurvivesAPanickingConsumer(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.svc.Consumers = []ingest.Consumer{panicky{}}
+	b.svc.EnableGroupCommit(&ingest.GroupCommit{})
+	t.Cleanup(b.svc.Close)
+	_, err := b.svc.Ingest(context.Background(), ingest.Event{Name: "boom", UserID: "p1"})
+	require.ErrorContains(t, err, "panicked")
+	r, err := b.svc.Ingest(context.Background(), ingest.Event{Name: "fine", UserID: "p1"})
+	require.NoError(t, err)
+	require.True(t, r.Stored)
+	require.EqualValues(t, 0, b.one(t, `SELECT count(*) FROM user_events WHERE event = 'boom'`))
+}

@@ -1,0 +1,296 @@
+package ingest
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hogsend/hogsend/internal/store"
+)
+
+// Identity is what a caller knows about a person: any of the three keys and a property patch.
+type Identity struct {
+	UserID      string
+	Email       string
+	AnonymousID string
+	// Patch merges into the contact's properties: additive, a null value removes the key.
+	// nil means no patch.
+	Patch map[string]any
+}
+
+// Clean trims the keys and lower-cases the email, as every identity is stored.
+func (id Identity) Clean() Identity {
+	id.UserID = strings.TrimSpace(id.UserID)
+	id.Email = NormalizeEmail(id.Email)
+	id.AnonymousID = strings.TrimSpace(id.AnonymousID)
+	return id
+}
+
+// NormalizeEmail trims and lower-cases an email used as an identity key.
+func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// Empty reports whether no key is left.
+func (id Identity) Empty() bool { return id.UserID == "" && id.Email == "" && id.AnonymousID == "" }
+
+func (id Identity) keys() []struct {
+	kind  store.IdentityKind
+	value string
+} {
+	var out []struct {
+		kind  store.IdentityKind
+		value string
+	}
+	for _, k := range []struct {
+		kind  store.IdentityKind
+		value string
+	}{{store.KindExternal, id.UserID}, {store.KindEmail, id.Email}, {store.KindAnonymous, id.AnonymousID}} {
+		if k.value != "" {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// lockKeys are the advisory lock strings of the identity's keys ("external:u1", …).
+func (id Identity) lockKeys() []string {
+	var out []string
+	for _, k := range id.keys() {
+		out = append(out, string(k.kind)+":"+k.value)
+	}
+	return out
+}
+
+func (id Identity) asNew() store.NewContact {
+	ptr := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	return store.NewContact{ExternalID: ptr(id.UserID), Email: ptr(id.Email), AnonymousID: ptr(id.AnonymousID), Properties: id.Patch}
+}
+
+// Resolution is the outcome of resolving an identity.
+type Resolution struct {
+	Contact store.Contact
+	Created bool
+	Linked  bool // an existing contact matched
+	Merged  bool
+	// Exited are live journey runs a merge ended; their workflows must be cancelled.
+	Exited []store.ExitedRun
+}
+
+// ErrNoIdentity means no usable key was given.
+var ErrNoIdentity = errors.New("email or userId is required")
+
+// Resolve finds, links, merges or creates the contact of an identity inside tx. Concurrent
+// resolutions touching a key serialise on an advisory lock per key, so they link instead of
+// creating duplicates.
+func Resolve(ctx context.Context, tx pgx.Tx, in Identity) (Resolution, error) {
+	in = in.Clean()
+	if in.Empty() {
+		return Resolution{}, ErrNoIdentity
+	}
+	keys := in.keys()
+	if err := store.LockIdentities(ctx, tx, in.lockKeys(), nil); err != nil {
+		return Resolution{}, err
+	}
+	var candidates []store.Contact
+	for _, k := range keys {
+		c, err := store.ContactByIdentity(ctx, tx, k.kind, k.value)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return Resolution{}, fmt.Errorf("look up %s: %w", k.kind, err)
+		}
+		if !slices.ContainsFunc(candidates, func(x store.Contact) bool { return x.ID == c.ID }) {
+			candidates = append(candidates, c)
+		}
+	}
+	switch len(candidates) {
+	case 0:
+		c, err := store.InsertContact(ctx, tx, in.asNew())
+		if err != nil {
+			return Resolution{}, fmt.Errorf("create contact: %w", err)
+		}
+		return Resolution{Contact: c, Created: true}, nil
+	case 1:
+		c, exited, err := fillIn(ctx, tx, candidates[0], in)
+		if err != nil {
+			return Resolution{}, err
+		}
+		return Resolution{Contact: c, Linked: true, Exited: exited}, nil
+	default:
+		c, exited, err := merge(ctx, tx, candidates, in)
+		if err != nil {
+			return Resolution{}, err
+		}
+		return Resolution{Contact: c, Linked: true, Merged: true, Exited: exited}, nil
+	}
+}
+
+// fillIn attaches the keys the contact lacks (a differing key is ignored), merges the patch and,
+// when the canonical key changed, moves the contact's history to the new key.
+func fillIn(ctx context.Context, tx pgx.Tx, c store.Contact, in Identity) (store.Contact, []store.ExitedRun, error) {
+	oldKey := c.Key()
+	filled, err := store.FillContact(ctx, tx, c.ID, in.asNew(), in.Patch)
+	if err != nil {
+		return store.Contact{}, nil, fmt.Errorf("update contact: %w", err)
+	}
+	for _, k := range []struct {
+		kind        store.IdentityKind
+		before, now *string
+	}{{store.KindExternal, c.ExternalID, filled.ExternalID}, {store.KindEmail, c.Email, filled.Email}, {store.KindAnonymous, c.AnonymousID, filled.AnonymousID}} {
+		if k.before == nil && k.now != nil {
+			if err := store.UpsertAlias(ctx, tx, c.ID, k.kind, *k.now, nil, "promote"); err != nil {
+				return store.Contact{}, nil, fmt.Errorf("record %s alias: %w", k.kind, err)
+			}
+		}
+	}
+	exited, err := moveHistory(ctx, tx, []string{oldKey}, filled)
+	return filled, exited, err
+}
+
+// moveHistory re-keys every history table from the from keys to the contact's key.
+func moveHistory(ctx context.Context, tx pgx.Tx, from []string, to store.Contact) ([]store.ExitedRun, error) {
+	key := to.Key()
+	from = slices.DeleteFunc(slices.Clone(from), func(k string) bool { return k == key })
+	if len(from) == 0 {
+		return nil, nil
+	}
+	if err := store.MoveEvents(ctx, tx, from, key); err != nil {
+		return nil, fmt.Errorf("move events: %w", err)
+	}
+	exited, err := store.FoldJourneyStates(ctx, tx, from, key, to.Email)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.MoveEmailSends(ctx, tx, from, key, to.Email); err != nil {
+		return nil, fmt.Errorf("move email sends: %w", err)
+	}
+	if err := store.FoldBucketMemberships(ctx, tx, from, key); err != nil {
+		return nil, fmt.Errorf("move bucket memberships: %w", err)
+	}
+	if err := store.FoldEmailPreferences(ctx, tx, from, key); err != nil {
+		return nil, fmt.Errorf("move email preferences: %w", err)
+	}
+	return exited, nil
+}
+
+// survivorFirst orders merge candidates: identified (with an external id) first, then the
+// earliest seen, then the lowest id.
+func survivorFirst(a, b store.Contact) int {
+	if (a.ExternalID != nil) != (b.ExternalID != nil) {
+		if a.ExternalID != nil {
+			return -1
+		}
+		return 1
+	}
+	if c := a.FirstSeenAt.Compare(b.FirstSeenAt); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
+}
+
+// merge folds two or three contacts into the survivor: history moves to the survivor's key,
+// the losers' keys become aliases, properties combine (survivor over losers, the call's patch
+// over both) and the losers are soft-deleted.
+func merge(ctx context.Context, tx pgx.Tx, candidates []store.Contact, in Identity) (store.Contact, []store.ExitedRun, error) {
+	slices.SortFunc(candidates, survivorFirst)
+	s, losers := candidates[0], candidates[1:]
+	survivorKey := s.Key()
+	var exited []store.ExitedRun
+
+	for _, l := range losers {
+		var loserKeys []string
+		for _, k := range []*string{l.ExternalID, l.AnonymousID, &l.ID} {
+			if k != nil {
+				loserKeys = append(loserKeys, *k)
+			}
+		}
+		ex, err := moveHistory(ctx, tx, loserKeys, s)
+		if err != nil {
+			return store.Contact{}, nil, err
+		}
+		exited = append(exited, ex...)
+		from := l.ID
+		for _, k := range []struct {
+			kind  store.IdentityKind
+			value *string
+		}{{store.KindExternal, l.ExternalID}, {store.KindEmail, l.Email}, {store.KindAnonymous, l.AnonymousID}} {
+			if k.value != nil {
+				if err := store.UpsertAlias(ctx, tx, s.ID, k.kind, *k.value, &from, "merge"); err != nil {
+					return store.Contact{}, nil, fmt.Errorf("record merge alias: %w", err)
+				}
+			}
+		}
+	}
+
+	merged := s
+	props := map[string]any{}
+	for _, l := range losers {
+		for k, v := range l.Properties {
+			props[k] = v
+		}
+	}
+	for k, v := range s.Properties {
+		props[k] = v
+	}
+	for k, v := range in.Patch {
+		props[k] = v
+	}
+	for k, v := range props {
+		if v == nil {
+			delete(props, k)
+		}
+	}
+	merged.Properties = props
+	firstKey := func(call string, own *string, pick func(store.Contact) *string) *string {
+		if own != nil {
+			return own
+		}
+		if call != "" {
+			return &call
+		}
+		for _, l := range losers {
+			if v := pick(l); v != nil {
+				return v
+			}
+		}
+		return nil
+	}
+	merged.ExternalID = firstKey(in.UserID, s.ExternalID, func(c store.Contact) *string { return c.ExternalID })
+	merged.Email = firstKey(in.Email, s.Email, func(c store.Contact) *string { return c.Email })
+	merged.AnonymousID = firstKey(in.AnonymousID, s.AnonymousID, func(c store.Contact) *string { return c.AnonymousID })
+	merged.Timezone = firstKey("", s.Timezone, func(c store.Contact) *string { return c.Timezone })
+	for _, l := range losers {
+		if l.FirstSeenAt.Before(merged.FirstSeenAt) {
+			merged.FirstSeenAt = l.FirstSeenAt
+		}
+	}
+
+	// Losers go first: the partial unique indexes only admit the keys once they are deleted.
+	loserIDs := make([]string, len(losers))
+	for i, l := range losers {
+		loserIDs[i] = l.ID
+	}
+	if err := store.SoftDeleteContacts(ctx, tx, loserIDs); err != nil {
+		return store.Contact{}, nil, fmt.Errorf("delete merged contacts: %w", err)
+	}
+	out, err := store.ReplaceMergedContact(ctx, tx, merged)
+	if err != nil {
+		return store.Contact{}, nil, fmt.Errorf("update merge survivor: %w", err)
+	}
+	// The survivor's own key can change too (an email-only survivor gaining an external id).
+	ex, err := moveHistory(ctx, tx, []string{survivorKey}, out)
+	if err != nil {
+		return store.Contact{}, nil, err
+	}
+	return out, append(exited, ex...), nil
+}

@@ -1,0 +1,34 @@
+package ingest_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/hogsend/hogsend/internal/ingest"
+)
+
+// FuzzParseImport: any upload either parses into rows or is an ErrUnparsable error; it never
+// panics, and every row is numbered in order.
+func FuzzParseImport(f *testing.F) {
+	for _, seed := range []string{
+		"externalId,email,plan\nimp1,imp1@x.com,pro\n,,\n", "name\nbob", "email\n\"unterminated", "\ufeffemail\r\na@x.com\r\n",
+		`[{"externalId":"a","properties":{"x":1}}]`, `[{"externalId":42},null,"x",{"properties":[]}]`, `{"a":1}`, `[] []`, "",
+	} {
+		f.Add("csv", seed)
+		f.Add("json", seed)
+	}
+	f.Fuzz(func(t *testing.T, format, data string) {
+		rows, err := ingest.ParseImport(format, data)
+		if err != nil {
+			if !errors.Is(err, ingest.ErrUnparsable) {
+				t.Fatalf("unexpected error kind: %v", err)
+			}
+			return
+		}
+		for i, r := range rows {
+			if r.Index != i {
+				t.Fatalf("row %d has index %d", i, r.Index)
+			}
+		}
+	})
+}

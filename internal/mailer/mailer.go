@@ -1,0 +1,417 @@
+package mailer
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hogsend/hogsend/email"
+	"github.com/hogsend/hogsend/internal/outbound"
+	"github.com/hogsend/hogsend/internal/outbox"
+	"github.com/hogsend/hogsend/internal/store"
+)
+
+// Config holds the pipeline's dependencies and settings.
+type Config struct {
+	DB        store.DBTX
+	Templates *email.Registry // nil = no sendable template
+	Lists     *email.Lists    // list polarity; nil = no lists
+	Provider  email.Provider
+	From      string // default sender
+	PublicURL string // base of tracking, unsubscribe and preference links
+	Tokens    Tokens
+	Cap       *email.FrequencyCap // nil = no capping
+	// BounceThreshold is the bounce count that suppresses an address (default 3);
+	// SuppressOnHardBounce suppresses on the first permanent bounce instead.
+	BounceThreshold      int
+	SuppressOnHardBounce bool
+	// Events ingests the engine's own email events (opens, clicks) so journeys can react.
+	Events EventRecorder
+	// Kick wakes the outbox dispatcher after an outbound event was recorded.
+	Kick func()
+	// WebhookHandlers are the application's handlers of provider events, by event type, run
+	// after the engine applied the event; an error fails the webhook (the provider retries).
+	WebhookHandlers map[string]func(context.Context, email.ProviderEvent) error
+	Logger          *slog.Logger
+}
+
+// EventRecorder ingests an event for a user, as POST /v1/events would.
+type EventRecorder func(ctx context.Context, name, userID, email string, props map[string]any) error
+
+// Mailer is the tracked send pipeline: one code path for transactional, journey, campaign and
+// test sends.
+type Mailer struct {
+	cfg Config
+	log *slog.Logger
+	// Concurrent sends share statements (and commits): the preference checks, the rows written
+	// before the provider call and the marks written after it.
+	checks  *store.Coalescer[store.RecipientQuery, store.RecipientGate]
+	inserts *store.Coalescer[store.NewSend, bool]
+	marks   *store.Coalescer[store.SentMark, struct{}]
+}
+
+// New builds a Mailer.
+func New(cfg Config) *Mailer {
+	if cfg.Templates == nil {
+		cfg.Templates = email.NewRegistry()
+	}
+	if cfg.BounceThreshold <= 0 {
+		cfg.BounceThreshold = 3
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	m := &Mailer{cfg: cfg, log: log}
+	m.checks = &store.Coalescer[store.RecipientQuery, store.RecipientGate]{Run: func(ctx context.Context, q []store.RecipientQuery) ([]store.RecipientGate, error) {
+		return store.RecipientChecks(ctx, m.cfg.DB, q)
+	}}
+	m.inserts = &store.Coalescer[store.NewSend, bool]{Run: func(ctx context.Context, s []store.NewSend) ([]bool, error) {
+		return store.InsertSends(ctx, m.cfg.DB, s)
+	}}
+	m.marks = &store.Coalescer[store.SentMark, struct{}]{Run: func(ctx context.Context, s []store.SentMark) ([]struct{}, error) {
+		return make([]struct{}, len(s)), store.MarkSendsSent(ctx, m.cfg.DB, s)
+	}}
+	return m
+}
+
+// Close stops batching; sends still in flight finish.
+func (m *Mailer) Close() {
+	m.checks.Close()
+	m.inserts.Close()
+	m.marks.Close()
+}
+
+// Templates is the template registry; Lists the list registry.
+func (m *Mailer) Templates() *email.Registry { return m.cfg.Templates }
+
+// Lists returns the list registry (possibly empty).
+func (m *Mailer) Lists() *email.Lists { return m.cfg.Lists }
+
+// Provider is the configured email provider.
+func (m *Mailer) Provider() email.Provider { return m.cfg.Provider }
+
+// Send outcomes.
+const (
+	StatusSent         = "sent"
+	StatusSuppressed   = "suppressed"
+	StatusUnsubscribed = "unsubscribed"
+	StatusSkipped      = "skipped"
+	StatusQueued       = "queued" // an idempotent replay of a send still in flight
+	ReasonCapped       = "frequency_capped"
+)
+
+// SendOptions is one send.
+type SendOptions struct {
+	SendID            string // "" = a new id; set by resends, whose id is known in advance
+	Template          string
+	Props             email.Props
+	To                string
+	From              string // "" = the default sender
+	Subject           string // "" = the template's default subject
+	JourneyStateID    string
+	UserID, UserEmail string // the recipient's identity written on the row
+	// ResolveUser sets UserID from the address's contact: its external id, else its id, else
+	// the address itself (transactional sends to an address).
+	ResolveUser         bool
+	Category            email.Category
+	Tags                []email.Tag
+	Headers             map[string]string
+	ReplyTo             []string
+	SkipPreferenceCheck bool
+	IdempotencyKey      string
+}
+
+// Result is what the pipeline did.
+type Result struct {
+	EmailSendID string `json:"emailSendId"`
+	ProviderID  string `json:"-"`
+	Status      string `json:"status"`
+	Reason      string `json:"reason,omitempty"`
+}
+
+// Error classes of Send.
+var (
+	ErrTemplateNotFound = email.ErrTemplateNotFound
+	ErrNoProvider       = errors.New("no email provider is configured")
+	ErrNoRecipient      = errors.New("the recipient has no email address")
+)
+
+// Send runs the pipeline: idempotency, template, preferences and suppression, frequency cap,
+// unsubscribe surface, send row, render with tracking, provider call, status.
+func (m *Mailer) Send(ctx context.Context, o SendOptions) (Result, error) {
+	o.To = strings.ToLower(strings.TrimSpace(o.To))
+	if o.To == "" {
+		return Result{}, ErrNoRecipient
+	}
+	if o.IdempotencyKey != "" {
+		if res, ok, err := m.replay(ctx, o.IdempotencyKey); ok || err != nil {
+			return res, err
+		}
+	}
+	def, ok := m.cfg.Templates.Get(o.Template)
+	if !ok {
+		return Result{}, fmt.Errorf("%w: %s", ErrTemplateNotFound, o.Template)
+	}
+	s := &send{SendOptions: o, def: def, category: cmp.Or(o.Category, def.Category),
+		props: maps.Clone(o.Props), headers: maps.Clone(o.Headers)}
+	if s.props == nil {
+		s.props = email.Props{}
+	}
+	if s.headers == nil {
+		s.headers = map[string]string{}
+	}
+	s.From = cmp.Or(s.From, m.cfg.From)
+	s.UserEmail = cmp.Or(s.UserEmail, s.To)
+	s.SendID = cmp.Or(s.SendID, uuid.NewString())
+	if s.SkipPreferenceCheck {
+		if s.ResolveUser {
+			c, err := store.RecipientByEmail(ctx, m.cfg.DB, s.To)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return Result{}, err
+			}
+			s.UserID = userKey(s.To, &c)
+		}
+	} else if res, stop, err := m.gate(ctx, s); stop || err != nil {
+		return res, err
+	}
+	return m.deliver(ctx, s)
+}
+
+// send is one send on its way through the pipeline.
+type send struct {
+	SendOptions
+	def      email.TemplateDef
+	category email.Category // the effective category: the caller's, else the template's
+	props    email.Props
+	headers  map[string]string
+}
+
+func (s *send) row() store.SendRow {
+	return store.SendRow{ID: s.SendID, JourneyStateID: s.JourneyStateID, UserID: s.UserID, UserEmail: s.UserEmail,
+		TemplateKey: s.Template, From: s.From, To: s.To, Subject: s.Subject, Category: string(s.category), Props: s.Props}
+}
+
+// gate applies the recipient's preferences and the frequency cap, and adds the unsubscribe
+// surface to a send that may go. stop is true when the send ends here (blocked or capped).
+func (m *Mailer) gate(ctx context.Context, s *send) (res Result, stop bool, err error) {
+	blocked, reason, contact, err := m.check(ctx, s.To, s.category, s.Category, s.ResolveUser)
+	if err != nil {
+		return Result{}, true, err
+	}
+	if s.ResolveUser {
+		s.UserID = userKey(s.To, contact)
+	}
+	switch blocked {
+	case StatusSkipped:
+		m.log.Info("send skipped: frequency_capped", "to", s.To, "category", s.Category)
+		return Result{Status: StatusSkipped, Reason: ReasonCapped}, true, nil
+	case StatusSuppressed, StatusUnsubscribed:
+		// A blocked send is recorded as failed, without the default subject, and never holds
+		// the idempotency key.
+		row := s.row()
+		row.Status, row.StatusReason = "failed", reason
+		if _, err := store.InsertSend(ctx, m.cfg.DB, row, nil); err != nil {
+			return Result{}, true, err
+		}
+		return Result{EmailSendID: row.ID, Status: blocked}, true, nil
+	}
+	unsubscribe := m.UnsubscribeURL(cmp.Or(s.UserID, s.To), s.To, ActionUnsubscribe, s.category)
+	if !hasHeader(s.headers, "List-Unsubscribe") {
+		s.headers["List-Unsubscribe"] = "<" + unsubscribe + ">"
+		s.headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+	}
+	if s.props["unsubscribeUrl"] == nil {
+		s.props["unsubscribeUrl"] = unsubscribe
+	}
+	return Result{}, false, nil
+}
+
+// deliver renders and tracks the send, records it queued, hands it to the provider and records
+// the outcome.
+func (m *Mailer) deliver(ctx context.Context, s *send) (Result, error) {
+	s.Subject = cmp.Or(s.Subject, s.def.DefaultSubject)
+	rendered, err := m.cfg.Templates.Render(s.Template, s.props)
+	if err != nil {
+		return Result{}, err
+	}
+	row := s.row()
+	html, links := m.track(row.ID, rendered.HTML)
+	row.Status, row.IdempotencyKey = "queued", s.IdempotencyKey
+	inserted, err := m.inserts.Do(ctx, store.NewSend{Row: row, Links: links})
+	if err != nil {
+		return Result{}, err
+	}
+	if !inserted { // a concurrent send took the key first
+		res, _, err := m.replay(ctx, s.IdempotencyKey)
+		return res, err
+	}
+	if m.cfg.Provider == nil {
+		_ = store.MarkSendFailed(ctx, m.cfg.DB, row.ID)
+		return Result{}, ErrNoProvider
+	}
+	s.headers["X-Hogsend-Email-Send-Id"] = row.ID
+	sent, err := m.cfg.Provider.Send(ctx, email.Message{From: s.From, To: []string{s.To}, ReplyTo: s.ReplyTo,
+		Subject: s.Subject, HTML: html, Text: rendered.Text, Headers: s.headers, Tags: s.Tags,
+		IdempotencyKey: "hogsend-" + row.ID})
+	if err != nil {
+		// Release the key so that a retry really sends; a cancelled request keeps its context
+		// error but the row must still be failed.
+		if ferr := store.MarkSendFailed(context.WithoutCancel(ctx), m.cfg.DB, row.ID); ferr != nil {
+			m.log.Error("could not mark a failed send", "emailSendId", row.ID, "error", ferr)
+		}
+		return Result{EmailSendID: row.ID}, err
+	}
+	if err := m.markSent(ctx, row, sent.ID); err != nil {
+		// The provider has the message: the send stands, only its bookkeeping is late.
+		m.log.Error("could not record a sent email", "emailSendId", row.ID, "error", err)
+	}
+	return Result{EmailSendID: row.ID, ProviderID: sent.ID, Status: StatusSent}, nil
+}
+
+// replay answers a send whose idempotency key is taken: a delivered or progressed send is
+// "sent"; one still queued is in flight (or crashed mid-send) and is never sent again.
+func (m *Mailer) replay(ctx context.Context, key string) (Result, bool, error) {
+	id, status, err := store.SendByIdempotencyKey(ctx, m.cfg.DB, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return Result{}, false, nil
+	}
+	if err != nil {
+		return Result{}, false, err
+	}
+	if status == "queued" || status == "rendered" {
+		return Result{EmailSendID: id, Status: StatusQueued}, true, nil
+	}
+	return Result{EmailSendID: id, Status: StatusSent}, true, nil
+}
+
+// check applies suppression, unsubscribes, category polarity and the frequency cap. It returns
+// the blocking status ("" = send) and the reason recorded on the failed row.
+func (m *Mailer) check(ctx context.Context, to string, category, callerCategory email.Category, resolve bool) (string, string, *store.Recipient, error) {
+	rule, byCategory, capped := m.cfg.Cap.Rule(callerCategory)
+	var window *store.CapWindow
+	if capped {
+		window = &store.CapWindow{Window: rule.Window}
+		if byCategory {
+			window.Category = string(callerCategory)
+		}
+	}
+	g, err := m.checks.Do(ctx, store.RecipientQuery{Email: to, Cap: window, Resolve: resolve})
+	if err != nil {
+		return "", "", nil, err
+	}
+	switch {
+	case g.Suppressed:
+		return StatusSuppressed, "suppressed", g.Contact, nil
+	case g.UnsubscribedAll:
+		return StatusUnsubscribed, "unsubscribed", g.Contact, nil
+	case category != "" && !m.cfg.Lists.IsSubscribed(g.Categories, string(category)):
+		return StatusUnsubscribed, "category_unsubscribed", g.Contact, nil
+	case capped && g.RecentSends >= rule.Count:
+		return StatusSkipped, "", g.Contact, nil
+	}
+	return "", "", g.Contact, nil
+}
+
+// userKey is the identity a send to an address records: its contact's external id, else the
+// contact's id, else the address.
+func userKey(addr string, c *store.Recipient) string {
+	if c == nil || c.ID == "" {
+		return addr
+	}
+	return c.ExternalIDOrID()
+}
+
+// track rewrites a rendered document's links to the click redirect and adds the open pixel.
+func (m *Mailer) track(sendID, html string) (string, []store.TrackedLink) {
+	urls := TrackableLinks(html)
+	links := make([]store.TrackedLink, len(urls))
+	redirect := make(map[string]string, len(urls))
+	for i, u := range urls {
+		links[i] = store.TrackedLink{ID: uuid.NewString(), URL: u}
+		redirect[u] = m.cfg.PublicURL + "/v1/t/c/" + links[i].ID
+	}
+	if len(urls) > 0 {
+		html = RewriteLinks(html, redirect)
+	}
+	return InsertPixel(html, m.cfg.PublicURL+"/v1/t/o/"+sendID), links
+}
+
+// SentEvent is the payload of the outbound email.sent event.
+type SentEvent struct {
+	EmailSendID    string  `json:"emailSendId"`
+	ResendID       string  `json:"resendId"`
+	TemplateKey    string  `json:"templateKey"`
+	To             string  `json:"to"`
+	UserID         *string `json:"userId"`
+	Category       *string `json:"category"`
+	JourneyStateID *string `json:"journeyStateId"`
+	Subject        string  `json:"subject"`
+	SentAt         string  `json:"sentAt"`
+}
+
+func (m *Mailer) markSent(ctx context.Context, row store.SendRow, providerID string) error {
+	now := time.Now()
+	ev := outbound.Emit(outbound.EmailSent, SentEvent{EmailSendID: row.ID, ResendID: providerID, TemplateKey: row.TemplateKey,
+		To: row.To, UserID: nonEmpty(row.UserID), Category: nonEmpty(row.Category), JourneyStateID: nonEmpty(row.JourneyStateID),
+		Subject: row.Subject, SentAt: timestamp(now)}, outbound.EmailSent+":"+row.ID, now)
+	rows, err := outbox.Rows([]outbox.Intent{ev})
+	if err != nil {
+		return err
+	}
+	mark := store.SentMark{ID: row.ID, ProviderID: providerID, SentAt: now, EventType: outbound.EmailSent, Event: rows[0]}
+	if _, err := m.marks.Do(context.WithoutCancel(ctx), mark); err != nil {
+		return err
+	}
+	m.kick()
+	return nil
+}
+
+func (m *Mailer) kick() {
+	if m.cfg.Kick != nil {
+		m.cfg.Kick()
+	}
+}
+
+// UnsubscribeURL is a link to the unsubscribe endpoint carrying a fresh token.
+func (m *Mailer) UnsubscribeURL(externalID, to, action string, category email.Category) string {
+	return m.cfg.PublicURL + "/v1/email/unsubscribe?token=" + url.QueryEscape(m.cfg.Tokens.New(externalID, to, action, string(category)))
+}
+
+// PreferencesURL is a link to the preference center.
+func (m *Mailer) PreferencesURL(externalID, to string) string {
+	return m.cfg.PublicURL + "/v1/email/preferences?token=" + url.QueryEscape(m.cfg.Tokens.New(externalID, to, ActionManage, ""))
+}
+
+func hasHeader(h map[string]string, name string) bool {
+	for k := range h {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// VerifyToken checks an unsubscribe or preference token.
+func (m *Mailer) VerifyToken(token string) (TokenPayload, error) { return m.cfg.Tokens.Verify(token) }
+
+// PublicURL is the base of the engine's links in mail.
+func (m *Mailer) PublicURL() string { return m.cfg.PublicURL }

@@ -1,0 +1,166 @@
+package mailer_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/hogsend/hogsend/activities"
+	"github.com/hogsend/hogsend/email"
+	"github.com/hogsend/hogsend/internal/mailer"
+	"github.com/hogsend/hogsend/schema/schematest"
+)
+
+func TestMain(m *testing.M) { schematest.Main(m) }
+
+// flakyProvider fails with err until it is cleared, then accepts.
+type flakyProvider struct {
+	mu   sync.Mutex
+	err  error
+	sent []email.Message
+}
+
+func (p *flakyProvider) Name() string { return "flaky" }
+func (p *flakyProvider) Send(_ context.Context, m email.Message) (email.SendResult, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return email.SendResult{}, p.err
+	}
+	p.sent = append(p.sent, m)
+	return email.SendResult{ID: "prov-" + m.Headers["X-Hogsend-Email-Send-Id"]}, nil
+}
+
+func registry() *email.Registry {
+	return email.NewRegistry().MustRegister(email.TemplateDef{Key: "hello", DefaultSubject: "Hello", Category: email.CategoryTransactional,
+		HTML: email.MustParseHTML("hello", `{{define "content"}}{{template "paragraph" (print "Hi " (default "there" .name))}}<a href="https://x.example/a?b=1&amp;c=2">go</a>{{end}}`)})
+}
+
+func newMailer(t *testing.T, p email.Provider) (*mailer.Mailer, func(query string, args ...any) string) {
+	t.Helper()
+	pool, _ := schematest.TestDB(t)
+	m := mailer.New(mailer.Config{DB: pool, Templates: registry(), Provider: p, From: "noreply@example.com",
+		PublicURL: "https://api.example.com", Tokens: mailer.Tokens{Secret: []byte("s3cret")}})
+	value := func(query string, args ...any) string {
+		var v *string
+		require.NoError(t, pool.QueryRow(context.Background(), query, args...).Scan(&v))
+		if v == nil {
+			return "<null>"
+		}
+		return *v
+	}
+	return m, value
+}
+
+func TestAProviderFailureReleasesTheKeyAndARetrySends(t *testing.T) {
+	t.Parallel()
+	p := &flakyProvider{err: &email.SendError{Retryable: true, Err: errors.New("421 try later")}}
+	m, value := newMailer(t, p)
+	ctx := context.Background()
+	opts := mailer.SendOptions{Template: "hello", To: "Ada@Example.com", IdempotencyKey: "k-1"}
+
+	res, err := m.Send(ctx, opts)
+	require.Error(t, err)
+	require.NotEmpty(t, res.EmailSendID)
+	require.Equal(t, "failed", value(`SELECT status::text FROM email_sends WHERE id = $1`, res.EmailSendID))
+	require.Equal(t, "provider_error", value(`SELECT status_reason FROM email_sends WHERE id = $1`, res.EmailSendID))
+	require.Equal(t, "<null>", value(`SELECT idempotency_key FROM email_sends WHERE id = $1`, res.EmailSendID))
+
+	p.err = nil
+	again, err := m.Send(ctx, opts)
+	require.NoError(t, err)
+	require.Equal(t, mailer.StatusSent, again.Status)
+	require.NotEqual(t, res.EmailSendID, again.EmailSendID)
+	require.Len(t, p.sent, 1)
+	require.Equal(t, []string{"ada@example.com"}, p.sent[0].To)
+	require.Equal(t, "hogsend-"+again.EmailSendID, p.sent[0].IdempotencyKey)
+
+	// The key now belongs to the sent row: a replay sends nothing.
+	replay, err := m.Send(ctx, opts)
+	require.NoError(t, err)
+	require.Equal(t, mailer.Result{EmailSendID: again.EmailSendID, Status: mailer.StatusSent}, replay)
+	require.Len(t, p.sent, 1)
+}
+
+func TestASendLeftQueuedIsNeverSentAgain(t *testing.T) {
+	t.Parallel()
+	// A process that died between the provider call and recording it leaves a queued row: the
+	// replay answers "queued" rather than risking a second message.
+	p := &flakyProvider{}
+	m, value := newMailer(t, p)
+	ctx := context.Background()
+	first, err := m.Send(ctx, mailer.SendOptions{Template: "hello", To: "a@example.com", IdempotencyKey: "k-crash"})
+	require.NoError(t, err)
+	value(`UPDATE email_sends SET status = 'queued' WHERE id = $1 RETURNING id::text`, first.EmailSendID)
+	res, err := m.Send(ctx, mailer.SendOptions{Template: "hello", To: "a@example.com", IdempotencyKey: "k-crash"})
+	require.NoError(t, err)
+	require.Equal(t, mailer.Result{EmailSendID: first.EmailSendID, Status: mailer.StatusQueued}, res)
+	require.Len(t, p.sent, 1)
+}
+
+func TestConcurrentSendsWithOneKeySendOnce(t *testing.T) {
+	t.Parallel()
+	p := &flakyProvider{}
+	m, value := newMailer(t, p)
+	var wg sync.WaitGroup
+	ids := make([]string, 20)
+	for i := range ids {
+		wg.Go(func() {
+			res, err := m.Send(context.Background(), mailer.SendOptions{Template: "hello", To: "same@example.com", IdempotencyKey: "k-race"})
+			require.NoError(t, err)
+			ids[i] = res.EmailSendID
+		})
+	}
+	wg.Wait()
+	require.Len(t, p.sent, 1)
+	for _, id := range ids {
+		require.Equal(t, ids[0], id)
+	}
+	require.Equal(t, "1", value(`SELECT count(*)::text FROM email_sends`))
+	require.Equal(t, "1", value(`SELECT count(*)::text FROM tracked_links`)) // the footer's unsubscribe link is not tracked
+}
+
+func TestJourneySendErrorsAreClassifiedForTemporal(t *testing.T) {
+	t.Parallel()
+	p := &flakyProvider{err: &email.SendError{Retryable: false, StatusCode: 550, Err: errors.New("550 no such user")}}
+	m, _ := newMailer(t, p)
+	sender := activities.MailerJourneySender{Mailer: m}
+	ctx := context.Background()
+	in := activities.JourneySend{IdempotencyKey: "journey:s:email:1", UserID: "u1", To: "u1@example.com", Template: "hello", JourneyID: "j"}
+
+	_, err := sender.SendJourneyEmail(ctx, in)
+	var app *temporal.ApplicationError
+	require.ErrorAs(t, err, &app)
+	require.Equal(t, activities.ErrSendPermanentType, app.Type())
+	require.True(t, app.NonRetryable())
+
+	p.err = &email.SendError{Retryable: true, Err: errors.New("connection reset")}
+	_, err = sender.SendJourneyEmail(ctx, in)
+	require.Error(t, err)
+	require.False(t, errors.As(err, &app), "a retryable failure is left to the retry policy")
+
+	missing := in
+	missing.Template = "nope"
+	_, err = sender.SendJourneyEmail(ctx, missing)
+	require.ErrorAs(t, err, &app)
+	require.Equal(t, activities.ErrTemplateNotFoundType, app.Type())
+
+	noEmail := in
+	noEmail.To = ""
+	_, err = sender.SendJourneyEmail(ctx, noEmail)
+	require.ErrorAs(t, err, &app)
+	require.True(t, app.NonRetryable())
+
+	p.err = nil
+	res, err := sender.SendJourneyEmail(ctx, in)
+	require.NoError(t, err)
+	require.Equal(t, "sent", res.Status)
+	msg := p.sent[0]
+	require.True(t, strings.HasPrefix(msg.Headers["List-Unsubscribe"], "<https://api.example.com/v1/email/unsubscribe?token="))
+	require.Contains(t, msg.HTML, "Hi u1") // no firstName or name: the address's local part
+}

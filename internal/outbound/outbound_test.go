@@ -1,0 +1,106 @@
+package outbound_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hogsend/hogsend/internal/outbound"
+	"github.com/hogsend/hogsend/internal/outbox"
+	"github.com/hogsend/hogsend/schema/schematest"
+)
+
+func TestMain(m *testing.M) { schematest.Main(m) }
+
+func TestEmitFansOutToSubscribedEndpointsOnce(t *testing.T) {
+	t.Parallel()
+	pool, _ := schematest.TestDB(t)
+	ctx := context.Background()
+	_, err := pool.Exec(ctx, `INSERT INTO webhook_endpoints (url, secret, secret_prefix, event_types, disabled) VALUES
+		('http://a.example/hook', 'whsec_a', 'whsec_a', '["contact.created"]', false),
+		('http://b.example/hook', 'whsec_b', 'whsec_b', '["contact.created", "contact.deleted"]', false),
+		('http://c.example/hook', 'whsec_c', 'whsec_c', '["contact.deleted"]', false),
+		('http://d.example/hook', 'whsec_d', 'whsec_d', '["contact.created"]', true)`)
+	require.NoError(t, err)
+
+	d := &outbox.Dispatcher{DB: pool}
+	var notified []string
+	outbound.Register(d, pool, func(_ context.Context, ids []string) { notified = append(notified, ids...) })
+	intent := outbound.Emit(outbound.ContactCreated, map[string]any{"id": "c1"}, "", time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC))
+	_, err = outbox.Append(ctx, pool, []outbox.Intent{intent})
+	require.NoError(t, err)
+	n, err := d.DispatchOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Len(t, notified, 2, "the two enabled endpoints subscribed to contact.created")
+
+	var count int
+	var payload []byte
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*), min(payload::text) FROM webhook_deliveries`).Scan(&count, &payload))
+	require.Equal(t, 2, count)
+	var env map[string]any
+	require.NoError(t, json.Unmarshal(payload, &env))
+	require.Equal(t, "contact.created", env["type"])
+	require.Equal(t, "2026-01-02T03:04:05.006Z", env["timestamp"])
+	require.Equal(t, map[string]any{"id": "c1"}, env["data"])
+
+	// Performing the same intent again (a lease that expired mid-flight) adds nothing.
+	_, err = pool.Exec(ctx, `UPDATE outbox SET dispatched_at = NULL, next_attempt_at = now()`)
+	require.NoError(t, err)
+	_, err = d.DispatchOnce(ctx)
+	require.NoError(t, err)
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM webhook_deliveries`).Scan(&count))
+	require.Equal(t, 2, count)
+}
+
+func TestDispatcherRetriesWithBackoffAndUnknownKinds(t *testing.T) {
+	t.Parallel()
+	pool, _ := schematest.TestDB(t)
+	ctx := context.Background()
+	d := &outbox.Dispatcher{DB: pool}
+	fails := 1
+	d.Handle("test.flaky", func(context.Context, json.RawMessage) error {
+		if fails > 0 {
+			fails--
+			return context.DeadlineExceeded
+		}
+		return nil
+	})
+	d.Handle("test.bad", func(context.Context, json.RawMessage) error { return outbox.Permanent(context.Canceled) })
+	_, err := outbox.Append(ctx, pool, []outbox.Intent{{Kind: "test.flaky"}, {Kind: "test.bad"}, {Kind: "test.nobody"},
+		{Kind: "test.flaky", DedupeKey: "once"}, {Kind: "test.flaky", DedupeKey: "once"}})
+	require.NoError(t, err)
+	var rows int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM outbox`).Scan(&rows))
+	require.Equal(t, 4, rows, "a repeated dedupe key is dropped")
+
+	_, err = d.DispatchOnce(ctx)
+	require.NoError(t, err)
+	pending, err := pendingKinds(ctx, pool)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"test.flaky", "test.nobody"}, pending, "the failure waits for its retry; the permanent one is done")
+
+	_, err = pool.Exec(ctx, `UPDATE outbox SET next_attempt_at = now() WHERE dispatched_at IS NULL`)
+	require.NoError(t, err)
+	_, err = d.DispatchOnce(ctx)
+	require.NoError(t, err)
+	pending, err = pendingKinds(ctx, pool)
+	require.NoError(t, err)
+	require.Equal(t, []string{"test.nobody"}, pending, "a kind no process handles stays pending")
+
+	require.Equal(t, time.Minute, outbox.Backoff(100).Round(time.Minute))
+	require.Less(t, outbox.Backoff(1), 2*time.Second)
+}
+
+func pendingKinds(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
+	rows, err := pool.Query(ctx, `SELECT kind FROM outbox WHERE dispatched_at IS NULL ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
