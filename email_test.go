@@ -17,13 +17,13 @@ import (
 	"github.com/stretchr/testify/require"
 	svix "github.com/svix/svix-webhooks/go"
 
-	"github.com/hogsend/hogsend/internal/apikeys"
 	"github.com/hogsend/hogsend/email"
 	"github.com/hogsend/hogsend/email/smtptest"
-	"github.com/hogsend/hogsend/internal/mailer"
-	"github.com/hogsend/hogsend/schema/schematest"
 	"github.com/hogsend/hogsend/example/templates"
+	"github.com/hogsend/hogsend/internal/apikeys"
+	"github.com/hogsend/hogsend/internal/mailer"
 	"github.com/hogsend/hogsend/journey"
+	"github.com/hogsend/hogsend/schema/schematest"
 )
 
 // The email acceptance scenarios (spec email §15) over HTTP, against real PostgreSQL and an

@@ -32,17 +32,17 @@ import (
 	"google.golang.org/grpc/backoff"
 
 	"github.com/hogsend/hogsend/activities"
-	"github.com/hogsend/hogsend/internal/apikeys"
+	"github.com/hogsend/hogsend/api"
 	"github.com/hogsend/hogsend/email"
+	"github.com/hogsend/hogsend/internal/apikeys"
 	"github.com/hogsend/hogsend/internal/ingest"
 	"github.com/hogsend/hogsend/internal/mailer"
 	"github.com/hogsend/hogsend/internal/outbound"
 	"github.com/hogsend/hogsend/internal/outbox"
-	"github.com/hogsend/hogsend/api"
+	"github.com/hogsend/hogsend/journey"
 	"github.com/hogsend/hogsend/schema"
 	"github.com/hogsend/hogsend/worker"
 	"github.com/hogsend/hogsend/workflows"
-	"github.com/hogsend/hogsend/journey"
 )
 
 // Version is the engine build version, set with -ldflags "-X github.com/hogsend/hogsend.Version=v1.2.3".

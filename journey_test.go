@@ -13,11 +13,11 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/hogsend/hogsend/activities"
-	"github.com/hogsend/hogsend/schema/schematest"
 	"github.com/hogsend/hogsend/example/journeys"
 	"github.com/hogsend/hogsend/example/templates"
-	"github.com/hogsend/hogsend/worker/workertest"
 	"github.com/hogsend/hogsend/journey"
+	"github.com/hogsend/hogsend/schema/schematest"
+	"github.com/hogsend/hogsend/worker/workertest"
 )
 
 // e2eSend sends, sleeps two seconds and sends again: the enrol/send/sleep scenario in seconds.

@@ -11,8 +11,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/hogsend/hogsend/internal/apikeys"
 	"github.com/hogsend/hogsend/email"
+	"github.com/hogsend/hogsend/internal/apikeys"
 	"github.com/hogsend/hogsend/internal/mailer"
 	"github.com/hogsend/hogsend/internal/store"
 )

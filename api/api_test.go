@@ -17,12 +17,12 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
+	"github.com/hogsend/hogsend/api"
 	"github.com/hogsend/hogsend/internal/apikeys"
 	"github.com/hogsend/hogsend/internal/ingest"
-	"github.com/hogsend/hogsend/api"
+	"github.com/hogsend/hogsend/journey"
 	"github.com/hogsend/hogsend/schema"
 	"github.com/hogsend/hogsend/schema/schematest"
-	"github.com/hogsend/hogsend/journey"
 )
 
 func TestMain(m *testing.M) { schematest.Main(m) }

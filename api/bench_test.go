@@ -8,9 +8,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hogsend/hogsend/api"
 	"github.com/hogsend/hogsend/internal/apikeys"
 	"github.com/hogsend/hogsend/internal/store"
-	"github.com/hogsend/hogsend/api"
 	"github.com/hogsend/hogsend/schema"
 	"github.com/hogsend/hogsend/schema/schematest"
 )

@@ -9,8 +9,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/hogsend/hogsend/internal/apikeys"
 	"github.com/hogsend/hogsend/api"
+	"github.com/hogsend/hogsend/internal/apikeys"
 )
 
 // FuzzEventIngestDecoding sends arbitrary bodies to POST /v1/events and /v1/events/batch: a

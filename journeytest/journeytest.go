@@ -21,9 +21,9 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/hogsend/hogsend/workflows"
 	"github.com/hogsend/hogsend/condition"
 	"github.com/hogsend/hogsend/journey"
+	"github.com/hogsend/hogsend/workflows"
 )
 
 // User is the enrolled contact.

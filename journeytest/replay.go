@@ -6,8 +6,8 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/hogsend/hogsend/workflows"
 	"github.com/hogsend/hogsend/journey"
+	"github.com/hogsend/hogsend/workflows"
 )
 
 // Replay replays a recorded history (JSON, as `temporal workflow show --output json` writes it)

@@ -22,8 +22,8 @@ import (
 
 	"github.com/hogsend/hogsend/activities"
 	"github.com/hogsend/hogsend/internal/store"
-	"github.com/hogsend/hogsend/workflows"
 	"github.com/hogsend/hogsend/journey"
+	"github.com/hogsend/hogsend/workflows"
 )
 
 // Workflow is a workflow function registered under a fixed name.

@@ -32,10 +32,10 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/hogsend/hogsend/internal/pglocal"
-	hsworker "github.com/hogsend/hogsend/worker"
 	"github.com/hogsend/hogsend/example/templates"
+	"github.com/hogsend/hogsend/internal/pglocal"
 	"github.com/hogsend/hogsend/journey"
+	hsworker "github.com/hogsend/hogsend/worker"
 )
 
 func benchJourney(id, event string, run journey.RunFunc) *journey.Journey {

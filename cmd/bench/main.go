@@ -41,10 +41,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hogsend/hogsend"
-	"github.com/hogsend/hogsend/internal/apikeys"
-	"github.com/hogsend/hogsend/schema"
-	"github.com/hogsend/hogsend/internal/pglocal"
 	"github.com/hogsend/hogsend/example/templates"
+	"github.com/hogsend/hogsend/internal/apikeys"
+	"github.com/hogsend/hogsend/internal/pglocal"
+	"github.com/hogsend/hogsend/schema"
 )
 
 const engineChildArg = "__engine"

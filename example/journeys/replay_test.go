@@ -15,12 +15,12 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/hogsend/hogsend/activities"
-	"github.com/hogsend/hogsend/worker"
 	"github.com/hogsend/hogsend/example/journeys"
-	"github.com/hogsend/hogsend/worker/workertest"
-	"github.com/hogsend/hogsend/workflows"
 	"github.com/hogsend/hogsend/journey"
 	"github.com/hogsend/hogsend/journeytest"
+	"github.com/hogsend/hogsend/worker"
+	"github.com/hogsend/hogsend/worker/workertest"
+	"github.com/hogsend/hogsend/workflows"
 )
 
 var record = flag.Bool("record", false, "re-record testdata/<journey>.json histories on the in-process Temporal server")

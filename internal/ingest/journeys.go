@@ -15,9 +15,9 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/hogsend/hogsend/condition"
 	"github.com/hogsend/hogsend/internal/outbox"
 	"github.com/hogsend/hogsend/internal/store"
-	"github.com/hogsend/hogsend/condition"
 	"github.com/hogsend/hogsend/journey"
 )
 

@@ -25,8 +25,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/hogsend/hogsend/schema"
 	"github.com/hogsend/hogsend/internal/pglocal"
+	"github.com/hogsend/hogsend/schema"
 )
 
 // EnvURL names the variable that points the tests at an existing server (any database on it).
