@@ -6,11 +6,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/hogsend/hogsend/activities/contract"
 	"github.com/hogsend/hogsend/internal/store"
 )
-
-// PingDatabaseName is the registered name of Ops.PingDatabase.
-const PingDatabaseName = "hogsend-ping-database"
 
 // Ops are the engine's operational activities.
 type Ops struct {
@@ -19,15 +17,10 @@ type Ops struct {
 	WorkerID string
 }
 
-// PingDatabaseResult names the worker that reached the database.
-type PingDatabaseResult struct {
-	Worker string
-}
-
 // PingDatabase checks that the worker can reach Postgres.
-func (o *Ops) PingDatabase(ctx context.Context) (PingDatabaseResult, error) {
+func (o *Ops) PingDatabase(ctx context.Context) (contract.PingDatabaseResult, error) {
 	if err := store.Ping(ctx, o.DB); err != nil {
-		return PingDatabaseResult{}, fmt.Errorf("worker %s cannot reach the database: %w", o.WorkerID, err)
+		return contract.PingDatabaseResult{}, fmt.Errorf("worker %s cannot reach the database: %w", o.WorkerID, err)
 	}
-	return PingDatabaseResult{Worker: o.WorkerID}, nil
+	return contract.PingDatabaseResult{Worker: o.WorkerID}, nil
 }

@@ -7,16 +7,11 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/hogsend/hogsend/activities/contract"
 	"github.com/hogsend/hogsend/email"
 	"github.com/hogsend/hogsend/internal/ingest"
 	"github.com/hogsend/hogsend/internal/mailer"
 	"github.com/hogsend/hogsend/journey"
-)
-
-// Non-retryable error types of a journey send.
-const (
-	ErrTemplateNotFoundType = "TemplateNotFound"
-	ErrSendPermanentType    = "EmailSendPermanent"
 )
 
 // MailerJourneySender sends journey emails through the tracked send pipeline. Provider errors
@@ -27,17 +22,17 @@ type MailerJourneySender struct {
 }
 
 // SendJourneyEmail implements JourneySender.
-func (s MailerJourneySender) SendJourneyEmail(ctx context.Context, in JourneySend) (journey.SendEmailResult, error) {
+func (s MailerJourneySender) SendJourneyEmail(ctx context.Context, in contract.JourneySend) (journey.SendEmailResult, error) {
 	res, err := s.Mailer.SendJourney(ctx, mailer.JourneyEmail{IdempotencyKey: in.IdempotencyKey, StateID: in.StateID,
 		JourneyID: in.JourneyID, JourneyName: in.JourneyName, UserID: in.UserID, To: in.To, Template: in.Template,
 		Subject: in.Subject, Props: in.Props})
 	switch {
 	case errors.Is(err, mailer.ErrTemplateNotFound):
-		return journey.SendEmailResult{}, temporal.NewNonRetryableApplicationError("unknown email template "+in.Template, ErrTemplateNotFoundType, err)
+		return journey.SendEmailResult{}, temporal.NewNonRetryableApplicationError("unknown email template "+in.Template, contract.ErrTemplateNotFoundType, err)
 	case errors.Is(err, mailer.ErrNoRecipient):
-		return journey.SendEmailResult{}, temporal.NewNonRetryableApplicationError("the contact has no email address", ErrSendPermanentType, err)
+		return journey.SendEmailResult{}, temporal.NewNonRetryableApplicationError("the contact has no email address", contract.ErrSendPermanentType, err)
 	case err != nil && !email.Retryable(err):
-		return journey.SendEmailResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrSendPermanentType, err)
+		return journey.SendEmailResult{}, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrSendPermanentType, err)
 	case err != nil:
 		return journey.SendEmailResult{}, err
 	}

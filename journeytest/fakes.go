@@ -7,7 +7,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/hogsend/hogsend/activities"
+	"github.com/hogsend/hogsend/activities/contract"
 	"github.com/hogsend/hogsend/journey"
 )
 
@@ -16,54 +16,54 @@ type activityFakes struct{ f *fakes }
 
 func (a activityFakes) byName() map[string]any {
 	return map[string]any{
-		activities.JourneyTransitionName: a.Transition,
-		activities.JourneySendName:       a.Send,
-		activities.JourneyTriggerName:    a.Trigger,
-		activities.JourneyLookupName:     a.Lookup,
+		contract.JourneyTransitionName: a.Transition,
+		contract.JourneySendName:       a.Send,
+		contract.JourneyTriggerName:    a.Trigger,
+		contract.JourneyLookupName:     a.Lookup,
 	}
 }
 
-func (a activityFakes) Transition(_ context.Context, in activities.TransitionInput) (activities.TransitionResult, error) {
+func (a activityFakes) Transition(_ context.Context, in contract.TransitionInput) (contract.TransitionResult, error) {
 	f := a.f
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	applied := f.live()
 	switch in.Kind {
-	case activities.TransitionResume:
+	case contract.TransitionResume:
 		applied = f.status == journey.StatusWaiting
 	}
 	if !applied {
-		return activities.TransitionResult{}, nil
+		return contract.TransitionResult{}, nil
 	}
 	now := f.env.Now()
 	switch in.Kind {
-	case activities.TransitionWait:
+	case contract.TransitionWait:
 		f.status, f.node, f.waitingEvent, f.waitToken = journey.StatusWaiting, in.Label, in.Event, in.Token
-	case activities.TransitionResume:
+	case contract.TransitionResume:
 		f.status, f.waitingEvent, f.waitToken = journey.StatusActive, "", ""
-	case activities.TransitionCheckpoint:
+	case contract.TransitionCheckpoint:
 		f.node = in.Label
-	case activities.TransitionComplete:
+	case contract.TransitionComplete:
 		f.status, f.node, f.endedAt = journey.StatusCompleted, "done", now
-	case activities.TransitionFail:
+	case contract.TransitionFail:
 		f.status, f.errMsg, f.endedAt = journey.StatusFailed, in.Message, now
-	case activities.TransitionExit:
+	case contract.TransitionExit:
 		f.status, f.endedAt = journey.StatusExited, now
 	default:
-		return activities.TransitionResult{}, errors.New("unknown transition " + in.Kind)
+		return contract.TransitionResult{}, errors.New("unknown transition " + in.Kind)
 	}
-	action := map[string]string{activities.TransitionWait: "waiting", activities.TransitionResume: "resumed",
-		activities.TransitionCheckpoint: "checkpoint", activities.TransitionComplete: "completed",
-		activities.TransitionFail: "failed", activities.TransitionExit: "exited"}[in.Kind]
+	action := map[string]string{contract.TransitionWait: "waiting", contract.TransitionResume: "resumed",
+		contract.TransitionCheckpoint: "checkpoint", contract.TransitionComplete: "completed",
+		contract.TransitionFail: "failed", contract.TransitionExit: "exited"}[in.Kind]
 	f.steps = append(f.steps, action+":"+f.node)
-	return activities.TransitionResult{Applied: true}, nil
+	return contract.TransitionResult{Applied: true}, nil
 }
 
 func (a activityFakes) endedError() error {
-	return temporal.NewNonRetryableApplicationError("journey run has ended", activities.ErrExitedType, nil)
+	return temporal.NewNonRetryableApplicationError("journey run has ended", contract.ErrExitedType, nil)
 }
 
-func (a activityFakes) Send(_ context.Context, in activities.SendInput) (journey.SendEmailResult, error) {
+func (a activityFakes) Send(_ context.Context, in contract.SendInput) (journey.SendEmailResult, error) {
 	f := a.f
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -79,7 +79,7 @@ func (a activityFakes) Send(_ context.Context, in activities.SendInput) (journey
 	return journey.SendEmailResult{Status: journey.SendSent, SentAt: now.UTC().Format(time.RFC3339)}, nil
 }
 
-func (a activityFakes) Trigger(_ context.Context, in activities.TriggerInput) error {
+func (a activityFakes) Trigger(_ context.Context, in contract.TriggerInput) error {
 	f := a.f
 	f.mu.Lock()
 	if !f.live() {
@@ -100,26 +100,26 @@ func (a activityFakes) Trigger(_ context.Context, in activities.TriggerInput) er
 	return nil
 }
 
-func (a activityFakes) Lookup(_ context.Context, in activities.LookupInput) (activities.LookupResult, error) {
+func (a activityFakes) Lookup(_ context.Context, in contract.LookupInput) (contract.LookupResult, error) {
 	f := a.f
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch in.Kind {
-	case activities.LookupSubscribed:
-		return activities.LookupResult{Yes: !f.unsubscribed}, nil
-	case activities.LookupEvent:
+	case contract.LookupSubscribed:
+		return contract.LookupResult{Yes: !f.unsubscribed}, nil
+	case contract.LookupEvent:
 		n := f.hasEvent(in.Event, in.Since)
-		return activities.LookupResult{Count: n, Yes: n > 0}, nil
-	case activities.LookupJourney:
-		return activities.LookupResult{Count: 1}, nil
-	case activities.LookupEmail:
+		return contract.LookupResult{Count: n, Yes: n > 0}, nil
+	case contract.LookupJourney:
+		return contract.LookupResult{Count: 1}, nil
+	case contract.LookupEmail:
 		n := 0
 		for _, s := range f.sent {
 			if s.Template == in.Template && s.To == in.Email {
 				n++
 			}
 		}
-		return activities.LookupResult{Count: n, Yes: n > 0}, nil
+		return contract.LookupResult{Count: n, Yes: n > 0}, nil
 	}
-	return activities.LookupResult{}, errors.New("unknown lookup " + in.Kind)
+	return contract.LookupResult{}, errors.New("unknown lookup " + in.Kind)
 }

@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/hogsend/hogsend/activities"
+	"github.com/hogsend/hogsend/activities/contract"
 	"github.com/hogsend/hogsend/internal/store"
 	"github.com/hogsend/hogsend/journey"
 	"github.com/hogsend/hogsend/workflows"
@@ -98,10 +99,10 @@ func New(cfg Config) (*Worker, error) {
 	wfs = append(wfs, cfg.Options.Workflows...)
 	imports := &activities.Imports{DB: cfg.DB}
 	acts := append([]Activity{
-		{Name: activities.PingDatabaseName, Func: ops.PingDatabase},
-		{Name: activities.PrepareImportName, Func: imports.PrepareImport},
-		{Name: activities.ImportBatchName, Func: imports.ImportBatch},
-		{Name: activities.FinishImportName, Func: imports.FinishImport},
+		{Name: contract.PingDatabaseName, Func: ops.PingDatabase},
+		{Name: contract.PrepareImportName, Func: imports.PrepareImport},
+		{Name: contract.ImportBatchName, Func: imports.ImportBatch},
+		{Name: contract.FinishImportName, Func: imports.FinishImport},
 	}, cfg.Options.Activities...)
 	if len(cfg.Journeys) > 0 && cfg.JourneyActivities == nil {
 		return nil, errors.New("worker: JourneyActivities are required when journeys are defined")
@@ -111,10 +112,10 @@ func New(cfg Config) (*Worker, error) {
 	}
 	if ja := cfg.JourneyActivities; ja != nil {
 		acts = append(acts,
-			Activity{Name: activities.JourneyTransitionName, Func: ja.Transition},
-			Activity{Name: activities.JourneySendName, Func: ja.Send},
-			Activity{Name: activities.JourneyTriggerName, Func: ja.Trigger},
-			Activity{Name: activities.JourneyLookupName, Func: ja.Lookup})
+			Activity{Name: contract.JourneyTransitionName, Func: ja.Transition},
+			Activity{Name: contract.JourneySendName, Func: ja.Send},
+			Activity{Name: contract.JourneyTriggerName, Func: ja.Trigger},
+			Activity{Name: contract.JourneyLookupName, Func: ja.Lookup})
 	}
 	for _, wf := range wfs {
 		w.tw.RegisterWorkflowWithOptions(wf.Func, workflow.RegisterOptions{Name: wf.Name})

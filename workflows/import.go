@@ -6,7 +6,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/hogsend/hogsend/activities"
+	"github.com/hogsend/hogsend/activities/contract"
 )
 
 // ImportContactsName is the workflow type of ImportContacts; its workflow ID is
@@ -34,10 +34,10 @@ func ImportContacts(ctx workflow.Context, in ImportContactsInput) error {
 		StartToCloseTimeout: 2 * time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 5},
 	})
-	job := activities.ImportJob{JobID: in.JobID}
+	job := contract.ImportJob{JobID: in.JobID}
 	if in.TotalRows < 0 {
-		var prep activities.PreparedImport
-		if err := workflow.ExecuteActivity(ctx, activities.PrepareImportName, job).Get(ctx, &prep); err != nil {
+		var prep contract.PreparedImport
+		if err := workflow.ExecuteActivity(ctx, contract.PrepareImportName, job).Get(ctx, &prep); err != nil {
 			return err
 		}
 		if prep.Failed {
@@ -49,11 +49,11 @@ func ImportContacts(ctx workflow.Context, in ImportContactsInput) error {
 		if batch == batchesPerRun {
 			return workflow.NewContinueAsNewError(ctx, ImportContactsName, in)
 		}
-		if err := workflow.ExecuteActivity(ctx, activities.ImportBatchName,
-			activities.ImportBatchInput{JobID: in.JobID, Start: in.Next}).Get(ctx, nil); err != nil {
+		if err := workflow.ExecuteActivity(ctx, contract.ImportBatchName,
+			contract.ImportBatchInput{JobID: in.JobID, Start: in.Next}).Get(ctx, nil); err != nil {
 			return err
 		}
-		in.Next += activities.ImportBatchSize
+		in.Next += contract.ImportBatchSize
 	}
-	return workflow.ExecuteActivity(ctx, activities.FinishImportName, job).Get(ctx, nil)
+	return workflow.ExecuteActivity(ctx, contract.FinishImportName, job).Get(ctx, nil)
 }

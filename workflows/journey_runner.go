@@ -12,7 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/hogsend/hogsend/activities"
+	"github.com/hogsend/hogsend/activities/contract"
 	"github.com/hogsend/hogsend/journey"
 )
 
@@ -48,13 +48,13 @@ var (
 		StartToCloseTimeout: 10 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
 			MaximumInterval: 30 * time.Second, MaximumAttempts: 10,
-			NonRetryableErrorTypes: []string{activities.ErrExitedType}},
+			NonRetryableErrorTypes: []string{contract.ErrExitedType}},
 	}
 	sendOptions = workflow.LocalActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
 			MaximumInterval: 30 * time.Second, MaximumAttempts: 4,
-			NonRetryableErrorTypes: []string{activities.ErrExitedType, activities.ErrTemplateNotFoundType, activities.ErrSendPermanentType}},
+			NonRetryableErrorTypes: []string{contract.ErrExitedType, contract.ErrTemplateNotFoundType, contract.ErrSendPermanentType}},
 	}
 )
 
@@ -114,7 +114,7 @@ func (r *run) execute() (JourneyResult, error) {
 	err := r.runUserCode()
 	switch {
 	case err == nil && !r.exited:
-		if r.transition(activities.TransitionInput{Kind: activities.TransitionComplete, Completed: &activities.JourneyCompletedData{
+		if r.transition(contract.TransitionInput{Kind: contract.TransitionComplete, Completed: &contract.JourneyCompletedData{
 			JourneyID: r.j.ID, JourneyName: r.j.Name, StateID: r.in.StateID, UserID: r.in.UserID, UserEmail: r.in.Email,
 		}}) == nil {
 			r.status, r.node = journey.StatusCompleted, "done"
@@ -123,14 +123,14 @@ func (r *run) execute() (JourneyResult, error) {
 		}
 	case ctx.Err() != nil: // cancelled (temporal workflow cancel): an exit, recorded off the cancelled context
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		_ = workflow.ExecuteLocalActivity(dctx, activities.JourneyTransitionName, activities.TransitionInput{
-			Kind: activities.TransitionExit, StateID: r.in.StateID, Message: journey.ExitWorkflowEnded}).Get(dctx, nil)
+		_ = workflow.ExecuteLocalActivity(dctx, contract.JourneyTransitionName, contract.TransitionInput{
+			Kind: contract.TransitionExit, StateID: r.in.StateID, Message: journey.ExitWorkflowEnded}).Get(dctx, nil)
 		r.status = journey.StatusExited
 		r.setStatusAttributeCtx(dctx)
 		return r.result(journey.StatusExited, ""), temporal.NewCanceledError()
 	case !r.exited && !errors.Is(err, journey.ErrExited):
 		msg := err.Error()
-		if r.transition(activities.TransitionInput{Kind: activities.TransitionFail, Message: msg}) == nil {
+		if r.transition(contract.TransitionInput{Kind: contract.TransitionFail, Message: msg}) == nil {
 			r.status = journey.StatusFailed
 			r.setStatusAttribute()
 			// Returned as an error so the execution shows as Failed in the Web UI.
@@ -220,7 +220,7 @@ func (r *run) step(prefix string) string {
 func (r *run) local(ctx workflow.Context, name string, in, out any) error {
 	err := workflow.ExecuteLocalActivity(ctx, name, in).Get(ctx, out)
 	var app *temporal.ApplicationError
-	if errors.As(err, &app) && app.Type() == activities.ErrExitedType {
+	if errors.As(err, &app) && app.Type() == contract.ErrExitedType {
 		r.exited = true
 		return journey.ErrExited
 	}
@@ -228,10 +228,10 @@ func (r *run) local(ctx workflow.Context, name string, in, out any) error {
 }
 
 // transition applies a state change; ErrExited when the row had already ended.
-func (r *run) transition(in activities.TransitionInput) error {
+func (r *run) transition(in contract.TransitionInput) error {
 	in.StateID, in.RunID = r.in.StateID, r.runID()
-	var res activities.TransitionResult
-	if err := r.local(r.wctx, activities.JourneyTransitionName, in, &res); err != nil {
+	var res contract.TransitionResult
+	if err := r.local(r.wctx, contract.JourneyTransitionName, in, &res); err != nil {
 		return err
 	}
 	r.attached = true
@@ -269,7 +269,7 @@ func (r *run) wait(kind, label string, d time.Duration, event string) (res journ
 	if event != "" {
 		detail["event"], detail["timeoutMs"] = event, d.Milliseconds()
 	}
-	if err := r.transition(activities.TransitionInput{Kind: activities.TransitionWait, Step: token, Label: label,
+	if err := r.transition(contract.TransitionInput{Kind: contract.TransitionWait, Step: token, Label: label,
 		Detail: detail, Event: event, Token: token, WakeAt: &wakeAt}); err != nil {
 		return res, false, err
 	}
@@ -313,7 +313,7 @@ func (r *run) wait(kind, label string, d time.Duration, event string) (res journ
 	if event != "" {
 		resumed["timedOut"] = timedOut
 	}
-	if err := r.transition(activities.TransitionInput{Kind: activities.TransitionResume, Step: "r" + token[1:], Label: label,
+	if err := r.transition(contract.TransitionInput{Kind: contract.TransitionResume, Step: "r" + token[1:], Label: label,
 		Detail: resumed}); err != nil {
 		return res, false, err
 	}
@@ -366,7 +366,7 @@ func (r *run) Checkpoint(label string) error {
 	if err := r.guard(); err != nil {
 		return err
 	}
-	if err := r.transition(activities.TransitionInput{Kind: activities.TransitionCheckpoint, Step: r.step("c"), Label: label}); err != nil {
+	if err := r.transition(contract.TransitionInput{Kind: contract.TransitionCheckpoint, Step: r.step("c"), Label: label}); err != nil {
 		return err
 	}
 	r.node = label
@@ -379,7 +379,7 @@ func (r *run) Trigger(opts journey.TriggerOptions) error {
 		return err
 	}
 	step := r.step("t")
-	in := activities.TriggerInput{StateID: r.in.StateID, RunID: r.runID(), Step: step, Event: opts.Event, UserID: opts.UserID,
+	in := contract.TriggerInput{StateID: r.in.StateID, RunID: r.runID(), Step: step, Event: opts.Event, UserID: opts.UserID,
 		Email: opts.UserEmail, Properties: opts.Properties,
 		IdempotencyKey: fmt.Sprintf("journey:%s:trigger:%s", r.in.StateID, step[1:])}
 	if in.UserID == "" {
@@ -388,7 +388,7 @@ func (r *run) Trigger(opts journey.TriggerOptions) error {
 	if in.Email == "" {
 		in.Email = r.in.Email
 	}
-	if err := r.local(r.wctx, activities.JourneyTriggerName, in, nil); err != nil {
+	if err := r.local(r.wctx, contract.JourneyTriggerName, in, nil); err != nil {
 		return err
 	}
 	r.attached = true
@@ -406,9 +406,9 @@ func (r *run) SendEmail(opts journey.SendEmailOptions) (journey.SendEmailResult,
 		to = r.in.Email
 	}
 	var res journey.SendEmailResult
-	err := r.local(workflow.WithLocalActivityOptions(r.wctx, sendOptions), activities.JourneySendName, activities.SendInput{
+	err := r.local(workflow.WithLocalActivityOptions(r.wctx, sendOptions), contract.JourneySendName, contract.SendInput{
 		Step: step, RunID: r.runID(),
-		Send: activities.JourneySend{IdempotencyKey: fmt.Sprintf("journey:%s:email:%s", r.in.StateID, step[1:]),
+		Send: contract.JourneySend{IdempotencyKey: fmt.Sprintf("journey:%s:email:%s", r.in.StateID, step[1:]),
 			StateID: r.in.StateID, JourneyID: r.j.ID, JourneyName: r.j.Name, UserID: r.in.UserID, To: to,
 			Template: opts.Template, Subject: opts.Subject, Props: opts.Props},
 	}, &res)
@@ -416,17 +416,17 @@ func (r *run) SendEmail(opts journey.SendEmailOptions) (journey.SendEmailResult,
 	return res, err
 }
 
-func (r *run) lookup(in activities.LookupInput) (activities.LookupResult, error) {
-	var res activities.LookupResult
+func (r *run) lookup(in contract.LookupInput) (contract.LookupResult, error) {
+	var res contract.LookupResult
 	if err := r.guard(); err != nil {
 		return res, err
 	}
-	return res, r.local(r.wctx, activities.JourneyLookupName, in, &res)
+	return res, r.local(r.wctx, contract.JourneyLookupName, in, &res)
 }
 
 // IsSubscribed implements journey.Context.
 func (r *run) IsSubscribed() (bool, error) {
-	res, err := r.lookup(activities.LookupInput{Kind: activities.LookupSubscribed, UserID: r.in.UserID})
+	res, err := r.lookup(contract.LookupInput{Kind: contract.LookupSubscribed, UserID: r.in.UserID})
 	return res.Yes, err
 }
 
@@ -436,7 +436,7 @@ func (r *run) History() journey.History { return history{r} }
 type history struct{ r *run }
 
 func (h history) HasEvent(userID, event string, within *journey.Duration) (bool, int, error) {
-	in := activities.LookupInput{Kind: activities.LookupEvent, UserID: userID, Event: event}
+	in := contract.LookupInput{Kind: contract.LookupEvent, UserID: userID, Event: event}
 	if within != nil {
 		since := workflow.Now(h.r.wctx).Add(-millis(*within))
 		in.Since = &since
@@ -446,12 +446,12 @@ func (h history) HasEvent(userID, event string, within *journey.Duration) (bool,
 }
 
 func (h history) Journey(userID, journeyID string) (journey.JourneyHistory, error) {
-	res, err := h.r.lookup(activities.LookupInput{Kind: activities.LookupJourney, UserID: userID, JourneyID: journeyID})
+	res, err := h.r.lookup(contract.LookupInput{Kind: contract.LookupJourney, UserID: userID, JourneyID: journeyID})
 	return journey.JourneyHistory{EntryCount: res.Count, Completed: res.Yes, LastCompletedAt: res.Last}, err
 }
 
 func (h history) Email(email, templateKey string) (journey.EmailHistory, error) {
-	res, err := h.r.lookup(activities.LookupInput{Kind: activities.LookupEmail, Email: email, Template: templateKey})
+	res, err := h.r.lookup(contract.LookupInput{Kind: contract.LookupEmail, Email: email, Template: templateKey})
 	return journey.EmailHistory{Count: res.Count, Sent: res.Yes, LastSentAt: res.Last}, err
 }
 

@@ -9,7 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/hogsend/hogsend/activities"
+	"github.com/hogsend/hogsend/activities/contract"
 )
 
 // PingName is the workflow type of Ping.
@@ -29,8 +29,8 @@ func Ping(ctx workflow.Context) (PingResult, error) {
 		StartToCloseTimeout: 10 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
 	})
-	var res activities.PingDatabaseResult
-	if err := workflow.ExecuteLocalActivity(ctx, activities.PingDatabaseName).Get(ctx, &res); err != nil {
+	var res contract.PingDatabaseResult
+	if err := workflow.ExecuteLocalActivity(ctx, contract.PingDatabaseName).Get(ctx, &res); err != nil {
 		return PingResult{}, err
 	}
 	return PingResult{Worker: res.Worker, Database: true}, nil

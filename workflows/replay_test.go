@@ -13,7 +13,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/hogsend/hogsend/activities"
+	"github.com/hogsend/hogsend/activities/contract"
 	"github.com/hogsend/hogsend/worker/workertest"
 	"github.com/hogsend/hogsend/workflows"
 )
@@ -74,14 +74,14 @@ func TestRecordHistories(t *testing.T) {
 	}
 	// Activities are faked: a history records their results, not how they were computed.
 	for name, fn := range map[string]any{
-		activities.PingDatabaseName: func(context.Context) (activities.PingDatabaseResult, error) {
-			return activities.PingDatabaseResult{Worker: "recorder"}, nil
+		contract.PingDatabaseName: func(context.Context) (contract.PingDatabaseResult, error) {
+			return contract.PingDatabaseResult{Worker: "recorder"}, nil
 		},
-		activities.PrepareImportName: func(context.Context, activities.ImportJob) (activities.PreparedImport, error) {
-			return activities.PreparedImport{TotalRows: 1200}, nil
+		contract.PrepareImportName: func(context.Context, contract.ImportJob) (contract.PreparedImport, error) {
+			return contract.PreparedImport{TotalRows: 1200}, nil
 		},
-		activities.ImportBatchName:  func(context.Context, activities.ImportBatchInput) error { return nil },
-		activities.FinishImportName: func(context.Context, activities.ImportJob) error { return nil },
+		contract.ImportBatchName:  func(context.Context, contract.ImportBatchInput) error { return nil },
+		contract.FinishImportName: func(context.Context, contract.ImportJob) error { return nil },
 	} {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

@@ -14,7 +14,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/hogsend/hogsend/activities"
+	"github.com/hogsend/hogsend/activities/contract"
 	"github.com/hogsend/hogsend/example/journeys"
 	"github.com/hogsend/hogsend/journey"
 	"github.com/hogsend/hogsend/journeytest"
@@ -112,15 +112,15 @@ func TestRecordJourneyHistories(t *testing.T) {
 		w.RegisterWorkflowWithOptions(workflows.JourneyWorkflow(j), workflow.RegisterOptions{Name: journey.WorkflowName(j.ID)})
 	}
 	for name, fn := range map[string]any{
-		activities.JourneyTransitionName: func(context.Context, activities.TransitionInput) (activities.TransitionResult, error) {
-			return activities.TransitionResult{Applied: true}, nil
+		contract.JourneyTransitionName: func(context.Context, contract.TransitionInput) (contract.TransitionResult, error) {
+			return contract.TransitionResult{Applied: true}, nil
 		},
-		activities.JourneySendName: func(context.Context, activities.SendInput) (journey.SendEmailResult, error) {
+		contract.JourneySendName: func(context.Context, contract.SendInput) (journey.SendEmailResult, error) {
 			return journey.SendEmailResult{Status: journey.SendSent}, nil
 		},
-		activities.JourneyTriggerName: func(context.Context, activities.TriggerInput) error { return nil },
-		activities.JourneyLookupName: func(context.Context, activities.LookupInput) (activities.LookupResult, error) {
-			return activities.LookupResult{}, nil
+		contract.JourneyTriggerName: func(context.Context, contract.TriggerInput) error { return nil },
+		contract.JourneyLookupName: func(context.Context, contract.LookupInput) (contract.LookupResult, error) {
+			return contract.LookupResult{}, nil
 		},
 	} {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})

@@ -124,21 +124,22 @@ var errDuplicate = errors.New("duplicate idempotency key")
 // committer when one is enabled, else in a transaction of its own.
 func (s *Service) Ingest(ctx context.Context, ev Event) (Result, error) {
 	if s.group != nil {
-		return s.group.Ingest(ctx, ev)
+		it, err := s.group.c.Do(ctx, ev)
+		if err == nil {
+			err = it.Err
+		}
+		if err != nil {
+			return Result{Exits: []ExitResult{}}, err
+		}
+		return it.Result, nil
 	}
 	return s.ingestAlone(ctx, ev)
-}
-
-// EnableGroupCommit routes Ingest through g (which it wires to this service).
-func (s *Service) EnableGroupCommit(g *GroupCommit) {
-	g.Service = s
-	s.group = g
 }
 
 // Close stops the group committer, if any, after the events it holds are committed.
 func (s *Service) Close() {
 	if s.group != nil {
-		s.group.Close()
+		s.group.c.Close()
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hogsend/hogsend/email"
+	"github.com/hogsend/hogsend/internal/batch"
 	"github.com/hogsend/hogsend/internal/outbound"
 	"github.com/hogsend/hogsend/internal/outbox"
 	"github.com/hogsend/hogsend/internal/store"
@@ -53,9 +54,9 @@ type Mailer struct {
 	log *slog.Logger
 	// Concurrent sends share statements (and commits): the preference checks, the rows written
 	// before the provider call and the marks written after it.
-	checks  *store.Coalescer[store.RecipientQuery, store.RecipientGate]
-	inserts *store.Coalescer[store.NewSend, bool]
-	marks   *store.Coalescer[store.SentMark, struct{}]
+	checks  *batch.Coalescer[store.RecipientQuery, store.RecipientGate]
+	inserts *batch.Coalescer[store.NewSend, bool]
+	marks   *batch.Coalescer[store.SentMark, struct{}]
 }
 
 // New builds a Mailer.
@@ -72,13 +73,13 @@ func New(cfg Config) *Mailer {
 		log = slog.Default()
 	}
 	m := &Mailer{cfg: cfg, log: log}
-	m.checks = &store.Coalescer[store.RecipientQuery, store.RecipientGate]{Run: func(ctx context.Context, q []store.RecipientQuery) ([]store.RecipientGate, error) {
+	m.checks = &batch.Coalescer[store.RecipientQuery, store.RecipientGate]{Run: func(ctx context.Context, q []store.RecipientQuery) ([]store.RecipientGate, error) {
 		return store.RecipientChecks(ctx, m.cfg.DB, q)
 	}}
-	m.inserts = &store.Coalescer[store.NewSend, bool]{Run: func(ctx context.Context, s []store.NewSend) ([]bool, error) {
+	m.inserts = &batch.Coalescer[store.NewSend, bool]{Run: func(ctx context.Context, s []store.NewSend) ([]bool, error) {
 		return store.InsertSends(ctx, m.cfg.DB, s)
 	}}
-	m.marks = &store.Coalescer[store.SentMark, struct{}]{Run: func(ctx context.Context, s []store.SentMark) ([]struct{}, error) {
+	m.marks = &batch.Coalescer[store.SentMark, struct{}]{Run: func(ctx context.Context, s []store.SentMark) ([]struct{}, error) {
 		return make([]struct{}, len(s)), store.MarkSendsSent(ctx, m.cfg.DB, s)
 	}}
 	return m

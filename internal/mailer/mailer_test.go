@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hogsend/hogsend/activities"
+	"github.com/hogsend/hogsend/activities/contract"
 	"github.com/hogsend/hogsend/email"
 	"github.com/hogsend/hogsend/internal/mailer"
 	"github.com/hogsend/hogsend/schema/schematest"
@@ -131,12 +132,12 @@ func TestJourneySendErrorsAreClassifiedForTemporal(t *testing.T) {
 	m, _ := newMailer(t, p)
 	sender := activities.MailerJourneySender{Mailer: m}
 	ctx := context.Background()
-	in := activities.JourneySend{IdempotencyKey: "journey:s:email:1", UserID: "u1", To: "u1@example.com", Template: "hello", JourneyID: "j"}
+	in := contract.JourneySend{IdempotencyKey: "journey:s:email:1", UserID: "u1", To: "u1@example.com", Template: "hello", JourneyID: "j"}
 
 	_, err := sender.SendJourneyEmail(ctx, in)
 	var app *temporal.ApplicationError
 	require.ErrorAs(t, err, &app)
-	require.Equal(t, activities.ErrSendPermanentType, app.Type())
+	require.Equal(t, contract.ErrSendPermanentType, app.Type())
 	require.True(t, app.NonRetryable())
 
 	p.err = &email.SendError{Retryable: true, Err: errors.New("connection reset")}
@@ -148,7 +149,7 @@ func TestJourneySendErrorsAreClassifiedForTemporal(t *testing.T) {
 	missing.Template = "nope"
 	_, err = sender.SendJourneyEmail(ctx, missing)
 	require.ErrorAs(t, err, &app)
-	require.Equal(t, activities.ErrTemplateNotFoundType, app.Type())
+	require.Equal(t, contract.ErrTemplateNotFoundType, app.Type())
 
 	noEmail := in
 	noEmail.To = ""

@@ -42,6 +42,13 @@ func interpret(err error) error {
 	return err
 }
 
+// Retryable reports errors that say nothing about the statement itself: a deadlock victim or
+// a serialization failure succeeds when run again.
+func Retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+}
+
 // WithTx runs fn in a transaction (a savepoint when db is already a transaction).
 func WithTx(ctx context.Context, db DBTX, fn func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, db, fn)

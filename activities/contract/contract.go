@@ -1,0 +1,160 @@
+// Package contract is what workflows and activities agree on: the registered activity names,
+// their input and result types, and the application error types a workflow's retry policy
+// names. It imports no database or network code, so workflow code can depend on it without
+// linking either (River's rivertype idea).
+package contract
+
+import "time"
+
+// Registered activity names. They are durable: a renamed activity breaks running workflows.
+const (
+	PingDatabaseName = "hogsend-ping-database"
+
+	// The journey runner calls these as local activities: each is one marker event in the
+	// run's history.
+	JourneyTransitionName = "hogsend-journey-transition"
+	JourneySendName       = "hogsend-journey-send"
+	JourneyTriggerName    = "hogsend-journey-trigger"
+	JourneyLookupName     = "hogsend-journey-lookup"
+
+	PrepareImportName = "hogsend-import-prepare"
+	ImportBatchName   = "hogsend-import-batch"
+	FinishImportName  = "hogsend-import-finish"
+)
+
+// Application error types that retry policies name as non-retryable.
+const (
+	// ErrExitedType is a step refused because the run has ended.
+	ErrExitedType = "JourneyExited"
+	// ErrTemplateNotFoundType is a journey send of a template the registry does not hold.
+	ErrTemplateNotFoundType = "TemplateNotFound"
+	// ErrSendPermanentType is a journey send the provider refused for good.
+	ErrSendPermanentType = "EmailSendPermanent"
+)
+
+// PingDatabaseResult names the worker that reached the database.
+type PingDatabaseResult struct {
+	Worker string
+}
+
+// ImportBatchSize is how many rows one batch activity imports.
+const ImportBatchSize = 500
+
+// ImportJob names a contact-import job. The upload and its parsed rows stay in Postgres.
+type ImportJob struct {
+	JobID string
+}
+
+// PreparedImport says how many rows to import; Failed means the upload could not be parsed
+// (the job is already marked failed).
+type PreparedImport struct {
+	TotalRows int
+	Failed    bool
+}
+
+// ImportBatchInput names one slice of rows: [Start, Start+ImportBatchSize).
+type ImportBatchInput struct {
+	JobID string
+	Start int
+}
+
+// Transition kinds.
+const (
+	TransitionWait       = "wait"
+	TransitionResume     = "resume"
+	TransitionCheckpoint = "checkpoint"
+	TransitionComplete   = "complete"
+	TransitionFail       = "fail"
+	TransitionExit       = "exit"
+)
+
+// TransitionInput is one state change of a run.
+type TransitionInput struct {
+	Kind    string
+	StateID string
+	RunID   string // set on a run's first step: the state records the run executing it
+	Step    string // deterministic per run step
+	Label   string
+	Detail  map[string]any
+	// Wait fields.
+	Event  string
+	Token  string
+	WakeAt *time.Time
+	// Fail: the error text. Exit: the reason.
+	Message string
+	// Complete: the outbound journey.completed payload.
+	Completed *JourneyCompletedData
+}
+
+// JourneyCompletedData is the payload of the outbound journey.completed event.
+type JourneyCompletedData struct {
+	JourneyID   string `json:"journeyId"`
+	JourneyName string `json:"journeyName"`
+	StateID     string `json:"stateId"`
+	UserID      string `json:"userId"`
+	UserEmail   string `json:"userEmail"`
+	CompletedAt string `json:"completedAt"`
+}
+
+// TransitionResult is false when the run had already ended (the runner then stops as exited).
+type TransitionResult struct {
+	Applied bool
+}
+
+// JourneySend is one journey email handed to the email pipeline.
+type JourneySend struct {
+	IdempotencyKey string // journey:<stateId>:email:<seq>
+	StateID        string
+	JourneyID      string
+	JourneyName    string
+	UserID         string
+	To             string
+	Template       string
+	Subject        string
+	Props          map[string]any
+}
+
+// SendInput is one journey send.
+type SendInput struct {
+	Send  JourneySend
+	Step  string // log step key
+	RunID string // as in TransitionInput
+}
+
+// TriggerInput is an event a run ingests.
+type TriggerInput struct {
+	StateID        string
+	RunID          string // as in TransitionInput
+	Step           string
+	IdempotencyKey string // journey:<stateId>:trigger:<seq>
+	Event          string
+	UserID         string
+	Email          string
+	Properties     map[string]any
+}
+
+// Lookup kinds.
+const (
+	LookupSubscribed = "subscribed"
+	LookupEvent      = "event"
+	LookupJourney    = "journey"
+	LookupEmail      = "email"
+)
+
+// LookupInput is one history question.
+type LookupInput struct {
+	Kind      string
+	UserID    string
+	Event     string
+	Since     *time.Time // event lookups: only events at or after
+	JourneyID string
+	Email     string
+	Template  string
+}
+
+// LookupResult answers it.
+type LookupResult struct {
+	Count int
+	Yes   bool
+	Last  *string
+}
