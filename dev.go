@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
-	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/client"
 
 	"github.com/hogsend/hogsend/internal/pglocal"
@@ -405,19 +404,8 @@ func startDevPostgres(ctx context.Context, d *devStack, s *devSettings) (string,
 		return "", err
 	}
 	d.stops = append(d.stops, func() { _ = c.Stop(); logFile.Close() })
-	conn, err := pgx.Connect(ctx, c.URL("postgres"))
-	if err != nil {
+	if err := c.CreateDatabase(ctx, s.Postgres.Database); err != nil {
 		return "", err
-	}
-	defer conn.Close(ctx)
-	var exists bool
-	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, s.Postgres.Database).Scan(&exists); err != nil {
-		return "", err
-	}
-	if !exists {
-		if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{s.Postgres.Database}.Sanitize()); err != nil {
-			return "", err
-		}
 	}
 	return c.URL(s.Postgres.Database), nil
 }

@@ -41,7 +41,7 @@ func (a *Imports) PrepareImport(ctx context.Context, in contract.ImportJob) (con
 	if err != nil {
 		return contract.PreparedImport{}, err
 	}
-	err = pgx.BeginFunc(ctx, a.DB, func(tx pgx.Tx) error { return store.StoreImportRows(ctx, tx, in.JobID, rows) })
+	err = store.WithTx(ctx, a.DB, func(tx pgx.Tx) error { return store.StoreImportRows(ctx, tx, in.JobID, rows) })
 	return contract.PreparedImport{TotalRows: len(rows)}, err
 }
 

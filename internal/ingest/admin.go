@@ -46,7 +46,7 @@ type ContactUpdate struct {
 // contact.updated when properties were given or the email differs from the current one.
 func (s *Service) PatchContact(ctx context.Context, pathID string, u ContactUpdate) (store.Contact, error) {
 	var out store.Contact
-	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+	err := store.WithTx(ctx, s.DB, func(tx pgx.Tx) error {
 		cur, err := contactByPathID(ctx, tx, pathID)
 		if err != nil {
 			return err
@@ -108,7 +108,7 @@ func (s *Service) Preferences(ctx context.Context, c store.Contact) (store.Prefe
 // (unsubscribe from everything, or a category set false) emits contact.unsubscribed.
 func (s *Service) SetPreferences(ctx context.Context, pathID string, u store.PreferencesUpdate) (store.Preferences, error) {
 	var out store.Preferences
-	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+	err := store.WithTx(ctx, s.DB, func(tx pgx.Tx) error {
 		c, err := contactByPathID(ctx, tx, pathID)
 		if err != nil {
 			return err

@@ -142,7 +142,7 @@ const ErrRowWithoutIdentity = "Row has neither externalId nor email"
 // slice's counts in the same transaction. A retried slice whose counts are already recorded
 // changes nothing.
 func ImportRows(ctx context.Context, db store.DBTX, jobID string, start int, rows []store.ImportRow) error {
-	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+	return store.WithTx(ctx, db, func(tx pgx.Tx) error {
 		if done, err := store.LockImportProgress(ctx, tx, jobID); err != nil || done != start {
 			return err // done != start: this slice was recorded by an earlier attempt
 		}
@@ -164,7 +164,7 @@ func ImportRows(ctx context.Context, db store.DBTX, jobID string, start int, row
 				continue
 			}
 			in := Identity{UserID: deref(r.ExternalID), Email: deref(r.Email), Patch: r.Properties}
-			err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+			err := store.WithTx(ctx, tx, func(sp pgx.Tx) error {
 				_, err := Resolve(ctx, sp, in)
 				return err
 			})
@@ -201,7 +201,7 @@ func (s *Service) StartImport(ctx context.Context, format string, fileName *stri
 		return store.ImportJob{}, errors.New("contact import is not configured")
 	}
 	var job store.ImportJob
-	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+	err := store.WithTx(ctx, s.DB, func(tx pgx.Tx) error {
 		var err error
 		if job, err = store.CreateImportJob(ctx, tx, format, fileName, data); err != nil {
 			return err

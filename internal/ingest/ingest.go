@@ -146,7 +146,7 @@ func (s *Service) Close() {
 // ingestAlone stores one event in its own transaction.
 func (s *Service) ingestAlone(ctx context.Context, ev Event) (Result, error) {
 	var res Result
-	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+	err := store.WithTx(ctx, s.DB, func(tx pgx.Tx) error {
 		var err error
 		res, err = s.IngestTx(ctx, tx, ev)
 		return err
@@ -174,7 +174,7 @@ func (s *Service) IngestTx(ctx context.Context, tx pgx.Tx, ev Event) (Result, er
 	var res Result
 	// A savepoint: losing an idempotency race, or any failure, undoes this event's writes and
 	// leaves the caller's transaction usable (a batch continues with the next event).
-	err = pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+	err = store.WithTx(ctx, tx, func(sp pgx.Tx) error {
 		if key != nil {
 			// Checked before the contact is touched: a duplicate changes nothing at all.
 			if exists, err := store.EventKeyExists(ctx, sp, *key); err != nil {
@@ -280,7 +280,7 @@ func Public(c store.Contact) PublicContact {
 // contact.created, or contact.updated when an existing contact got properties.
 func (s *Service) Upsert(ctx context.Context, in Identity) (Resolution, error) {
 	var res Resolution
-	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+	err := store.WithTx(ctx, s.DB, func(tx pgx.Tx) error {
 		var err error
 		if res, err = Resolve(ctx, tx, in); err != nil {
 			return err
@@ -313,7 +313,7 @@ var ErrContactNotFound = errors.New("contact not found")
 // Delete soft-deletes every live contact with the email or user id and emits contact.deleted
 // for the first of them.
 func (s *Service) Delete(ctx context.Context, email, userID string) error {
-	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+	err := store.WithTx(ctx, s.DB, func(tx pgx.Tx) error {
 		deleted, err := store.SoftDeleteContactsByIdentity(ctx, tx, optional(NormalizeEmail(email)), optional(strings.TrimSpace(userID)))
 		if err != nil {
 			return err
@@ -342,7 +342,7 @@ func (s *Service) SetLists(ctx context.Context, userID, email string, lists map[
 	if len(lists) == 0 {
 		return nil
 	}
-	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+	err := store.WithTx(ctx, s.DB, func(tx pgx.Tx) error {
 		prefKey, address, err := recipient(ctx, tx, strings.TrimSpace(userID), NormalizeEmail(email))
 		if err != nil {
 			return err
@@ -413,7 +413,7 @@ type BatchItem struct {
 // event never fails its neighbours).
 func (s *Service) IngestBatch(ctx context.Context, events []Event) ([]BatchItem, error) {
 	items := make([]BatchItem, len(events))
-	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+	err := store.WithTx(ctx, s.DB, func(tx pgx.Tx) error {
 		var err error
 		items, err = s.IngestManyTx(ctx, tx, events)
 		return err
