@@ -2,7 +2,8 @@
 // the README draws are enforced rather than hoped for:
 //
 //   - deterministic code (workflows and the public DSL packages) never reaches, through any of
-//     our own packages, pgx, net/http, gin or internal/...;
+//     our own packages, pgx, net/http, gin, api, worker or internal/..., and imports neither os
+//     nor math/rand itself;
 //   - only the SQL packages run queries: elsewhere pgx appears as types in signatures (pgx.Tx)
 //     and pools in wiring, never as a query, a transaction or a driver error;
 //   - internal/... never imports api, worker or the root;
@@ -88,9 +89,18 @@ func (r Rules) Check(pkgs []Package) []string {
 		rel := r.rel(p.ImportPath)
 		if r.matches(rel, r.Deterministic) {
 			out = append(out, r.reaches(p, byPath, func(imp string) bool {
-				return isPgx(imp) || imp == "net/http" || strings.HasPrefix(imp, "github.com/gin-gonic/gin") ||
+				switch imp {
+				case "net/http", r.Module + "/api", r.Module + "/worker":
+					return true
+				}
+				return isPgx(imp) || strings.HasPrefix(imp, "github.com/gin-gonic/gin") ||
 					strings.HasPrefix(imp, r.Module+"/internal/")
 			}, "deterministic code")...)
+			for _, imp := range p.Imports {
+				if imp == "os" || imp == "math/rand" || imp == "math/rand/v2" {
+					out = append(out, fmt.Sprintf("%s (deterministic code) imports %s", rel, imp))
+				}
+			}
 		}
 		if rel == "internal" || strings.HasPrefix(rel, "internal/") {
 			out = append(out, r.reaches(p, byPath, func(imp string) bool {

@@ -50,6 +50,10 @@ func TestEachRuleCanFail(t *testing.T) {
 			pkgs: []Package{pkg("journey", "journey", nil, "net/http")},
 			want: "journey (deterministic code) reaches net/http: journey → net/http",
 		},
+		"a workflow reads the environment": {
+			pkgs: []Package{pkg("workflows", "workflows", nil, "os")},
+			want: "workflows (deterministic code) imports os",
+		},
 		"the domain imports the api": {
 			pkgs: []Package{pkg("internal/ingest", "ingest", nil, m+"/api"), pkg("api", "api", nil)},
 			want: "internal/ingest (the domain) reaches " + m + "/api: internal/ingest → " + m + "/api",
