@@ -42,7 +42,6 @@ type Config struct {
 	AdminAPIKey            string
 	SkipSchemaCheck        bool
 	ClientMigrationsFolder string
-	StudioDistPath         string
 
 	AuthSecret     string
 	TokenSecret    string // signs unsubscribe and preference tokens: HOGSEND_TOKEN_SECRET, else BETTER_AUTH_SECRET
@@ -51,20 +50,15 @@ type Config struct {
 
 	Email    EmailConfig
 	Temporal TemporalConfig
-	PostHog  PostHogConfig
 
-	EnabledJourneys, EnabledBuckets, EnabledLists Filter
+	EnabledJourneys, EnabledLists Filter
 
 	// DefaultTimezone is the zone of contacts without a valid one; SendWindow the default quiet
 	// hours of When() (nil = none).
 	DefaultTimezone string
 	SendWindow      *journey.SendWindow
 
-	Schedules ScheduleConfig
-	Webhooks  OutboundWebhookConfig
-	Campaigns CampaignConfig
 	RateLimit RateLimitConfig
-	Presets   PresetConfig
 }
 
 // EmailConfig selects and configures the email provider.
@@ -74,7 +68,6 @@ type EmailConfig struct {
 	From                string
 	ResendWebhookSecret string
 	UnsubscribeConfirm  bool
-	AlertsFrom          string
 	SMTPURL             string
 	SinkDir             string
 }
@@ -92,49 +85,10 @@ type TemporalConfig struct {
 	TLSServerName string
 }
 
-// PostHogConfig configures the analytics client; an empty APIKey disables analytics.
-type PostHogConfig struct {
-	APIKey         string
-	Host           string
-	PersonalAPIKey string
-	WebhookSecret  string
-}
-
-// ScheduleConfig holds the cron specs of the engine-owned Temporal Schedules.
-type ScheduleConfig struct {
-	BucketReconcile string
-	WebhookReaper   string
-	CampaignReaper  string
-	AlertsCheck     string
-}
-
-// OutboundWebhookConfig tunes outbound webhook delivery.
-type OutboundWebhookConfig struct {
-	MaxAttempts int
-	Timeout     time.Duration
-	BaseDelay   time.Duration
-	MaxDelay    time.Duration
-	StuckAfter  time.Duration
-}
-
-// CampaignConfig tunes the campaign reaper.
-type CampaignConfig struct {
-	StaleAfter  time.Duration
-	GiveUpAfter time.Duration
-}
-
 // RateLimitConfig sets the in-process rate limits.
 type RateLimitConfig struct {
-	Window    time.Duration
-	AdminMax  int
 	EmailsMax int
 	Disabled  bool
-}
-
-// PresetConfig holds the secrets of the inbound webhook presets.
-type PresetConfig struct {
-	Clerk, Supabase, Stripe, Segment string
-	Enabled                          string // unset/* = every preset with a secret, none, or a csv
 }
 
 // Filter is a parsed ENABLED_* allow-list; the zero value allows everything.
@@ -205,7 +159,7 @@ func servesTraffic(_ *Config, r Role) bool { return r == RoleAPI || r == RoleWor
 func needsDatabase(_ *Config, r Role) bool { return r != RoleDev } // dev starts its own
 
 var configVars = []configVar{
-	{"NODE_ENV", "development", "development | production | test. production hides /openapi.json and /docs; test disables rate limits.", nil,
+	{"NODE_ENV", "development", "development | production | test. test disables rate limits.", nil,
 		func(c *Config, v string) error { c.Env = v; return oneOf(v, "development", "production", "test") }},
 	{"PORT", "3002", "API listen port (0 picks a free port).", nil,
 		func(c *Config, v string) error { return intIn(&c.Port, v, 0, 65535) }},
@@ -221,8 +175,6 @@ var configVars = []configVar{
 		func(c *Config, v string) error { return boolean(&c.SkipSchemaCheck, v) }},
 	{"CLIENT_MIGRATIONS_FOLDER", "", "Directory of the application's own NNNN_name.sql migrations (client track).", nil,
 		func(c *Config, v string) error { c.ClientMigrationsFolder = v; return nil }},
-	{"STUDIO_DIST_PATH", "", "Directory of a built Studio (index.html) to serve at /studio.", nil,
-		func(c *Config, v string) error { c.StudioDistPath = v; return nil }},
 	{"BETTER_AUTH_SECRET", "", "HMAC secret for unsubscribe and preference tokens (≥ 32 chars recommended). Required for serve and worker; dev generates one.", servesTraffic,
 		func(c *Config, v string) error { c.AuthSecret = v; return nil }},
 	{"HOGSEND_TOKEN_SECRET", "BETTER_AUTH_SECRET", "Token secret that takes precedence over BETTER_AUTH_SECRET (tokens in mail already sent stop verifying when it differs).", nil,
@@ -250,8 +202,6 @@ var configVars = []configVar{
 		func(c *Config, v string) error { c.Email.ResendWebhookSecret = v; return nil }},
 	{"UNSUBSCRIBE_GET_CONFIRM", "false", "true: an unsubscribe link opened with GET asks for a confirming click (a POST), so link scanners cannot unsubscribe anyone; one-click POST is unchanged.", nil,
 		func(c *Config, v string) error { return boolean(&c.Email.UnsubscribeConfirm, v) }},
-	{"ALERTS_FROM_EMAIL", "RESEND_FROM_EMAIL", "From address of email alerts.", nil,
-		func(c *Config, v string) error { c.Email.AlertsFrom = v; return address(v) }},
 	{"SMTP_URL", "", "smtp://user:pass@host:port (STARTTLS when offered) or smtps://…; required when EMAIL_PROVIDER=smtp.",
 		func(c *Config, r Role) bool { return servesTraffic(c, r) && c.Email.Provider == "smtp" },
 		func(c *Config, v string) error { c.Email.SMTPURL = v; return smtpURL(v) }},
@@ -277,14 +227,6 @@ var configVars = []configVar{
 		func(c *Config, v string) error { c.Temporal.TLSCA = v; return nil }},
 	{"TEMPORAL_TLS_SERVER_NAME", "", "TLS server name (SNI) override.", nil,
 		func(c *Config, v string) error { c.Temporal.TLSServerName = v; return nil }},
-	{"POSTHOG_API_KEY", "", "PostHog project key; unset disables analytics.", nil,
-		func(c *Config, v string) error { c.PostHog.APIKey = v; return nil }},
-	{"POSTHOG_HOST", "https://us.i.posthog.com", "PostHog host.", nil,
-		func(c *Config, v string) error { c.PostHog.Host = v; return absURL(v) }},
-	{"POSTHOG_PERSONAL_API_KEY", "POSTHOG_API_KEY", "Bearer for the PostHog persons API.", nil,
-		func(c *Config, v string) error { c.PostHog.PersonalAPIKey = v; return nil }},
-	{"POSTHOG_WEBHOOK_SECRET", "", "Shared secret of an app-defined posthog webhook source.", nil,
-		func(c *Config, v string) error { c.PostHog.WebhookSecret = v; return nil }},
 	{"ENABLED_JOURNEYS", "*", "Comma-separated journey ids to run, or * for all.", nil,
 		func(c *Config, v string) error { c.EnabledJourneys = ParseFilter(v); return nil }},
 	{"DEFAULT_TIMEZONE", "UTC", "IANA zone journeys schedule in when a contact has no valid one.", nil,
@@ -309,50 +251,12 @@ var configVars = []configVar{
 			c.SendWindow = w
 			return nil
 		}},
-	{"ENABLED_BUCKETS", "*", "Comma-separated bucket ids to run, or * for all.", nil,
-		func(c *Config, v string) error { c.EnabledBuckets = ParseFilter(v); return nil }},
 	{"ENABLED_LISTS", "*", "Comma-separated list ids to offer, or * for all.", nil,
 		func(c *Config, v string) error { c.EnabledLists = ParseFilter(v); return nil }},
-	{"BUCKET_RECONCILE_CRON", "*/5 * * * *", "Schedule of the bucket reconcile.", nil,
-		func(c *Config, v string) error { c.Schedules.BucketReconcile = v; return cron(v) }},
-	{"OUTBOUND_WEBHOOK_REAPER_CRON", "*/1 * * * *", "Schedule of the outbound delivery reaper.", nil,
-		func(c *Config, v string) error { c.Schedules.WebhookReaper = v; return cron(v) }},
-	{"CAMPAIGN_REAPER_CRON", "*/5 * * * *", "Schedule of the campaign reaper.", nil,
-		func(c *Config, v string) error { c.Schedules.CampaignReaper = v; return cron(v) }},
-	{"ALERTS_CHECK_CRON", "*/5 * * * *", "Schedule of the alert checks.", nil,
-		func(c *Config, v string) error { c.Schedules.AlertsCheck = v; return cron(v) }},
-	{"OUTBOUND_WEBHOOK_MAX_ATTEMPTS", "8", "Attempts before a delivery fails to the dead-letter queue.", nil,
-		func(c *Config, v string) error { return intIn(&c.Webhooks.MaxAttempts, v, 1, 100) }},
-	{"OUTBOUND_WEBHOOK_TIMEOUT_MS", "15000", "Per-attempt POST timeout.", nil,
-		func(c *Config, v string) error { return millis(&c.Webhooks.Timeout, v) }},
-	{"OUTBOUND_WEBHOOK_BASE_DELAY_MS", "5000", "Retry backoff base.", nil,
-		func(c *Config, v string) error { return millis(&c.Webhooks.BaseDelay, v) }},
-	{"OUTBOUND_WEBHOOK_MAX_DELAY_MS", "21600000", "Retry backoff ceiling.", nil,
-		func(c *Config, v string) error { return millis(&c.Webhooks.MaxDelay, v) }},
-	{"OUTBOUND_WEBHOOK_STUCK_AFTER_MS", "300000", "Age after which a `sending` delivery is recovered.", nil,
-		func(c *Config, v string) error { return millis(&c.Webhooks.StuckAfter, v) }},
-	{"CAMPAIGN_STALE_AFTER_MS", "900000", "In-flight campaign considered stale.", nil,
-		func(c *Config, v string) error { return millis(&c.Campaigns.StaleAfter, v) }},
-	{"CAMPAIGN_GIVE_UP_AFTER_MS", "21600000", "Stale campaign declared failed.", nil,
-		func(c *Config, v string) error { return millis(&c.Campaigns.GiveUpAfter, v) }},
-	{"RATE_LIMIT_WINDOW_MS", "60000", "Rate-limit window.", nil,
-		func(c *Config, v string) error { return millis(&c.RateLimit.Window, v) }},
-	{"RATE_LIMIT_ADMIN_MAX", "100", "Admin requests per window per key.", nil,
-		func(c *Config, v string) error { return intIn(&c.RateLimit.AdminMax, v, 1, 1_000_000) }},
 	{"EMAIL_RATE_LIMIT_PER_MIN", "30", "POST /v1/emails per minute per key (RATE_LIMIT_EMAILS_MAX is read when this is unset).", nil,
 		func(c *Config, v string) error { return intIn(&c.RateLimit.EmailsMax, v, 1, 1_000_000) }},
 	{"RATE_LIMIT_DISABLED", "false", "true disables every rate limiter (NODE_ENV=test does too).", nil,
 		func(c *Config, v string) error { return boolean(&c.RateLimit.Disabled, v) }},
-	{"CLERK_WEBHOOK_SECRET", "", "Mounts the Clerk preset at /v1/webhooks/clerk.", nil,
-		func(c *Config, v string) error { c.Presets.Clerk = v; return nil }},
-	{"SUPABASE_WEBHOOK_SECRET", "", "Mounts the Supabase preset.", nil,
-		func(c *Config, v string) error { c.Presets.Supabase = v; return nil }},
-	{"STRIPE_WEBHOOK_SECRET", "", "Mounts the Stripe preset.", nil,
-		func(c *Config, v string) error { c.Presets.Stripe = v; return nil }},
-	{"SEGMENT_WEBHOOK_SECRET", "", "Mounts the Segment preset.", nil,
-		func(c *Config, v string) error { c.Presets.Segment = v; return nil }},
-	{"ENABLED_WEBHOOK_PRESETS", "*", "* (every preset with a secret), none, or a csv of preset ids.", nil,
-		func(c *Config, v string) error { c.Presets.Enabled = v; return nil }},
 }
 
 // ignoredPrefixes are variables of the reference's Hatchet/Redis stack: warned about, not read.
@@ -423,10 +327,10 @@ var formerNames = map[string]string{
 }
 
 // defaultFor resolves a variable's default; derived is true when the default is another
-// variable's value ("RESEND_FROM_EMAIL"). Prose defaults are resolved after parsing.
+// variable's value ("BETTER_AUTH_SECRET"). Prose defaults are resolved after parsing.
 func defaultFor(v configVar, lookup func(string) (string, bool)) (value string, derived bool) {
 	switch v.Default {
-	case "RESEND_FROM_EMAIL", "POSTHOG_API_KEY", "BETTER_AUTH_SECRET":
+	case "BETTER_AUTH_SECRET":
 		if raw, _ := lookup(v.Default); strings.TrimSpace(raw) != "" {
 			return strings.TrimSpace(raw), true
 		}
@@ -474,15 +378,6 @@ func intIn(dst *int, v string, lo, hi int) error {
 		return fmt.Errorf("must be an integer from %d to %d", lo, hi)
 	}
 	*dst = n
-	return nil
-}
-
-func millis(dst *time.Duration, v string) error {
-	var n int
-	if err := intIn(&n, v, 1, 1<<31-1); err != nil {
-		return errors.New("must be a positive number of milliseconds")
-	}
-	*dst = time.Duration(n) * time.Millisecond
 	return nil
 }
 
@@ -565,15 +460,4 @@ func csv(v string) []string {
 		}
 	}
 	return out
-}
-
-// cron accepts a standard five-field cron spec (or a @descriptor), which Temporal schedules parse.
-func cron(v string) error {
-	if strings.HasPrefix(v, "@") {
-		return nil
-	}
-	if len(strings.Fields(v)) != 5 {
-		return errors.New("must be a five-field cron spec such as */5 * * * *")
-	}
-	return nil
 }
