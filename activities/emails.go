@@ -9,7 +9,6 @@ import (
 
 	"github.com/hogsend/hogsend/activities/contract"
 	"github.com/hogsend/hogsend/email"
-	"github.com/hogsend/hogsend/internal/ingest"
 	"github.com/hogsend/hogsend/internal/mailer"
 	"github.com/hogsend/hogsend/journey"
 )
@@ -37,5 +36,5 @@ func (s MailerJourneySender) SendJourneyEmail(ctx context.Context, in contract.J
 		return journey.SendEmailResult{}, err
 	}
 	return journey.SendEmailResult{EmailSendID: res.EmailSendID, Status: res.Status, Reason: res.Reason,
-		SentAt: ingest.Timestamp(time.Now())}, nil
+		SentAt: journey.Timestamp(time.Now())}, nil
 }

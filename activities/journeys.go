@@ -15,6 +15,7 @@ import (
 	"github.com/hogsend/hogsend/internal/ingest"
 	"github.com/hogsend/hogsend/internal/outbound"
 	"github.com/hogsend/hogsend/internal/outbox"
+	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
 	"github.com/hogsend/hogsend/journey"
 )
@@ -67,7 +68,7 @@ func (a *Journeys) Transition(ctx context.Context, in contract.TransitionInput) 
 		case contract.TransitionComplete:
 			if ok, err = store.CompleteJourney(ctx, tx, in.StateID); ok && err == nil && in.Completed != nil {
 				data := *in.Completed
-				data.CompletedAt = ingest.Timestamp(a.now())
+				data.CompletedAt = journey.Timestamp(a.now())
 				_, err = outbox.Append(ctx, tx, []outbox.Intent{outbound.Emit(outbound.JourneyCompleted, data,
 					outbound.JourneyCompleted+":"+in.StateID, a.now())})
 			}
@@ -139,7 +140,7 @@ func (a *Journeys) Trigger(ctx context.Context, in contract.TriggerInput) error 
 	// A user key may be a contact's uuid or anonymous id rather than an external id: address a
 	// known contact by its own identity, so the event lands on it and changes no identity.
 	if c, err := store.LiveContactByKey(ctx, a.DB, in.UserID); err == nil {
-		ev.UserID, ev.AnonymousID, ev.Email = deref(c.ExternalID), deref(c.AnonymousID), deref(c.Email)
+		ev.UserID, ev.AnonymousID, ev.Email = ptr.Deref(c.ExternalID), ptr.Deref(c.AnonymousID), ptr.Deref(c.Email)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
@@ -156,13 +157,6 @@ func (a *Journeys) Trigger(ctx context.Context, in contract.TriggerInput) error 
 
 // Lookup answers a run's history questions (events, journeys, sends, subscription).
 func (a *Journeys) Lookup(ctx context.Context, in contract.LookupInput) (contract.LookupResult, error) {
-	iso := func(t *time.Time) *string {
-		if t == nil {
-			return nil
-		}
-		s := ingest.Timestamp(*t)
-		return &s
-	}
 	switch in.Kind {
 	case contract.LookupSubscribed:
 		unsub, err := store.UnsubscribedAll(ctx, a.DB, in.UserID)
@@ -172,10 +166,10 @@ func (a *Journeys) Lookup(ctx context.Context, in contract.LookupInput) (contrac
 		return contract.LookupResult{Count: n, Yes: n > 0}, err
 	case contract.LookupJourney:
 		n, last, err := store.JourneyEntries(ctx, a.DB, in.UserID, in.JourneyID)
-		return contract.LookupResult{Count: n, Yes: last != nil, Last: iso(last)}, err
+		return contract.LookupResult{Count: n, Yes: last != nil, Last: ptr.Map(last, journey.Timestamp)}, err
 	case contract.LookupEmail:
 		n, last, err := store.TemplateSends(ctx, a.DB, in.Email, in.Template)
-		return contract.LookupResult{Count: n, Yes: n > 0, Last: iso(last)}, err
+		return contract.LookupResult{Count: n, Yes: n > 0, Last: ptr.Map(last, journey.Timestamp)}, err
 	}
 	return contract.LookupResult{}, temporal.NewNonRetryableApplicationError("unknown lookup "+in.Kind, "BadLookup", nil)
 }
@@ -204,7 +198,7 @@ func (r *RecordingSender) SendJourneyEmail(_ context.Context, s contract.Journey
 			r.Logger.Info("journey email recorded", "template", s.Template, "to", s.To, "journeyId", s.JourneyID)
 		}
 	}
-	return journey.SendEmailResult{Status: journey.SendSent, SentAt: ingest.Timestamp(time.Now())}, nil
+	return journey.SendEmailResult{Status: journey.SendSent, SentAt: journey.Timestamp(time.Now())}, nil
 }
 
 // Sent returns the recorded sends in order.
@@ -212,11 +206,4 @@ func (r *RecordingSender) Sent() []contract.JourneySend {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]contract.JourneySend(nil), r.sent...)
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }

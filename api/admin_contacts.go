@@ -12,7 +12,9 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/hogsend/hogsend/internal/ingest"
+	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
+	"github.com/hogsend/hogsend/journey"
 )
 
 // adminContactService is what the admin contact routes need.
@@ -61,7 +63,7 @@ func preferences(p store.Preferences) preferencesJSON {
 		cats = map[string]bool{}
 	}
 	return preferencesJSON{ID: p.ID, UserID: p.UserID, Email: p.Email, UnsubscribedAll: p.UnsubscribedAll, Suppressed: p.Suppressed,
-		BounceCount: p.BounceCount, Categories: cats, SuppressedAt: jsonTimePtr(p.SuppressedAt), LastBounceAt: jsonTimePtr(p.LastBounceAt)}
+		BounceCount: p.BounceCount, Categories: cats, SuppressedAt: ptr.Map(p.SuppressedAt, journey.Timestamp), LastBounceAt: ptr.Map(p.LastBounceAt, journey.Timestamp)}
 }
 
 var (
@@ -140,7 +142,7 @@ func (h *adminContactHandlers) create(c *gin.Context) error {
 	if err := v.OrNil(); err != nil {
 		return err
 	}
-	res, err := h.svc.Upsert(c, ingest.Identity{UserID: deref(body.ExternalID), Email: deref(body.Email), Patch: body.Properties})
+	res, err := h.svc.Upsert(c, ingest.Identity{UserID: ptr.Deref(body.ExternalID), Email: ptr.Deref(body.Email), Patch: body.Properties})
 	if err != nil {
 		return adminError(err)
 	}
@@ -245,12 +247,12 @@ func (h *adminContactHandlers) timeline(c *gin.Context) error {
 			data = gin.H{"id": e.ID, "event": e.Name, "properties": e.Properties}
 		case "journey":
 			data = gin.H{"id": e.ID, "journeyId": e.Name, "status": e.Status, "currentNodeId": e.CurrentNodeID,
-				"completedAt": jsonTimePtr(e.CompletedAt), "exitedAt": jsonTimePtr(e.ExitedAt)}
+				"completedAt": ptr.Map(e.CompletedAt, journey.Timestamp), "exitedAt": ptr.Map(e.ExitedAt, journey.Timestamp)}
 		default:
 			data = gin.H{"id": e.ID, "templateKey": e.Name, "subject": e.Subject, "status": e.Status, "toEmail": e.ToEmail,
-				"sentAt": jsonTimePtr(e.SentAt), "deliveredAt": jsonTimePtr(e.DeliveredAt), "openedAt": jsonTimePtr(e.OpenedAt)}
+				"sentAt": ptr.Map(e.SentAt, journey.Timestamp), "deliveredAt": ptr.Map(e.DeliveredAt, journey.Timestamp), "openedAt": ptr.Map(e.OpenedAt, journey.Timestamp)}
 		}
-		out[i] = gin.H{"type": e.Type, "timestamp": jsonTime(e.Timestamp), "data": data}
+		out[i] = gin.H{"type": e.Type, "timestamp": journey.Timestamp(e.Timestamp), "data": data}
 	}
 	c.JSON(http.StatusOK, gin.H{"timeline": out, "total": total, "limit": p.Limit, "offset": p.Offset})
 	return nil
@@ -287,8 +289,8 @@ func (h *adminContactHandlers) export(c *gin.Context) error {
 			if err != nil {
 				return err
 			}
-			_, err = w.WriteString("\n" + deref(ct.ExternalID) + "," + deref(ct.Email) + "," +
-				strings.ReplaceAll(string(props), ",", ";") + "," + jsonTime(ct.FirstSeenAt) + "," + jsonTime(ct.LastSeenAt))
+			_, err = w.WriteString("\n" + ptr.Deref(ct.ExternalID) + "," + ptr.Deref(ct.Email) + "," +
+				strings.ReplaceAll(string(props), ",", ";") + "," + journey.Timestamp(ct.FirstSeenAt) + "," + journey.Timestamp(ct.LastSeenAt))
 			return err
 		}
 	} else {
@@ -297,7 +299,7 @@ func (h *adminContactHandlers) export(c *gin.Context) error {
 		_, _ = w.WriteString(`{"contacts":[`)
 		write = func(ct store.Contact) error {
 			row, err := json.Marshal(gin.H{"id": ct.ID, "externalId": ct.ExternalID, "email": ct.Email, "properties": orEmptyMap(ct.Properties),
-				"firstSeenAt": jsonTime(ct.FirstSeenAt), "lastSeenAt": jsonTime(ct.LastSeenAt), "createdAt": jsonTime(ct.CreatedAt)})
+				"firstSeenAt": journey.Timestamp(ct.FirstSeenAt), "lastSeenAt": journey.Timestamp(ct.LastSeenAt), "createdAt": journey.Timestamp(ct.CreatedAt)})
 			if err != nil {
 				return err
 			}

@@ -14,7 +14,9 @@ import (
 	"github.com/hogsend/hogsend/email"
 	"github.com/hogsend/hogsend/internal/apikeys"
 	"github.com/hogsend/hogsend/internal/mailer"
+	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
+	"github.com/hogsend/hogsend/journey"
 )
 
 type adminEmailHandlers struct {
@@ -47,9 +49,9 @@ type emailJSON struct {
 func emailOf(e store.EmailSend) emailJSON {
 	return emailJSON{ID: e.ID, JourneyStateID: e.JourneyStateID, TemplateKey: e.TemplateKey, ResendID: e.ResendID,
 		FromEmail: e.FromEmail, ToEmail: e.ToEmail, Subject: e.Subject, Category: e.Category, Status: e.Status,
-		UserID: e.UserID, JourneyID: e.JourneyID, SentAt: jsonTimePtr(e.SentAt), DeliveredAt: jsonTimePtr(e.DeliveredAt),
-		OpenedAt: jsonTimePtr(e.OpenedAt), ClickedAt: jsonTimePtr(e.ClickedAt), BouncedAt: jsonTimePtr(e.BouncedAt),
-		ComplainedAt: jsonTimePtr(e.ComplainedAt), CreatedAt: jsonTime(e.CreatedAt), UpdatedAt: jsonTime(e.UpdatedAt)}
+		UserID: e.UserID, JourneyID: e.JourneyID, SentAt: ptr.Map(e.SentAt, journey.Timestamp), DeliveredAt: ptr.Map(e.DeliveredAt, journey.Timestamp),
+		OpenedAt: ptr.Map(e.OpenedAt, journey.Timestamp), ClickedAt: ptr.Map(e.ClickedAt, journey.Timestamp), BouncedAt: ptr.Map(e.BouncedAt, journey.Timestamp),
+		ComplainedAt: ptr.Map(e.ComplainedAt, journey.Timestamp), CreatedAt: journey.Timestamp(e.CreatedAt), UpdatedAt: journey.Timestamp(e.UpdatedAt)}
 }
 
 var emailStatuses = []string{"queued", "rendered", "sent", "delivered", "opened", "clicked", "bounced", "complained", "failed"}
@@ -171,13 +173,13 @@ func (h *adminEmailHandlers) get(c *gin.Context) error {
 	for i, l := range links {
 		outLinks[i] = linkJSON{ID: l.ID, OriginalURL: l.OriginalURL, ClickCount: l.ClickCount, Clicks: []clickJSON{}}
 		for _, cl := range l.Clicks {
-			outLinks[i].Clicks = append(outLinks[i].Clicks, clickJSON{ID: cl.ID, ClickedAt: jsonTime(cl.ClickedAt), IPAddress: cl.IPAddress, UserAgent: cl.UserAgent})
+			outLinks[i].Clicks = append(outLinks[i].Clicks, clickJSON{ID: cl.ID, ClickedAt: journey.Timestamp(cl.ClickedAt), IPAddress: cl.IPAddress, UserAgent: cl.UserAgent})
 			events = append(events, timelineEvent{Type: "clicked", at: cl.ClickedAt, URL: l.OriginalURL, IPAddress: cl.IPAddress, UserAgent: cl.UserAgent})
 		}
 	}
 	sort.SliceStable(events, func(i, j int) bool { return events[i].at.Before(events[j].at) })
 	for i := range events {
-		events[i].Timestamp = jsonTime(events[i].at)
+		events[i].Timestamp = journey.Timestamp(events[i].at)
 	}
 	var journey any
 	if e.JourneyID != nil {
@@ -215,17 +217,10 @@ func (h *adminEmailHandlers) templates(c *gin.Context) error {
 	out := []gin.H{}
 	for _, k := range reg.Keys() {
 		d, _ := reg.Get(k)
-		out = append(out, gin.H{"key": d.Key, "defaultSubject": d.DefaultSubject, "category": nullable(string(d.Category)), "hasPreview": d.Preview != nil})
+		out = append(out, gin.H{"key": d.Key, "defaultSubject": d.DefaultSubject, "category": ptr.NonZero(string(d.Category)), "hasPreview": d.Preview != nil})
 	}
 	c.JSON(http.StatusOK, gin.H{"templates": out})
 	return nil
-}
-
-func nullable(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }
 
 var errTemplateNotFound = &HTTPError{Status: http.StatusNotFound, Message: "Template not found"}
@@ -270,8 +265,8 @@ func (h *adminEmailHandlers) preview(c *gin.Context) error {
 	case "text":
 		c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte(r.Text))
 	default:
-		c.JSON(http.StatusOK, gin.H{"key": d.Key, "subject": r.Subject, "category": nullable(string(r.Category)),
-			"preview": nullable(r.Preview), "html": r.HTML, "text": r.Text})
+		c.JSON(http.StatusOK, gin.H{"key": d.Key, "subject": r.Subject, "category": ptr.NonZero(string(r.Category)),
+			"preview": ptr.NonZero(r.Preview), "html": r.HTML, "text": r.Text})
 	}
 	return nil
 }

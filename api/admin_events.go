@@ -8,7 +8,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hogsend/hogsend/internal/ingest"
+	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
+	"github.com/hogsend/hogsend/journey"
 )
 
 // adminEventService is what the admin event routes need.
@@ -25,7 +27,7 @@ type adminEventHandlers struct {
 }
 
 func eventJSON(e store.Event) gin.H {
-	return gin.H{"id": e.ID, "userId": e.UserID, "event": e.Name, "properties": e.Properties, "occurredAt": jsonTime(e.OccurredAt)}
+	return gin.H{"id": e.ID, "userId": e.UserID, "event": e.Name, "properties": e.Properties, "occurredAt": journey.Timestamp(e.OccurredAt)}
 }
 
 // eventFilter reads userId, event, from and to.
@@ -95,10 +97,10 @@ func (h *adminEventHandlers) debug(c *gin.Context) error {
 	if body.Event == nil || *body.Event == "" {
 		return Invalid("event", "too_small", "is required")
 	}
-	if deref(body.UserID) == "" && deref(body.UserEmail) == "" {
+	if ptr.Deref(body.UserID) == "" && ptr.Deref(body.UserEmail) == "" {
 		return &HTTPError{Status: http.StatusBadRequest, Message: "userId or userEmail is required"}
 	}
-	res, err := h.svc.Ingest(c, ingest.Event{Name: *body.Event, UserID: deref(body.UserID), Email: deref(body.UserEmail), EventProperties: body.Properties})
+	res, err := h.svc.Ingest(c, ingest.Event{Name: *body.Event, UserID: ptr.Deref(body.UserID), Email: ptr.Deref(body.UserEmail), EventProperties: body.Properties})
 	if err != nil {
 		return adminError(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hogsend/hogsend/internal/ingest"
 	"github.com/hogsend/hogsend/internal/store"
+	"github.com/hogsend/hogsend/journey"
 )
 
 // importService is what the import routes need.
@@ -63,6 +64,6 @@ func (h *importHandlers) get(c *gin.Context) error {
 		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"id": j.ID, "status": j.Status, "totalRows": j.TotalRows, "processedRows": j.ProcessedRows,
-		"failedRows": j.FailedRows, "errors": j.Errors, "createdAt": jsonTime(j.CreatedAt), "updatedAt": jsonTime(j.UpdatedAt)})
+		"failedRows": j.FailedRows, "errors": j.Errors, "createdAt": journey.Timestamp(j.CreatedAt), "updatedAt": journey.Timestamp(j.UpdatedAt)})
 	return nil
 }

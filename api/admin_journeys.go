@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/hogsend/hogsend/internal/ingest"
+	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
 	"github.com/hogsend/hogsend/journey"
 )
@@ -58,8 +59,8 @@ func stateJSON(s store.JourneyState) gin.H {
 	return gin.H{"id": s.ID, "organizationId": nil, "userId": s.UserID, "userEmail": s.UserEmail, "journeyId": s.JourneyID,
 		"currentNodeId": s.CurrentNodeID, "status": s.Status, "hatchetRunId": s.RunID, "workflowId": s.WorkflowID,
 		"context": ctx, "errorMessage": s.ErrorMessage, "entryCount": s.EntryCount,
-		"completedAt": jsonTimePtr(s.CompletedAt), "exitedAt": jsonTimePtr(s.ExitedAt), "deletedAt": nil,
-		"createdAt": jsonTime(s.CreatedAt), "updatedAt": jsonTime(s.UpdatedAt)}
+		"completedAt": ptr.Map(s.CompletedAt, journey.Timestamp), "exitedAt": ptr.Map(s.ExitedAt, journey.Timestamp), "deletedAt": nil,
+		"createdAt": journey.Timestamp(s.CreatedAt), "updatedAt": journey.Timestamp(s.UpdatedAt)}
 }
 
 func statesJSON(list []store.JourneyState) []gin.H {
@@ -78,7 +79,7 @@ func logsJSON(list []store.JourneyLog) []gin.H {
 			detail = l.Detail
 		}
 		out[i] = gin.H{"id": l.ID, "fromNodeId": l.FromNode, "toNodeId": l.ToNode, "action": l.Action, "detail": detail,
-			"createdAt": jsonTime(l.CreatedAt)}
+			"createdAt": journey.Timestamp(l.CreatedAt)}
 	}
 	return out
 }
@@ -159,7 +160,7 @@ func (h *adminJourneyHandlers) setEnabled(c *gin.Context) error {
 	if err != nil {
 		return journeyError(err)
 	}
-	c.JSON(http.StatusOK, gin.H{"journey": gin.H{"id": j.ID, "name": j.Name, "enabled": *body.Enabled, "updatedAt": jsonTime(at)}})
+	c.JSON(http.StatusOK, gin.H{"journey": gin.H{"id": j.ID, "name": j.Name, "enabled": *body.Enabled, "updatedAt": journey.Timestamp(at)}})
 	return nil
 }
 
@@ -218,7 +219,7 @@ func (h *adminJourneyHandlers) cancel(c *gin.Context) error {
 	if err != nil {
 		return journeyError(err)
 	}
-	c.JSON(http.StatusOK, gin.H{"state": gin.H{"id": s.ID, "status": s.Status, "exitedAt": jsonTimePtr(s.ExitedAt)},
+	c.JSON(http.StatusOK, gin.H{"state": gin.H{"id": s.ID, "status": s.Status, "exitedAt": ptr.Map(s.ExitedAt, journey.Timestamp)},
 		"hatchetCancelled": signalled, "workflowCancelled": signalled})
 	return nil
 }

@@ -11,7 +11,9 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/hogsend/hogsend/internal/apikeys"
+	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
+	"github.com/hogsend/hogsend/journey"
 )
 
 // apiKeyService is what the key routes need.
@@ -52,7 +54,7 @@ type createdKeyJSON struct {
 
 func createdJSON(k apikeys.Created) createdKeyJSON {
 	return createdKeyJSON{ID: k.ID, Name: k.Name, Key: k.Token, KeyPrefix: k.KeyPrefix, Scopes: k.Scopes,
-		ExpiresAt: jsonTimePtr(k.ExpiresAt), CreatedAt: jsonTime(k.CreatedAt)}
+		ExpiresAt: ptr.Map(k.ExpiresAt, journey.Timestamp), CreatedAt: journey.Timestamp(k.CreatedAt)}
 }
 
 var errKeyNotFound = &HTTPError{Status: http.StatusNotFound, Message: "API key not found or already revoked"}
@@ -71,8 +73,8 @@ func (h *apiKeyHandlers) list(c *gin.Context) error {
 	out := make([]apiKeyJSON, len(keys))
 	for i, k := range keys {
 		out[i] = apiKeyJSON{ID: k.ID, Name: k.Name, KeyPrefix: k.KeyPrefix, Scopes: k.Scopes, CreatedBy: k.CreatedBy,
-			LastUsedAt: jsonTimePtr(k.LastUsedAt), RevokedAt: jsonTimePtr(k.RevokedAt),
-			ExpiresAt: jsonTimePtr(k.ExpiresAt), CreatedAt: jsonTime(k.CreatedAt)}
+			LastUsedAt: ptr.Map(k.LastUsedAt, journey.Timestamp), RevokedAt: ptr.Map(k.RevokedAt, journey.Timestamp),
+			ExpiresAt: ptr.Map(k.ExpiresAt, journey.Timestamp), CreatedAt: journey.Timestamp(k.CreatedAt)}
 	}
 	c.JSON(http.StatusOK, gin.H{"keys": out, "total": total, "limit": p.Limit, "offset": p.Offset})
 	return nil

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/hogsend/hogsend/internal/ingest"
+	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
 )
 
@@ -43,13 +44,6 @@ func identityFields(v *ValidationError, email, userID *string) {
 	}
 }
 
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
 type upsertContactBody struct {
 	Email      *string         `json:"email"`
 	UserID     *string         `json:"userId"`
@@ -70,11 +64,11 @@ func (h *contactHandlers) upsert(c *gin.Context) error {
 	if body.Email == nil && body.UserID == nil {
 		return errIdentityRequired
 	}
-	res, err := h.svc.Upsert(c, ingest.Identity{UserID: deref(body.UserID), Email: deref(body.Email), Patch: body.Properties})
+	res, err := h.svc.Upsert(c, ingest.Identity{UserID: ptr.Deref(body.UserID), Email: ptr.Deref(body.Email), Patch: body.Properties})
 	if err != nil {
 		return ingestError(err)
 	}
-	if err := h.svc.SetLists(c, deref(body.UserID), deref(body.Email), body.Lists); err != nil {
+	if err := h.svc.SetLists(c, ptr.Deref(body.UserID), ptr.Deref(body.Email), body.Lists); err != nil {
 		return ingestError(err)
 	}
 	c.JSON(http.StatusOK, gin.H{"id": res.Contact.ID, "created": res.Created, "linked": !res.Created})
@@ -108,10 +102,10 @@ func (h *contactHandlers) delete(c *gin.Context) error {
 	if err := bindJSON(c, &body); err != nil {
 		return err
 	}
-	if deref(body.Email) == "" && deref(body.UserID) == "" {
+	if ptr.Deref(body.Email) == "" && ptr.Deref(body.UserID) == "" {
 		return errIdentityRequired
 	}
-	if err := h.svc.Delete(c, deref(body.Email), deref(body.UserID)); err != nil {
+	if err := h.svc.Delete(c, ptr.Deref(body.Email), ptr.Deref(body.UserID)); err != nil {
 		return ingestError(err)
 	}
 	c.JSON(http.StatusOK, gin.H{"deleted": true})

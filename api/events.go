@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/hogsend/hogsend/internal/ingest"
+	"github.com/hogsend/hogsend/internal/ptr"
 )
 
 // eventService is what the event routes need.
@@ -60,8 +61,8 @@ func (b eventBody) toEvent(header []string) (ingest.Event, error) {
 		v.Add("name", "too_small", "is required")
 	}
 	identityFields(v, b.Email, b.UserID)
-	ev := ingest.Event{Name: deref(b.Name), UserID: deref(b.UserID), Email: deref(b.Email),
-		EventProperties: b.EventProperties, ContactProperties: b.ContactProperties, IdempotencyKey: deref(b.IdempotencyKey)}
+	ev := ingest.Event{Name: ptr.Deref(b.Name), UserID: ptr.Deref(b.UserID), Email: ptr.Deref(b.Email),
+		EventProperties: b.EventProperties, ContactProperties: b.ContactProperties, IdempotencyKey: ptr.Deref(b.IdempotencyKey)}
 	if b.Timestamp != nil {
 		ev.OccurredAt = parseUTC(v, "timestamp", *b.Timestamp)
 	}

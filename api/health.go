@@ -10,7 +10,9 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 
+	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
+	"github.com/hogsend/hogsend/journey"
 	"github.com/hogsend/hogsend/schema"
 )
 
@@ -81,7 +83,7 @@ func (h *healthHandlers) check(ctx context.Context) healthJSON {
 		defer cancel()
 		work = componentJSON{Status: "down"}
 		if last, alive, err := store.LatestHeartbeat(ctx, cfg.DB, heartbeatWindow); err == nil && alive {
-			work = componentJSON{Status: "up", LastSeen: jsonTimePtr(last)}
+			work = componentJSON{Status: "up", LastSeen: ptr.Map(last, journey.Timestamp)}
 		}
 	})
 	for _, t := range cfg.Tracks {
@@ -112,7 +114,7 @@ func (h *healthHandlers) check(ctx context.Context) healthJSON {
 	return healthJSON{
 		Status:    status,
 		Uptime:    math.Round(uptime*100) / 100,
-		Timestamp: jsonTime(time.Now()),
+		Timestamp: journey.Timestamp(time.Now()),
 		Version:   APIVersion,
 		Engine:    cfg.Version,
 		Components: map[string]componentJSON{

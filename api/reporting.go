@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/hogsend/hogsend/internal/ingest"
+	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
 	"github.com/hogsend/hogsend/journey"
 )
@@ -238,7 +239,7 @@ func (h *reportingHandlers) template(c *gin.Context) error {
 		rates
 	}
 	c.JSON(http.StatusOK, gin.H{"templateKey": key,
-		"window": gin.H{"from": nullable(c.Query("from")), "to": nullable(c.Query("to"))},
+		"window": gin.H{"from": ptr.NonZero(c.Query("from")), "to": ptr.NonZero(c.Query("to"))},
 		"totals": totalsJSON{Sent: totals.Sent, Delivered: totals.Delivered, Opened: totals.Opened, Clicked: totals.Clicked,
 			Bounced: totals.Bounced, Complained: totals.Complained, rates: ratesOf(totals)},
 		"series": points})
@@ -265,9 +266,9 @@ func (h *reportingHandlers) contactActivity(c *gin.Context) error {
 	out := make([]gin.H, len(sends))
 	for i, e := range sends {
 		out[i] = gin.H{"id": e.ID, "templateKey": e.TemplateKey, "subject": e.Subject, "status": e.Status,
-			"sentAt": jsonTimePtr(e.SentAt), "deliveredAt": jsonTimePtr(e.DeliveredAt), "openedAt": jsonTimePtr(e.OpenedAt),
-			"clickedAt": jsonTimePtr(e.ClickedAt), "bouncedAt": jsonTimePtr(e.BouncedAt), "complainedAt": jsonTimePtr(e.ComplainedAt),
-			"bounceType": e.BounceType, "createdAt": jsonTime(e.CreatedAt)}
+			"sentAt": ptr.Map(e.SentAt, journey.Timestamp), "deliveredAt": ptr.Map(e.DeliveredAt, journey.Timestamp), "openedAt": ptr.Map(e.OpenedAt, journey.Timestamp),
+			"clickedAt": ptr.Map(e.ClickedAt, journey.Timestamp), "bouncedAt": ptr.Map(e.BouncedAt, journey.Timestamp), "complainedAt": ptr.Map(e.ComplainedAt, journey.Timestamp),
+			"bounceType": e.BounceType, "createdAt": journey.Timestamp(e.CreatedAt)}
 	}
 	c.JSON(http.StatusOK, gin.H{"contact": gin.H{"externalId": ct.ExternalID, "email": ct.Email}, "sends": out,
 		"total": total, "limit": p.Limit, "offset": p.Offset})
@@ -290,15 +291,15 @@ func (h *reportingHandlers) exportSends(c *gin.Context) error {
 	var b strings.Builder
 	b.WriteString(exportHeader)
 	ts := func(t *time.Time) string {
-		if p := jsonTimePtr(t); p != nil {
+		if p := ptr.Map(t, journey.Timestamp); p != nil {
 			return *p
 		}
 		return ""
 	}
 	err := store.EachEmailSend(c.Request.Context(), h.db, store.EmailFilter{TemplateKey: f.TemplateKey, Status: f.Status,
 		Category: f.Category, Engagement: f.Engagement, From: f.From, To: f.To, UserIDOnly: c.Query("userId")}, 50_000, func(e store.EmailSend) error {
-		cells := []string{e.ID, jsonTime(e.CreatedAt), deref(e.TemplateKey), e.Status, e.ToEmail, deref(e.RowUserID), e.Subject,
-			ts(e.SentAt), ts(e.DeliveredAt), ts(e.OpenedAt), ts(e.ClickedAt), ts(e.BouncedAt), ts(e.ComplainedAt), deref(e.BounceType)}
+		cells := []string{e.ID, journey.Timestamp(e.CreatedAt), ptr.Deref(e.TemplateKey), e.Status, e.ToEmail, ptr.Deref(e.RowUserID), e.Subject,
+			ts(e.SentAt), ts(e.DeliveredAt), ts(e.OpenedAt), ts(e.ClickedAt), ts(e.BouncedAt), ts(e.ComplainedAt), ptr.Deref(e.BounceType)}
 		b.WriteByte('\n')
 		for i, cell := range cells {
 			if i > 0 {

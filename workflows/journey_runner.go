@@ -253,8 +253,6 @@ func (r *run) guard() error {
 	return nil
 }
 
-func iso(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
-
 // wait is the shared body of Sleep, SleepUntil and WaitForEvent: mark the row waiting, wait
 // for the timer (or the event, or an exit), mark it active again.
 func (r *run) wait(kind, label string, d time.Duration, event string) (res journey.SleepResult, timedOut bool, err error) {
@@ -265,7 +263,7 @@ func (r *run) wait(kind, label string, d time.Duration, event string) (res journ
 	now := workflow.Now(ctx)
 	wakeAt := now.Add(d)
 	token := r.step("w")
-	detail := map[string]any{"kind": kind, "wakeAt": iso(wakeAt)}
+	detail := map[string]any{"kind": kind, "wakeAt": journey.Timestamp(wakeAt)}
 	if event != "" {
 		detail["event"], detail["timeoutMs"] = event, d.Milliseconds()
 	}
@@ -274,8 +272,8 @@ func (r *run) wait(kind, label string, d time.Duration, event string) (res journ
 		return res, false, err
 	}
 	r.status, r.node = journey.StatusWaiting, label
-	r.waiting = &journey.Waiting{Kind: kind, Label: label, Event: event, WakeAt: iso(wakeAt)}
-	res.SleptAt = iso(now)
+	r.waiting = &journey.Waiting{Kind: kind, Label: label, Event: event, WakeAt: journey.Timestamp(wakeAt)}
+	res.SleptAt = journey.Timestamp(now)
 
 	timedOut = true
 	if d > 0 || event != "" {
@@ -318,7 +316,7 @@ func (r *run) wait(kind, label string, d time.Duration, event string) (res journ
 		return res, false, err
 	}
 	r.status = journey.StatusActive
-	res.ResumedAt = iso(workflow.Now(ctx))
+	res.ResumedAt = journey.Timestamp(workflow.Now(ctx))
 	return res, timedOut, nil
 }
 
@@ -339,7 +337,7 @@ func (r *run) Sleep(d journey.Duration, label string) (journey.SleepResult, erro
 // SleepUntil implements journey.Context.
 func (r *run) SleepUntil(at time.Time, label string) (journey.SleepResult, error) {
 	if label == "" {
-		label = "wait-until:" + iso(at)
+		label = "wait-until:" + journey.Timestamp(at)
 	}
 	res, _, err := r.wait("sleep_until", label, max(at.Sub(workflow.Now(r.wctx)), 0), "")
 	return res, err

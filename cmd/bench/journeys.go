@@ -114,7 +114,7 @@ func runJourneys(runs, concurrency int) error {
 	for rawSleeping.Load() < int64(runs)-rawFailures {
 		time.Sleep(5 * time.Millisecond)
 	}
-	rawRate := float64(runs) / time.Since(start).Seconds()
+	rawRate := perSecond(runs, start)
 	rawCPU := (cpuSeconds(temporalPID) - cpu0) / float64(runs) * 1000
 	fmt.Printf("(a) raw start loop          %7.1f runs/s     started and sleeping   (start calls alone %.1f/s; failures %d)\n",
 		rawRate, callRate, rawFailures)
@@ -155,12 +155,12 @@ func runJourneys(runs, concurrency int) error {
 		runs-int(postFailures), 10*time.Minute); err != nil {
 		return err
 	}
-	startRate := float64(runs) / time.Since(start).Seconds()
+	startRate := perSecond(runs, start)
 	if err := waitForRows(ctx, setup, `SELECT count(*) FROM journey_states WHERE journey_id = 'bench-enrol' AND status = 'waiting'`,
 		runs-int(postFailures), 10*time.Minute); err != nil {
 		return err
 	}
-	enrolRate := float64(runs) / time.Since(start).Seconds()
+	enrolRate := perSecond(runs, start)
 	perRun := func(now, before float64) float64 { return (now - before) / float64(runs) * 1000 }
 	engineCPU := perRun(cpuSeconds(temporalPID), cpu0)
 	apiCPU, workerCPU, pgCPU := perRun(cpuSeconds(api.Process.Pid), api0), perRun(cpuSeconds(wk.Process.Pid), worker0), perRun(postgresCPU(), pg0)
@@ -203,7 +203,7 @@ func parallel(n, c int, fn func(i int) error) (float64, int64) {
 		})
 	}
 	wg.Wait()
-	return float64(n) / time.Since(start).Seconds(), failures.Load()
+	return perSecond(n, start), failures.Load()
 }
 
 // waitForRows polls a count query until it reaches want.

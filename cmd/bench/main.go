@@ -225,7 +225,7 @@ func runIngest(requests, concurrency, batchEvents, users int) error {
 	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"user_events"}, []string{"user_id", "event", "properties"}, pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("copy ceiling: %w", err)
 	}
-	copyRate := float64(batchEvents) / time.Since(start).Seconds()
+	copyRate := perSecond(batchEvents, start)
 	fmt.Printf("(c) pgx CopyFrom ceiling  %8.0f rows/s\n", copyRate)
 	fmt.Printf("ratio (b)/(c) = %.0f %%   (target ≥ 40 %%);   ratio (a)/(c) = %.0f %%\n", 100*batchRate/copyRate, 100*reqPerSec/copyRate)
 	fmt.Printf("engine RSS: %.0f MiB after (a), %.0f MiB after (b); peak %.0f MiB\n", rss1, rss2, max(peak1, peak2))
@@ -341,4 +341,9 @@ func startEngine(dsn string, extra ...string) (string, *exec.Cmd, error) {
 	}
 	_ = cmd.Process.Kill()
 	return "", nil, fmt.Errorf("engine did not listen on port %d", port)
+}
+
+// perSecond is how many of n things per second since start.
+func perSecond[N int | int64](n N, start time.Time) float64 {
+	return float64(n) / time.Since(start).Seconds()
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hogsend/hogsend/internal/outbound"
 	"github.com/hogsend/hogsend/internal/outbox"
+	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
 )
 
@@ -54,7 +55,7 @@ func (s *Service) PatchContact(ctx context.Context, pathID string, u ContactUpda
 		var intents []outbox.Intent
 		hasKey := cur.ExternalID != nil || cur.Email != nil || cur.AnonymousID != nil
 		if hasKey || u.Email != nil {
-			in := Identity{UserID: deref(cur.ExternalID), Email: deref(cur.Email), AnonymousID: deref(cur.AnonymousID), Patch: u.Properties}
+			in := Identity{UserID: ptr.Deref(cur.ExternalID), Email: ptr.Deref(cur.Email), AnonymousID: ptr.Deref(cur.AnonymousID), Patch: u.Properties}
 			if u.Email != nil {
 				in.Email = *u.Email
 			}
@@ -67,7 +68,7 @@ func (s *Service) PatchContact(ctx context.Context, pathID string, u ContactUpda
 		} else if out, err = store.PatchContactProperties(ctx, tx, cur.ID, u.Properties); err != nil {
 			return err
 		}
-		if len(u.Properties) > 0 || (u.Email != nil && NormalizeEmail(*u.Email) != deref(cur.Email)) {
+		if len(u.Properties) > 0 || (u.Email != nil && NormalizeEmail(*u.Email) != ptr.Deref(cur.Email)) {
 			intents = append(intents, outbound.Emit(outbound.ContactUpdated, Public(out), "", s.now()))
 		}
 		_, err = outbox.Append(ctx, tx, intents)
@@ -191,13 +192,6 @@ func (s *Service) replayOne(ctx context.Context, e store.Event) error {
 		return fmt.Errorf("replay event %s: %w", e.ID, err)
 	}
 	return nil
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
 
 // ListContacts pages live contacts matching the search.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
 )
 
@@ -66,13 +67,7 @@ func (id Identity) lockKeys() []string {
 }
 
 func (id Identity) asNew() store.NewContact {
-	ptr := func(s string) *string {
-		if s == "" {
-			return nil
-		}
-		return &s
-	}
-	return store.NewContact{ExternalID: ptr(id.UserID), Email: ptr(id.Email), AnonymousID: ptr(id.AnonymousID), Properties: id.Patch}
+	return store.NewContact{ExternalID: ptr.NonZero(id.UserID), Email: ptr.NonZero(id.Email), AnonymousID: ptr.NonZero(id.AnonymousID), Properties: id.Patch}
 }
 
 // Resolution is the outcome of resolving an identity.

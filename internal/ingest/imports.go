@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hogsend/hogsend/internal/outbox"
+	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
 )
 
@@ -45,7 +46,7 @@ func parseJSONImport(data string) ([]store.ImportRow, error) {
 		rows[i] = store.ImportRow{Index: i}
 		var fields map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
-			rows[i].Problem = ptr("Row is not a JSON object")
+			rows[i].Problem = ptr.To("Row is not a JSON object")
 			continue
 		}
 		var problems []string
@@ -72,7 +73,7 @@ func parseJSONImport(data string) ([]store.ImportRow, error) {
 			}
 		}
 		if len(problems) > 0 {
-			rows[i].Problem = ptr(strings.Join(problems, "; "))
+			rows[i].Problem = ptr.To(strings.Join(problems, "; "))
 		}
 	}
 	return rows, nil
@@ -118,11 +119,11 @@ func parseCSVImport(data string) ([]store.ImportRow, error) {
 			switch i {
 			case extCol:
 				if strings.TrimSpace(cell) != "" {
-					row.ExternalID = ptr(cell)
+					row.ExternalID = ptr.To(cell)
 				}
 			case emailCol:
 				if strings.TrimSpace(cell) != "" {
-					row.Email = ptr(cell)
+					row.Email = ptr.To(cell)
 				}
 			default:
 				row.Properties[name] = cell
@@ -132,8 +133,6 @@ func parseCSVImport(data string) ([]store.ImportRow, error) {
 	}
 	return rows, nil
 }
-
-func ptr(s string) *string { return &s }
 
 // ErrRowWithoutIdentity is the error of a row with neither key.
 const ErrRowWithoutIdentity = "Row has neither externalId nor email"
@@ -163,7 +162,7 @@ func ImportRows(ctx context.Context, db store.DBTX, jobID string, start int, row
 				fail(r.Index, ErrRowWithoutIdentity)
 				continue
 			}
-			in := Identity{UserID: deref(r.ExternalID), Email: deref(r.Email), Patch: r.Properties}
+			in := Identity{UserID: ptr.Deref(r.ExternalID), Email: ptr.Deref(r.Email), Patch: r.Properties}
 			err := store.WithTx(ctx, tx, func(sp pgx.Tx) error {
 				_, err := Resolve(ctx, sp, in)
 				return err

@@ -17,7 +17,9 @@ import (
 
 	"github.com/hogsend/hogsend/internal/outbound"
 	"github.com/hogsend/hogsend/internal/outbox"
+	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
+	"github.com/hogsend/hogsend/journey"
 )
 
 // Event is one event to ingest.
@@ -200,7 +202,7 @@ func (s *Service) IngestTx(ctx context.Context, tx pgx.Tx, ev Event) (Result, er
 			return errDuplicate
 		}
 		stored := &StoredEvent{ID: id, Name: ev.Name, UserKey: r.Contact.Key(), ContactID: r.Contact.ID,
-			UserEmail: ev.Email, ContactEmail: deref(r.Contact.Email), Properties: props, ContactProperties: ev.ContactProperties, OccurredAt: at}
+			UserEmail: ev.Email, ContactEmail: ptr.Deref(r.Contact.Email), Properties: props, ContactProperties: ev.ContactProperties, OccurredAt: at}
 		fx := &Effects{Exits: []ExitResult{}}
 		for _, c := range s.Consumers {
 			if err := c.ConsumeEvent(ctx, sp, stored, fx); err != nil {
@@ -262,9 +264,6 @@ type PublicContact struct {
 	UpdatedAt   string         `json:"updatedAt"`
 }
 
-// Timestamp renders times as the API does: UTC, milliseconds, Z.
-func Timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
-
 // Public renders a contact for the data plane and webhooks.
 func Public(c store.Contact) PublicContact {
 	props := c.Properties
@@ -272,8 +271,8 @@ func Public(c store.Contact) PublicContact {
 		props = map[string]any{}
 	}
 	return PublicContact{ID: c.ID, ExternalID: c.ExternalID, Email: c.Email, Properties: props,
-		FirstSeenAt: Timestamp(c.FirstSeenAt), LastSeenAt: Timestamp(c.LastSeenAt),
-		CreatedAt: Timestamp(c.CreatedAt), UpdatedAt: Timestamp(c.UpdatedAt)}
+		FirstSeenAt: journey.Timestamp(c.FirstSeenAt), LastSeenAt: journey.Timestamp(c.LastSeenAt),
+		CreatedAt: journey.Timestamp(c.CreatedAt), UpdatedAt: journey.Timestamp(c.UpdatedAt)}
 }
 
 // Upsert resolves a contact from the data plane (PUT /v1/contacts, admin create) and emits
@@ -304,7 +303,7 @@ func (s *Service) Upsert(ctx context.Context, in Identity) (Resolution, error) {
 
 // Find returns live contacts by email or user id (aliases are not followed).
 func (s *Service) Find(ctx context.Context, email, userID string) ([]store.Contact, error) {
-	return store.FindContacts(ctx, s.DB, optional(NormalizeEmail(email)), optional(strings.TrimSpace(userID)))
+	return store.FindContacts(ctx, s.DB, ptr.NonZero(NormalizeEmail(email)), ptr.NonZero(strings.TrimSpace(userID)))
 }
 
 // ErrContactNotFound is returned when no live contact matches.
@@ -314,7 +313,7 @@ var ErrContactNotFound = errors.New("contact not found")
 // for the first of them.
 func (s *Service) Delete(ctx context.Context, email, userID string) error {
 	err := store.WithTx(ctx, s.DB, func(tx pgx.Tx) error {
-		deleted, err := store.SoftDeleteContactsByIdentity(ctx, tx, optional(NormalizeEmail(email)), optional(strings.TrimSpace(userID)))
+		deleted, err := store.SoftDeleteContactsByIdentity(ctx, tx, ptr.NonZero(NormalizeEmail(email)), ptr.NonZero(strings.TrimSpace(userID)))
 		if err != nil {
 			return err
 		}
@@ -389,13 +388,6 @@ func recipient(ctx context.Context, db store.DBTX, userID, email string) (prefKe
 		return "", "", err
 	}
 	return c.PreferenceKey(), *c.Email, nil
-}
-
-func optional(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }
 
 func sortedKeys(m map[string]bool) []string { return slices.Sorted(maps.Keys(m)) }

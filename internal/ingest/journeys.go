@@ -139,7 +139,7 @@ func (j *Journeys) exitAndWake(ctx context.Context, tx pgx.Tx, ev *StoredEvent, 
 		if s.Status == journey.StatusWaiting && s.WaitingEvent != nil && *s.WaitingEvent == ev.Name &&
 			s.WaitToken != nil && keyMatches(jn, *s, ev) {
 			fx.Intents = append(fx.Intents, signalRun(*s, journey.SignalEvent, journey.EventSignal{StateID: s.ID,
-				Event: ev.Name, WaitToken: *s.WaitToken, EventID: ev.ID, OccurredAt: Timestamp(ev.OccurredAt)},
+				Event: ev.Name, WaitToken: *s.WaitToken, EventID: ev.ID, OccurredAt: journey.Timestamp(ev.OccurredAt)},
 				"wake:"+s.ID+":"+*s.WaitToken))
 		}
 	}
@@ -245,7 +245,7 @@ func (j *Journeys) enroll(ctx context.Context, tx pgx.Tx, jn *journey.Journey, e
 	}
 	input := map[string]any{"stateId": state.ID, "journeyId": jn.ID, "userId": ev.UserKey, "contactId": ev.ContactID,
 		"userEmail": email, "key": key, "properties": props, "triggerEvent": ev.Name, "eventId": ev.ID,
-		"triggeredAt": Timestamp(ev.OccurredAt), "timezone": journey.FirstValidZone(column, property, j.DefaultTimezone)}
+		"triggeredAt": journey.Timestamp(ev.OccurredAt), "timezone": journey.FirstValidZone(column, property, j.DefaultTimezone)}
 	if j.SendWindow != nil {
 		input["window"] = j.SendWindow
 	}

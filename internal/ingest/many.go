@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hogsend/hogsend/internal/outbox"
+	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
 )
 
@@ -151,7 +152,7 @@ func (s *Service) IngestManyTx(ctx context.Context, tx pgx.Tx, events []Event) (
 			}
 			ref := refs[j]
 			stored = append(stored, &StoredEvent{ID: rows[j].ID, Name: c.ev.Name, UserKey: ref.Key, ContactID: ref.ID, UserEmail: c.ev.Email,
-				ContactEmail: deref(ref.Email), Properties: c.ev.EventProperties, OccurredAt: at})
+				ContactEmail: ptr.Deref(ref.Email), Properties: c.ev.EventProperties, OccurredAt: at})
 			fxs = append(fxs, &Effects{Exits: []ExitResult{}})
 			storedAt = append(storedAt, j)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/hogsend/hogsend/internal/outbound"
 	"github.com/hogsend/hogsend/internal/outbox"
 	"github.com/hogsend/hogsend/internal/store"
+	"github.com/hogsend/hogsend/journey"
 )
 
 // Tracking, preference and provider events: everything that happens to a send after it left.
@@ -82,7 +83,7 @@ func (m *Mailer) report(ctx context.Context, sendID, event, outboundType string,
 		now := time.Now()
 		uid := sc.UserID
 		ev := TrackingEvent{EmailSendID: sendID, ResendID: sc.ProviderID, TemplateKey: sc.TemplateKey, UserID: &uid,
-			To: sc.To, At: timestamp(now), LinkURL: linkURL, LinkID: linkID}
+			To: sc.To, At: journey.Timestamp(now), LinkURL: linkURL, LinkID: linkID}
 		m.emit(ctx, m.cfg.DB, outbound.Emit(outboundType, ev, outboundType+":"+sendID, now))
 	}
 }
@@ -219,7 +220,7 @@ func (m *Mailer) applyProviderEvent(ctx context.Context, tx pgx.Tx, ev email.Pro
 	var intents []outbox.Intent
 	now := time.Now()
 	for _, s := range sends {
-		se := StatusEvent{EmailSendID: s.SendID, ResendID: ev.Data.EmailID, TemplateKey: s.TemplateKey, UserID: s.UserID, To: s.To, At: timestamp(now)}
+		se := StatusEvent{EmailSendID: s.SendID, ResendID: ev.Data.EmailID, TemplateKey: s.TemplateKey, UserID: s.UserID, To: s.To, At: journey.Timestamp(now)}
 		if ev.Data.Bounce != nil {
 			se.BounceType, se.BounceReason = ev.Data.Bounce.Type, ev.Data.Bounce.Message
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/hogsend/hogsend/internal/outbound"
 	"github.com/hogsend/hogsend/internal/outbox"
 	"github.com/hogsend/hogsend/internal/store"
+	"github.com/hogsend/hogsend/journey"
 )
 
 // Config holds the pipeline's dependencies and settings.
@@ -364,7 +365,7 @@ func (m *Mailer) markSent(ctx context.Context, row store.SendRow, providerID str
 	now := time.Now()
 	ev := outbound.Emit(outbound.EmailSent, SentEvent{EmailSendID: row.ID, ResendID: providerID, TemplateKey: row.TemplateKey,
 		To: row.To, UserID: nonEmpty(row.UserID), Category: nonEmpty(row.Category), JourneyStateID: nonEmpty(row.JourneyStateID),
-		Subject: row.Subject, SentAt: timestamp(now)}, outbound.EmailSent+":"+row.ID, now)
+		Subject: row.Subject, SentAt: journey.Timestamp(now)}, outbound.EmailSent+":"+row.ID, now)
 	rows, err := outbox.Rows([]outbox.Intent{ev})
 	if err != nil {
 		return err
@@ -408,8 +409,6 @@ func nonEmpty(s string) *string {
 	}
 	return &s
 }
-
-func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 // VerifyToken checks an unsubscribe or preference token.
 func (m *Mailer) VerifyToken(token string) (TokenPayload, error) { return m.cfg.Tokens.Verify(token) }

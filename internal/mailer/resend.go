@@ -9,6 +9,7 @@ import (
 
 	"github.com/hogsend/hogsend/email"
 	"github.com/hogsend/hogsend/internal/outbox"
+	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
 )
 
@@ -63,20 +64,13 @@ func (m *Mailer) RegisterResend(d *outbox.Dispatcher) {
 		if err != nil {
 			return err
 		}
-		o := SendOptions{SendID: in.NewID, IdempotencyKey: "resend:" + in.NewID, Template: deref(e.TemplateKey),
-			Props: e.Props, To: e.ToEmail, From: e.FromEmail, Subject: e.Subject, JourneyStateID: deref(e.JourneyStateID),
-			UserID: deref(e.UserID), Category: email.Category(deref(e.Category))}
+		o := SendOptions{SendID: in.NewID, IdempotencyKey: "resend:" + in.NewID, Template: ptr.Deref(e.TemplateKey),
+			Props: e.Props, To: e.ToEmail, From: e.FromEmail, Subject: e.Subject, JourneyStateID: ptr.Deref(e.JourneyStateID),
+			UserID: ptr.Deref(e.UserID), Category: email.Category(ptr.Deref(e.Category))}
 		_, err = m.Send(ctx, o)
 		if errors.Is(err, ErrTemplateNotFound) || (err != nil && !email.Retryable(err)) {
 			return outbox.Permanent(err)
 		}
 		return err
 	})
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }

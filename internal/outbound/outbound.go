@@ -12,6 +12,8 @@ import (
 
 	"github.com/hogsend/hogsend/internal/outbox"
 	"github.com/hogsend/hogsend/internal/store"
+
+	"github.com/hogsend/hogsend/journey"
 )
 
 // KindEmit is the outbox kind of an outbound event.
@@ -47,7 +49,7 @@ type emitPayload struct {
 // Emit builds the intent of one outbound event. The envelope id and time are fixed here, so
 // retries of the fan-out deliver the same message.
 func Emit(eventType string, data any, dedupeKey string, now time.Time) outbox.Intent {
-	env := Envelope{ID: "msg_" + uuid.NewString(), Type: eventType, Timestamp: now.UTC().Format("2006-01-02T15:04:05.000Z"), Data: data}
+	env := Envelope{ID: "msg_" + uuid.NewString(), Type: eventType, Timestamp: journey.Timestamp(now), Data: data}
 	return outbox.Intent{Kind: KindEmit, Payload: emitPayload{Envelope: env, DedupeKey: dedupeKey}}
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -108,13 +109,6 @@ func InsertSend(ctx context.Context, db DBTX, r SendRow, links []TrackedLink) (b
 	return out[0], nil
 }
 
-func optional(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
 // SendByIdempotencyKey returns the id and status of the send holding a key.
 func SendByIdempotencyKey(ctx context.Context, db DBTX, key string) (id, status string, err error) {
 	err = db.QueryRow(ctx, `SELECT id::text, status::text FROM email_sends WHERE idempotency_key = $1`, key).Scan(&id, &status)
@@ -198,7 +192,7 @@ func RecipientChecks(ctx context.Context, db DBTX, qs []RecipientQuery) ([]Recip
 		emails[i], resolve[i] = q.Email, q.Resolve
 		if q.Cap != nil {
 			windows[i] = &q.Cap.Window
-			categories[i] = optional(q.Cap.Category)
+			categories[i] = ptr.NonZero(q.Cap.Category)
 		}
 	}
 	rows, err := db.Query(ctx, `SELECT g.* FROM unnest($1::text[], $2::interval[], $3::text[], $4::bool[]) WITH ORDINALITY
