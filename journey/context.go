@@ -72,6 +72,8 @@ type Context interface {
 	SendEmail(opts SendEmailOptions) (SendEmailResult, error)
 	// IsSubscribed reports whether the contact has not unsubscribed from everything.
 	IsSubscribed() (bool, error)
+	// Seen reports whether the contact has had the event, within the last within (zero = ever).
+	Seen(event string, within Duration) (bool, error)
 	// History looks up events, journeys and sends.
 	History() History
 	// When schedules in the contact's zone with the engine's default send window.

@@ -13,3 +13,6 @@ var (
 	Minutes = condition.Minutes
 	Seconds = condition.Seconds
 )
+
+// Ever is the zero Duration: no window (Context.Seen looks at the whole history).
+var Ever Duration

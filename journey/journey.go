@@ -33,6 +33,16 @@ type ExitRule struct {
 	Where []condition.Property
 }
 
+// ExitOn is one exit rule per event, without property filters:
+// Meta{ExitOn: journey.ExitOn("user.deleted", "subscription.created")}.
+func ExitOn(events ...string) []ExitRule {
+	rules := make([]ExitRule, len(events))
+	for i, e := range events {
+		rules[i] = ExitRule{Event: e}
+	}
+	return rules
+}
+
 // Meta is a journey's definition, everything but its code.
 type Meta struct {
 	ID          string
@@ -42,7 +52,7 @@ type Meta struct {
 	Enabled     bool
 	Trigger     Trigger
 	EntryLimit  EntryLimit
-	EntryPeriod *Duration // once_per_period only; nil = 24 hours
+	EntryPeriod Duration // once_per_period only; zero = 24 hours
 	ExitOn      []ExitRule
 	// Suppress is echoed by the admin API and not enforced (as in the reference).
 	Suppress Duration
@@ -93,10 +103,11 @@ func WorkflowID(journeyID, contactID, key string) string {
 
 // Period is the cool-down of once_per_period.
 func (m Meta) Period() time.Duration {
-	if m.EntryPeriod == nil {
+	ms := m.EntryPeriod.Milliseconds()
+	if ms <= 0 {
 		return 24 * time.Hour
 	}
-	return time.Duration(m.EntryPeriod.Milliseconds() * float64(time.Millisecond))
+	return time.Duration(ms * float64(time.Millisecond))
 }
 
 // Define validates a journey definition.

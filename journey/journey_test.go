@@ -41,11 +41,9 @@ func TestDefineValidates(t *testing.T) {
 	require.Panics(t, func() { journey.MustDefine(journey.Meta{}, run) })
 
 	m = valid()
-	m.EntryLimit, m.EntryPeriod = journey.EntryOncePerPeriod, ptr(journey.Hours(2))
+	m.EntryLimit, m.EntryPeriod = journey.EntryOncePerPeriod, journey.Hours(2)
 	require.Equal(t, 2*time.Hour, journey.MustDefine(m, run).Period())
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func TestRegistry(t *testing.T) {
 	t.Parallel()

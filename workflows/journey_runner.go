@@ -428,6 +428,16 @@ func (r *run) IsSubscribed() (bool, error) {
 	return res.Yes, err
 }
 
+// Seen implements journey.Context.
+func (r *run) Seen(event string, within journey.Duration) (bool, error) {
+	var w *journey.Duration
+	if within.Milliseconds() > 0 {
+		w = &within
+	}
+	found, _, err := r.History().HasEvent(r.in.UserID, event, w)
+	return found, err
+}
+
 // History implements journey.Context.
 func (r *run) History() journey.History { return history{r} }
 

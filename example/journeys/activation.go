@@ -10,7 +10,7 @@ import (
 var ActivationWelcome = journey.MustDefine(journey.Meta{
 	ID: "activation-welcome", Name: "Activation — Welcome Series", Enabled: true,
 	Trigger: journey.Trigger{Event: "user.created"}, EntryLimit: journey.EntryOnce,
-	ExitOn: exitOn("user.deleted"), Suppress: journey.Hours(12),
+	ExitOn: journey.ExitOn("user.deleted"), Suppress: journey.Hours(12),
 }, func(ctx journey.Context, u journey.User) error {
 	if _, err := journey.Send(ctx, templates.Quickstart, templates.QuickstartProps{Base: base(u)}); err != nil {
 		return err
@@ -18,7 +18,7 @@ var ActivationWelcome = journey.MustDefine(journey.Meta{
 	if _, err := ctx.Sleep(journey.Days(2), "post-welcome"); err != nil {
 		return err
 	}
-	used, err := seen(ctx, u, "feature.used")
+	used, err := ctx.Seen("feature.used", journey.Ever)
 	if err != nil {
 		return err
 	}
@@ -41,12 +41,12 @@ var ActivationWelcome = journey.MustDefine(journey.Meta{
 var ActivationNudges = journey.MustDefine(journey.Meta{
 	ID: "activation-nudge-series", Name: "Activation — Behavioral Nudges", Enabled: true,
 	Trigger: journey.Trigger{Event: "user.created"}, EntryLimit: journey.EntryOnce,
-	ExitOn: exitOn("user.deleted", "user.activated"), Suppress: journey.Hours(12),
+	ExitOn: journey.ExitOn("user.deleted", "user.activated"), Suppress: journey.Hours(12),
 }, func(ctx journey.Context, u journey.User) error {
 	if _, err := ctx.Sleep(journey.Days(2), "initial-nudge"); err != nil {
 		return err
 	}
-	if used, err := seen(ctx, u, "feature.used", journey.Days(2)); err != nil {
+	if used, err := ctx.Seen("feature.used", journey.Days(2)); err != nil {
 		return err
 	} else if !used {
 		if _, err := journey.Send(ctx, templates.Nudge, templates.NudgeProps{Base: base(u), DaysSinceSignup: 2}); err != nil {
@@ -56,7 +56,7 @@ var ActivationNudges = journey.MustDefine(journey.Meta{
 	if _, err := ctx.Sleep(journey.Days(1), "setup-check"); err != nil {
 		return err
 	}
-	if done, err := seen(ctx, u, "setup.completed", journey.Days(3)); err != nil {
+	if done, err := ctx.Seen("setup.completed", journey.Days(3)); err != nil {
 		return err
 	} else if !done {
 		if _, err := journey.Send(ctx, templates.Quickstart, templates.QuickstartProps{Base: base(u)}); err != nil {
@@ -66,7 +66,7 @@ var ActivationNudges = journey.MustDefine(journey.Meta{
 	if _, err := ctx.Sleep(journey.Days(2), "first-value"); err != nil {
 		return err
 	}
-	if valued, err := seen(ctx, u, "value.delivered"); err != nil {
+	if valued, err := ctx.Seen("value.delivered", journey.Ever); err != nil {
 		return err
 	} else if valued {
 		if _, err := journey.Send(ctx, templates.FeatureHighlight, templates.FeatureHighlightProps{Base: base(u)}); err != nil {

@@ -10,7 +10,7 @@ import (
 var TrialUpgrade = journey.MustDefine(journey.Meta{
 	ID: "conversion-trial-upgrade", Name: "Conversion — Trial to Paid", Enabled: true,
 	Trigger: journey.Trigger{Event: "trial.started"}, EntryLimit: journey.EntryOnce,
-	ExitOn: exitOn("subscription.created", "user.deleted"), Suppress: journey.Days(1),
+	ExitOn: journey.ExitOn("subscription.created", "user.deleted"), Suppress: journey.Days(1),
 }, func(ctx journey.Context, u journey.User) error {
 	// Each stage: sleep, then send when its condition holds.
 	stages := []struct {
@@ -50,7 +50,7 @@ var TrialUpgrade = journey.MustDefine(journey.Meta{
 
 // sendIf sends t when the contact has (want=true) or has not (want=false) ever had event.
 func sendIf[P any](ctx journey.Context, u journey.User, event string, want bool, t email.Template[P], props P) (bool, error) {
-	had, err := seen(ctx, u, event)
+	had, err := ctx.Seen(event, journey.Ever)
 	if err != nil || had != want {
 		return false, err
 	}
@@ -63,13 +63,13 @@ func sendIf[P any](ctx journey.Context, u journey.User, event string, want bool,
 var AbandonedCheckout = journey.MustDefine(journey.Meta{
 	ID: "conversion-abandoned-checkout", Name: "Conversion — Abandoned Checkout", Enabled: true,
 	Trigger: journey.Trigger{Event: "checkout.abandoned"}, EntryLimit: journey.EntryOncePerPeriod,
-	EntryPeriod: ptr(journey.Days(3)), ExitOn: exitOn("subscription.created", "checkout.completed"),
+	EntryPeriod: journey.Days(3), ExitOn: journey.ExitOn("subscription.created", "checkout.completed"),
 	Suppress: journey.Hours(4),
 }, func(ctx journey.Context, u journey.User) error {
 	if _, err := ctx.Sleep(journey.Hours(2), "initial-followup"); err != nil {
 		return err
 	}
-	if done, err := seen(ctx, u, "checkout.completed", journey.Hours(2)); err != nil || done {
+	if done, err := ctx.Seen("checkout.completed", journey.Hours(2)); err != nil || done {
 		return err
 	}
 	if _, err := journey.Send(ctx, templates.TrialExpiring, templates.TrialExpiringProps{Base: base(u), DaysLeft: 0}); err != nil {
@@ -78,11 +78,9 @@ var AbandonedCheckout = journey.MustDefine(journey.Meta{
 	if _, err := ctx.Sleep(journey.Days(1), "second-followup"); err != nil {
 		return err
 	}
-	if done, err := seen(ctx, u, "checkout.completed", journey.Hours(26)); err != nil || done {
+	if done, err := ctx.Seen("checkout.completed", journey.Hours(26)); err != nil || done {
 		return err
 	}
 	_, err := journey.Send(ctx, templates.Winback, templates.WinbackProps{Base: base(u), DiscountPercent: 10, ExpiresIn: "48 hours"})
 	return err
 })
-
-func ptr[T any](v T) *T { return &v }

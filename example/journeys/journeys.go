@@ -17,16 +17,6 @@ func All() []*journey.Journey {
 	}
 }
 
-// seen reports whether the contact has had the event, within the window when one is given.
-func seen(ctx journey.Context, u journey.User, event string, within ...journey.Duration) (bool, error) {
-	var w *journey.Duration
-	if len(within) > 0 {
-		w = &within[0]
-	}
-	found, _, err := ctx.History().HasEvent(u.ID, event, w)
-	return found, err
-}
-
 // base are the props every send carries; the pipeline fills in the rest (name fallback,
 // unsubscribe link).
 func base(u journey.User) templates.Base {
@@ -35,13 +25,4 @@ func base(u journey.User) templates.Base {
 		name = u.String("name")
 	}
 	return templates.Base{Name: name}
-}
-
-// exitOn lists exit events without property filters.
-func exitOn(events ...string) []journey.ExitRule {
-	rules := make([]journey.ExitRule, len(events))
-	for i, e := range events {
-		rules[i] = journey.ExitRule{Event: e}
-	}
-	return rules
 }

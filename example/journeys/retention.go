@@ -9,7 +9,7 @@ import (
 var RetentionMilestone = journey.MustDefine(journey.Meta{
 	ID: "retention-milestone", Name: "Retention — Milestone Celebration", Enabled: true,
 	Trigger: journey.Trigger{Event: "milestone.reached"}, EntryLimit: journey.EntryUnlimited,
-	ExitOn: exitOn("user.deleted"), Suppress: journey.Days(1),
+	ExitOn: journey.ExitOn("user.deleted"), Suppress: journey.Days(1),
 }, func(ctx journey.Context, u journey.User) error {
 	if _, err := journey.Send(ctx, templates.Achievement, templates.AchievementProps{Base: base(u),
 		AchievementName: u.String("milestone")}); err != nil {
@@ -26,12 +26,12 @@ var RetentionMilestone = journey.MustDefine(journey.Meta{
 var ReferralInvite = journey.MustDefine(journey.Meta{
 	ID: "referral-invite", Name: "Referral — Invite a Friend", Enabled: true,
 	Trigger: journey.Trigger{Event: "milestone.reached"}, EntryLimit: journey.EntryOncePerPeriod,
-	EntryPeriod: ptr(journey.Days(7)), ExitOn: exitOn("user.deleted"), Suppress: journey.Days(2),
+	EntryPeriod: journey.Days(7), ExitOn: journey.ExitOn("user.deleted"), Suppress: journey.Days(2),
 }, func(ctx journey.Context, u journey.User) error {
 	if _, err := ctx.Sleep(journey.Hours(2), "post-achievement"); err != nil {
 		return err
 	}
-	if active, err := seen(ctx, u, "session.completed", journey.Days(30)); err != nil || !active {
+	if active, err := ctx.Seen("session.completed", journey.Days(30)); err != nil || !active {
 		return err
 	}
 	_, err := journey.Send(ctx, templates.Achievement, templates.AchievementProps{Base: base(u), CtaText: "Invite a Friend"})
@@ -42,7 +42,7 @@ var ReferralInvite = journey.MustDefine(journey.Meta{
 var FeedbackNPS = journey.MustDefine(journey.Meta{
 	ID: "feedback-nps", Name: "Feedback — NPS Survey", Enabled: true,
 	Trigger: journey.Trigger{Event: "user.created"}, EntryLimit: journey.EntryOnce,
-	ExitOn: exitOn("user.deleted", "nps.submitted"), Suppress: journey.Days(1),
+	ExitOn: journey.ExitOn("user.deleted", "nps.submitted"), Suppress: journey.Days(1),
 }, func(ctx journey.Context, u journey.User) error {
 	if _, err := ctx.Sleep(journey.Days(14), "day-14"); err != nil {
 		return err
@@ -57,7 +57,7 @@ var FeedbackNPS = journey.MustDefine(journey.Meta{
 		if _, err := ctx.Sleep(step.after, step.label); err != nil {
 			return err
 		}
-		if answered, err := seen(ctx, u, "nps.submitted", step.after); err != nil || answered {
+		if answered, err := ctx.Seen("nps.submitted", step.after); err != nil || answered {
 			return err
 		}
 		if _, err := journey.Send(ctx, templates.NPSSurvey, templates.SurveyProps{Base: base(u)}); err != nil {
@@ -71,8 +71,8 @@ var FeedbackNPS = journey.MustDefine(journey.Meta{
 var ReactivationDormancy = journey.MustDefine(journey.Meta{
 	ID: "reactivation-dormancy", Name: "Reactivation — Dormancy Win-back", Enabled: true,
 	Trigger: journey.Trigger{Event: "user.dormancy_detected"}, EntryLimit: journey.EntryOncePerPeriod,
-	EntryPeriod: ptr(journey.Days(60)),
-	ExitOn:      exitOn("user.deleted", "session.completed", "feature.used", "bucket:left:went-dormant"),
+	EntryPeriod: journey.Days(60),
+	ExitOn:      journey.ExitOn("user.deleted", "session.completed", "feature.used", "bucket:left:went-dormant"),
 	Suppress:    journey.Days(2),
 }, func(ctx journey.Context, u journey.User) error {
 	if _, err := journey.Send(ctx, templates.Checkin, templates.CheckinProps{Base: base(u), DaysSinceActive: 14}); err != nil {
@@ -108,7 +108,7 @@ var ReactivationDormancy = journey.MustDefine(journey.Meta{
 var ChurnPrevention = journey.MustDefine(journey.Meta{
 	ID: "churn-prevention", Name: "Churn — Failed Payment Recovery", Enabled: true,
 	Trigger: journey.Trigger{Event: "payment.failed"}, EntryLimit: journey.EntryOncePerPeriod,
-	EntryPeriod: ptr(journey.Days(7)), ExitOn: exitOn("payment.succeeded", "subscription.cancelled", "user.deleted"),
+	EntryPeriod: journey.Days(7), ExitOn: journey.ExitOn("payment.succeeded", "subscription.cancelled", "user.deleted"),
 	Suppress: journey.Hours(4),
 }, func(ctx journey.Context, u journey.User) error {
 	if _, err := journey.Send(ctx, templates.PaymentFailed, templates.PaymentFailedProps{Base: base(u), GracePeriodDays: 3}); err != nil {
@@ -122,7 +122,7 @@ var ChurnPrevention = journey.MustDefine(journey.Meta{
 		if _, err := ctx.Sleep(step.after, step.label); err != nil {
 			return err
 		}
-		if paid, err := seen(ctx, u, "payment.succeeded", step.within); err != nil || paid {
+		if paid, err := ctx.Seen("payment.succeeded", step.within); err != nil || paid {
 			return err
 		}
 		if _, err := journey.Send(ctx, templates.PaymentFailed, templates.PaymentFailedProps{Base: base(u), GracePeriodDays: step.grace}); err != nil {

@@ -53,7 +53,7 @@ var TestWaitForEvent = journey.MustDefine(journey.Meta{
 var TestSleep = journey.MustDefine(journey.Meta{
 	ID: "test-sleep", Name: "Test — Sleep", Enabled: true,
 	Trigger: journey.Trigger{Event: "test.sleep_start"}, EntryLimit: journey.EntryOncePerPeriod,
-	EntryPeriod: ptr(journey.Seconds(10)), ExitOn: exitOn("test.cancel"), Suppress: journey.Seconds(0),
+	EntryPeriod: journey.Seconds(10), ExitOn: journey.ExitOn("test.cancel"), Suppress: journey.Seconds(0),
 }, func(ctx journey.Context, u journey.User) error {
 	if err := ctx.Checkpoint("before-sleep"); err != nil {
 		return err
