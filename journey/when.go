@@ -1,8 +1,8 @@
-// Package journey is the public authoring API of journeys. This file holds When, the pure
-// scheduling helper journeys use to pick send times ("next Monday 09:00 in the contact's zone,
-// inside the send window"); it does no I/O and takes "now" from the workflow clock, so it is
-// deterministic in workflow code.
 package journey
+
+// When is the pure scheduling helper journeys use to pick send times ("next Monday 09:00 in
+// the contact's zone, inside the send window"); it does no I/O and takes "now" from the
+// workflow clock, so it is deterministic in workflow code.
 
 import (
 	"errors"
