@@ -6,8 +6,6 @@ import (
 	"hash/fnv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/hogsend/hogsend/internal/batch"
 	"github.com/hogsend/hogsend/internal/store"
 )
@@ -41,7 +39,7 @@ func (s *Service) EnableGroupCommit(g *GroupCommit) {
 	g.c = &batch.Coalescer[Event, BatchItem]{
 		MaxBatch: cmp.Or(g.MaxBatch, 256), MaxWait: cmp.Or(g.MaxWait, 2*time.Millisecond),
 		Lanes: cmp.Or(g.Committers, 2), Workers: 1, Lane: committerOf,
-		Run: s.commitShared,
+		Run: s.IngestBatch, // a panic (say, in a consumer) fails only its batch, rolled back
 		Alone: func(ctx context.Context, ev Event) (BatchItem, error) {
 			res, err := s.ingestAlone(ctx, ev)
 			return BatchItem{Result: res, Err: err}, nil
@@ -49,22 +47,6 @@ func (s *Service) EnableGroupCommit(g *GroupCommit) {
 		RetryAlone: func(it BatchItem) bool { return store.Retryable(it.Err) },
 	}
 	s.group = g
-}
-
-// commitShared stores a batch in one transaction; a panic (say, in a consumer) fails only
-// this batch, whose transaction is rolled back.
-func (s *Service) commitShared(ctx context.Context, events []Event) ([]BatchItem, error) {
-	var items []BatchItem
-	err := store.WithTx(ctx, s.DB, func(tx pgx.Tx) error {
-		var err error
-		items, err = s.IngestManyTx(ctx, tx, events)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.kick()
-	return items, nil
 }
 
 // committerOf routes an event by its first identity key.

@@ -401,10 +401,11 @@ type BatchItem struct {
 	Err    error
 }
 
-// IngestBatch stores events in one transaction; each event succeeds or fails on its own (a bad
-// event never fails its neighbours).
+// IngestBatch stores events in one transaction, then hands their intents to the dispatcher;
+// each event succeeds or fails on its own (a bad event never fails its neighbours). Group
+// commit runs its batches through it too.
 func (s *Service) IngestBatch(ctx context.Context, events []Event) ([]BatchItem, error) {
-	items := make([]BatchItem, len(events))
+	var items []BatchItem
 	err := store.WithTx(ctx, s.DB, func(tx pgx.Tx) error {
 		var err error
 		items, err = s.IngestManyTx(ctx, tx, events)

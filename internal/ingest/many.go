@@ -22,174 +22,245 @@ import (
 // idempotency key) goes through IngestTx one by one, after the set-based ones, so history moves
 // made by a link or merge include them.
 func (s *Service) IngestManyTx(ctx context.Context, tx pgx.Tx, events []Event) ([]BatchItem, error) {
-	items := make([]BatchItem, len(events))
-	type candidate struct {
-		i  int
-		ev Event
-		id Identity
+	m := &many{s: s, tx: tx, events: events, items: make([]BatchItem, len(events))}
+	cands := m.sort()
+	fastCands, found, err := m.knownContacts(ctx, cands)
+	if err != nil {
+		return nil, err
 	}
+	if err := m.lock(ctx, fastCands); err != nil {
+		return nil, err
+	}
+	fast, err := m.recheck(ctx, fastCands, found)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.storeFast(ctx, fast); err != nil {
+		return nil, err
+	}
+	if err := m.ingestSlow(ctx); err != nil {
+		return nil, err
+	}
+	return m.items, nil
+}
+
+// many is one IngestManyTx call: the events, their outcomes, and those left to the full path.
+type many struct {
+	s      *Service
+	tx     pgx.Tx
+	events []Event
+	items  []BatchItem
+	slow   []int // indexes into events
+}
+
+// candidate is an event that may take the set-based path.
+type candidate struct {
+	i  int
+	ev Event
+	id Identity
+}
+
+// fastEvent is a candidate confirmed for the set-based path, with its row and, once stored,
+// what the consumers see and decide.
+type fastEvent struct {
+	candidate
+	ref    store.ContactRef
+	row    store.BulkEvent
+	stored *StoredEvent
+	fx     *Effects
+}
+
+func (m *many) fail(i int, err error) {
+	m.items[i] = BatchItem{Result: Result{Exits: []ExitResult{}}, Err: err}
+}
+
+// sort validates the events and sends repeats inside the set and contact patches to the full path.
+func (m *many) sort() []candidate {
 	var cands []candidate
-	var slow []int
 	seenKey := map[string]bool{}
-	for i, ev := range events {
+	for i, ev := range m.events {
 		ev, id, err := prepare(ev)
 		if err != nil {
-			items[i] = BatchItem{Result: Result{Exits: []ExitResult{}}, Err: err}
+			m.fail(i, err)
 			continue
 		}
 		if ev.IdempotencyKey != "" {
 			if seenKey[ev.IdempotencyKey] {
-				slow = append(slow, i) // a repeat inside the set: decided after the first
+				m.slow = append(m.slow, i) // a repeat inside the set: decided after the first
 				continue
 			}
 			seenKey[ev.IdempotencyKey] = true
 		}
 		if len(ev.ContactProperties) > 0 {
-			slow = append(slow, i)
+			m.slow = append(m.slow, i)
 			continue
 		}
 		cands = append(cands, candidate{i: i, ev: ev, id: id})
 	}
+	return cands
+}
 
-	// Which candidates are duplicates, and whose contact exists with every given key.
+// knownContacts settles duplicates and keeps the candidates whose contact exists with every
+// given key; the others take the full path.
+func (m *many) knownContacts(ctx context.Context, cands []candidate) ([]candidate, contactsByKey, error) {
 	var idemKeys []string
 	for _, c := range cands {
 		if c.ev.IdempotencyKey != "" {
 			idemKeys = append(idemKeys, c.ev.IdempotencyKey)
 		}
 	}
-	dups, err := store.ExistingEventKeys(ctx, tx, idemKeys)
+	dups, err := store.ExistingEventKeys(ctx, m.tx, idemKeys)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	found, err := lookupAll(ctx, tx, cands, func(c candidate) Identity { return c.id })
+	found, err := lookupAll(ctx, m.tx, cands, func(c candidate) Identity { return c.id })
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var fastCands []candidate
+	var fast []candidate
 	for _, c := range cands {
 		if c.ev.IdempotencyKey != "" && dups[c.ev.IdempotencyKey] {
-			items[c.i] = BatchItem{Result: Result{Exits: []ExitResult{}}}
+			m.items[c.i] = BatchItem{Result: Result{Exits: []ExitResult{}}}
 			continue
 		}
 		if _, ok := oneContact(c.id, found); ok {
-			fastCands = append(fastCands, c)
+			fast = append(fast, c)
 		} else {
-			slow = append(slow, c.i)
+			m.slow = append(m.slow, c.i)
 		}
 	}
+	return fast, found, nil
+}
 
-	// Lock: exclusively the identities that resolution may change, shared the ones only read;
-	// then check the read ones did not change before the lock was granted.
+// lock takes exclusively the identities that resolution may change, shared the ones only read.
+func (m *many) lock(ctx context.Context, fast []candidate) error {
 	var exclusive, shared []string
-	for _, i := range slow {
-		if _, id, err := prepare(events[i]); err == nil {
+	for _, i := range m.slow {
+		if _, id, err := prepare(m.events[i]); err == nil {
 			exclusive = append(exclusive, id.lockKeys()...)
 		}
 	}
-	for _, c := range fastCands {
+	for _, c := range fast {
 		shared = append(shared, c.id.lockKeys()...)
 	}
-	if err := store.LockIdentities(ctx, tx, exclusive, shared); err != nil {
-		return nil, err
-	}
-	locked, err := lookupAll(ctx, tx, fastCands, func(c candidate) Identity { return c.id })
+	return store.LockIdentities(ctx, m.tx, exclusive, shared)
+}
+
+// recheck confirms, under the lock, that no concurrent resolution changed a candidate's
+// contact, and builds the event rows of those that stay on the set-based path.
+func (m *many) recheck(ctx context.Context, cands []candidate, found contactsByKey) ([]*fastEvent, error) {
+	locked, err := lookupAll(ctx, m.tx, cands, func(c candidate) Identity { return c.id })
 	if err != nil {
 		return nil, err
 	}
-
-	var rows []store.BulkEvent
-	var fast []candidate
-	var refs []store.ContactRef
-	touched := map[string]bool{}
-	var touchIDs []string
-	for _, c := range fastCands {
+	var fast []*fastEvent
+	for _, c := range cands {
 		ref, ok := oneContact(c.id, locked)
 		if before, _ := oneContact(c.id, found); !ok || ref.ID != before.ID || ref.Key != before.Key {
-			slow = append(slow, c.i) // changed by a concurrent resolution: take the full path
+			m.slow = append(m.slow, c.i) // changed by a concurrent resolution: take the full path
 			continue
 		}
-		props := c.ev.EventProperties
-		if props == nil {
-			props = map[string]any{}
+		if c.ev.EventProperties == nil {
+			c.ev.EventProperties = map[string]any{}
 		}
-		body, err := json.Marshal(props)
+		body, err := json.Marshal(c.ev.EventProperties)
 		if err != nil {
-			items[c.i] = BatchItem{Result: Result{Exits: []ExitResult{}}, Err: &ValidationError{Msg: fmt.Sprintf("eventProperties: %v", err)}}
+			m.fail(c.i, &ValidationError{Msg: fmt.Sprintf("eventProperties: %v", err)})
 			continue
 		}
-		c.ev.EventProperties = props
-		var key *string
-		if c.ev.IdempotencyKey != "" {
-			k := c.ev.IdempotencyKey
-			key = &k
-		}
-		rows = append(rows, store.BulkEvent{ID: uuid.NewString(), UserKey: ref.Key, Name: c.ev.Name, Properties: body,
-			IdempotencyKey: key, OccurredAt: c.ev.OccurredAt})
-		fast = append(fast, c)
-		refs = append(refs, ref)
-		if !touched[ref.ID] {
-			touched[ref.ID] = true
-			touchIDs = append(touchIDs, ref.ID)
-		}
+		fast = append(fast, &fastEvent{candidate: c, ref: ref, row: store.BulkEvent{ID: uuid.NewString(), UserKey: ref.Key,
+			Name: c.ev.Name, Properties: body, IdempotencyKey: ptr.NonZero(c.ev.IdempotencyKey), OccurredAt: c.ev.OccurredAt}})
 	}
-	if len(rows) > 0 {
-		inserted, err := store.InsertEvents(ctx, tx, rows)
-		if err != nil {
-			return nil, fmt.Errorf("store events: %w", err)
-		}
-		if err := store.TouchContacts(ctx, tx, touchIDs); err != nil {
-			return nil, fmt.Errorf("mark contacts seen: %w", err)
-		}
-		var stored []*StoredEvent
-		var fxs []*Effects
-		var storedAt []int // index into fast
-		for j, c := range fast {
-			at, ok := inserted[rows[j].ID]
-			if !ok { // its key was stored concurrently, before our lock
-				items[c.i] = BatchItem{Result: Result{Exits: []ExitResult{}}}
-				continue
-			}
-			ref := refs[j]
-			stored = append(stored, &StoredEvent{ID: rows[j].ID, Name: c.ev.Name, UserKey: ref.Key, ContactID: ref.ID, UserEmail: c.ev.Email,
-				ContactEmail: ptr.Deref(ref.Email), Properties: c.ev.EventProperties, OccurredAt: at})
-			fxs = append(fxs, &Effects{Exits: []ExitResult{}})
-			storedAt = append(storedAt, j)
-		}
-		for _, consumer := range s.Consumers {
-			if bc, ok := consumer.(BatchConsumer); ok {
-				if err := bc.ConsumeEvents(ctx, tx, stored, fxs); err != nil {
-					return nil, err
-				}
-				continue
-			}
-			for k, ev := range stored {
-				if err := consumer.ConsumeEvent(ctx, tx, ev, fxs[k]); err != nil {
-					return nil, err
-				}
-			}
-		}
-		var intents []outbox.Intent
-		for k, ev := range stored {
-			c, ref := fast[storedAt[k]], refs[storedAt[k]]
-			intents = append(intents, fxs[k].Intents...)
-			items[c.i] = BatchItem{Result: Result{Stored: true, EventID: ev.ID, Exits: fxs[k].Exits,
-				Contact: store.Contact{ID: ref.ID, ExternalID: ref.ExternalID, Email: ref.Email, AnonymousID: ref.AnonymousID}}}
-		}
-		if _, err := outbox.Append(ctx, tx, intents); err != nil {
-			return nil, fmt.Errorf("record event intents: %w", err)
-		}
-	}
-
-	slices.Sort(slow)
-	for _, i := range slow {
-		items[i].Result, items[i].Err = s.IngestTx(ctx, tx, events[i])
-		if items[i].Err != nil && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-	}
-	return items, nil
+	return fast, nil
 }
+
+// storeFast inserts the set-based events in one statement, marks their contacts seen, runs the
+// consumers over them and records their intents.
+func (m *many) storeFast(ctx context.Context, fast []*fastEvent) error {
+	if len(fast) == 0 {
+		return nil
+	}
+	rows := make([]store.BulkEvent, len(fast))
+	touched := map[string]bool{}
+	var touchIDs []string
+	for k, f := range fast {
+		rows[k] = f.row
+		if !touched[f.ref.ID] {
+			touched[f.ref.ID] = true
+			touchIDs = append(touchIDs, f.ref.ID)
+		}
+	}
+	inserted, err := store.InsertEvents(ctx, m.tx, rows)
+	if err != nil {
+		return fmt.Errorf("store events: %w", err)
+	}
+	if err := store.TouchContacts(ctx, m.tx, touchIDs); err != nil {
+		return fmt.Errorf("mark contacts seen: %w", err)
+	}
+	var stored []*fastEvent
+	for _, f := range fast {
+		at, ok := inserted[f.row.ID]
+		if !ok { // its key was stored concurrently, before our lock
+			m.items[f.i] = BatchItem{Result: Result{Exits: []ExitResult{}}}
+			continue
+		}
+		f.stored = &StoredEvent{ID: f.row.ID, Name: f.ev.Name, UserKey: f.ref.Key, ContactID: f.ref.ID, UserEmail: f.ev.Email,
+			ContactEmail: ptr.Deref(f.ref.Email), Properties: f.ev.EventProperties, OccurredAt: at}
+		f.fx = &Effects{Exits: []ExitResult{}}
+		stored = append(stored, f)
+	}
+	if err := m.consume(ctx, stored); err != nil {
+		return err
+	}
+	var intents []outbox.Intent
+	for _, f := range stored {
+		intents = append(intents, f.fx.Intents...)
+		m.items[f.i] = BatchItem{Result: Result{Stored: true, EventID: f.stored.ID, Exits: f.fx.Exits,
+			Contact: store.Contact{ID: f.ref.ID, ExternalID: f.ref.ExternalID, Email: f.ref.Email, AnonymousID: f.ref.AnonymousID}}}
+	}
+	if _, err := outbox.Append(ctx, m.tx, intents); err != nil {
+		return fmt.Errorf("record event intents: %w", err)
+	}
+	return nil
+}
+
+// consume hands the stored events to every consumer, all at once to those that take batches.
+func (m *many) consume(ctx context.Context, fast []*fastEvent) error {
+	evs := make([]*StoredEvent, len(fast))
+	fxs := make([]*Effects, len(fast))
+	for k, f := range fast {
+		evs[k], fxs[k] = f.stored, f.fx
+	}
+	for _, consumer := range m.s.Consumers {
+		if bc, ok := consumer.(BatchConsumer); ok {
+			if err := bc.ConsumeEvents(ctx, m.tx, evs, fxs); err != nil {
+				return err
+			}
+			continue
+		}
+		for k, ev := range evs {
+			if err := consumer.ConsumeEvent(ctx, m.tx, ev, fxs[k]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ingestSlow runs the full path, in the events' order, for every event the set-based path left.
+func (m *many) ingestSlow(ctx context.Context) error {
+	slices.Sort(m.slow)
+	for _, i := range m.slow {
+		m.items[i].Result, m.items[i].Err = m.s.IngestTx(ctx, m.tx, m.events[i])
+		if m.items[i].Err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// contactsByKey are live contacts by identity kind and value.
+type contactsByKey = map[store.IdentityKind]map[string]store.ContactRef
 
 // lookupAll finds the live contacts of every key of the items, one query per identity kind.
 func lookupAll[T any](ctx context.Context, tx pgx.Tx, items []T, identity func(T) Identity) (map[store.IdentityKind]map[string]store.ContactRef, error) {
