@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -201,50 +202,73 @@ func merge(ctx context.Context, tx pgx.Tx, candidates []store.Contact, in Identi
 	s, losers := candidates[0], candidates[1:]
 	survivorKey := s.Key()
 	var exited []store.ExitedRun
-
 	for _, l := range losers {
-		var loserKeys []string
-		for _, k := range []*string{l.ExternalID, l.AnonymousID, &l.ID} {
-			if k != nil {
-				loserKeys = append(loserKeys, *k)
-			}
-		}
-		ex, err := moveHistory(ctx, tx, loserKeys, s)
+		ex, err := absorb(ctx, tx, s, l)
 		if err != nil {
 			return store.Contact{}, nil, err
 		}
 		exited = append(exited, ex...)
-		from := l.ID
-		for _, k := range []struct {
-			kind  store.IdentityKind
-			value *string
-		}{{store.KindExternal, l.ExternalID}, {store.KindEmail, l.Email}, {store.KindAnonymous, l.AnonymousID}} {
-			if k.value != nil {
-				if err := store.UpsertAlias(ctx, tx, s.ID, k.kind, *k.value, &from, "merge"); err != nil {
-					return store.Contact{}, nil, fmt.Errorf("record merge alias: %w", err)
-				}
+	}
+	merged := combined(s, losers, in)
+
+	// Losers go first: the partial unique indexes only admit the keys once they are deleted.
+	loserIDs := make([]string, len(losers))
+	for i, l := range losers {
+		loserIDs[i] = l.ID
+	}
+	if err := store.SoftDeleteContacts(ctx, tx, loserIDs); err != nil {
+		return store.Contact{}, nil, fmt.Errorf("delete merged contacts: %w", err)
+	}
+	out, err := store.ReplaceMergedContact(ctx, tx, merged)
+	if err != nil {
+		return store.Contact{}, nil, fmt.Errorf("update merge survivor: %w", err)
+	}
+	// The survivor's own key can change too (an email-only survivor gaining an external id).
+	ex, err := moveHistory(ctx, tx, []string{survivorKey}, out)
+	if err != nil {
+		return store.Contact{}, nil, err
+	}
+	return out, append(exited, ex...), nil
+}
+
+// absorb moves a loser's history to the survivor and records the loser's keys as aliases.
+func absorb(ctx context.Context, tx pgx.Tx, survivor, l store.Contact) ([]store.ExitedRun, error) {
+	var loserKeys []string
+	for _, k := range []*string{l.ExternalID, l.AnonymousID, &l.ID} {
+		if k != nil {
+			loserKeys = append(loserKeys, *k)
+		}
+	}
+	exited, err := moveHistory(ctx, tx, loserKeys, survivor)
+	if err != nil {
+		return nil, err
+	}
+	from := l.ID
+	for _, k := range []struct {
+		kind  store.IdentityKind
+		value *string
+	}{{store.KindExternal, l.ExternalID}, {store.KindEmail, l.Email}, {store.KindAnonymous, l.AnonymousID}} {
+		if k.value != nil {
+			if err := store.UpsertAlias(ctx, tx, survivor.ID, k.kind, *k.value, &from, "merge"); err != nil {
+				return nil, fmt.Errorf("record merge alias: %w", err)
 			}
 		}
 	}
+	return exited, nil
+}
 
+// combined is the survivor as the merge leaves it: properties survivor over losers and the
+// call's patch over both (null removes), each key the survivor's own, else the call's, else
+// the first loser's, and the earliest first-seen time.
+func combined(s store.Contact, losers []store.Contact, in Identity) store.Contact {
 	merged := s
 	props := map[string]any{}
 	for _, l := range losers {
-		for k, v := range l.Properties {
-			props[k] = v
-		}
+		maps.Copy(props, l.Properties)
 	}
-	for k, v := range s.Properties {
-		props[k] = v
-	}
-	for k, v := range in.Patch {
-		props[k] = v
-	}
-	for k, v := range props {
-		if v == nil {
-			delete(props, k)
-		}
-	}
+	maps.Copy(props, s.Properties)
+	maps.Copy(props, in.Patch)
+	maps.DeleteFunc(props, func(_ string, v any) bool { return v == nil })
 	merged.Properties = props
 	firstKey := func(call string, own *string, pick func(store.Contact) *string) *string {
 		if own != nil {
@@ -269,23 +293,5 @@ func merge(ctx context.Context, tx pgx.Tx, candidates []store.Contact, in Identi
 			merged.FirstSeenAt = l.FirstSeenAt
 		}
 	}
-
-	// Losers go first: the partial unique indexes only admit the keys once they are deleted.
-	loserIDs := make([]string, len(losers))
-	for i, l := range losers {
-		loserIDs[i] = l.ID
-	}
-	if err := store.SoftDeleteContacts(ctx, tx, loserIDs); err != nil {
-		return store.Contact{}, nil, fmt.Errorf("delete merged contacts: %w", err)
-	}
-	out, err := store.ReplaceMergedContact(ctx, tx, merged)
-	if err != nil {
-		return store.Contact{}, nil, fmt.Errorf("update merge survivor: %w", err)
-	}
-	// The survivor's own key can change too (an email-only survivor gaining an external id).
-	ex, err := moveHistory(ctx, tx, []string{survivorKey}, out)
-	if err != nil {
-		return store.Contact{}, nil, err
-	}
-	return out, append(exited, ex...), nil
+	return merged
 }
