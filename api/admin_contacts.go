@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hogsend/hogsend/internal/contacts"
 	"github.com/hogsend/hogsend/internal/ingest"
 	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
@@ -19,7 +20,7 @@ import (
 
 // adminContactService is what the admin contact routes need.
 type adminContactService interface {
-	Upsert(ctx context.Context, in ingest.Identity) (ingest.Resolution, error)
+	Upsert(ctx context.Context, in contacts.Identity) (contacts.Resolution, error)
 	ContactByPathID(ctx context.Context, id string) (store.Contact, error)
 	ListContacts(ctx context.Context, search string, limit, offset int) ([]store.Contact, int, error)
 	ExportContacts(ctx context.Context, search string, limit int, fn func(store.Contact) error) error
@@ -142,7 +143,7 @@ func (h *adminContactHandlers) create(c *gin.Context) error {
 	if err := v.OrNil(); err != nil {
 		return err
 	}
-	res, err := h.svc.Upsert(c, ingest.Identity{UserID: ptr.Deref(body.ExternalID), Email: ptr.Deref(body.Email), Patch: body.Properties})
+	res, err := h.svc.Upsert(c, contacts.Identity{UserID: ptr.Deref(body.ExternalID), Email: ptr.Deref(body.Email), Patch: body.Properties})
 	if err != nil {
 		return adminError(err)
 	}

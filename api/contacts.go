@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hogsend/hogsend/internal/contacts"
 	"github.com/hogsend/hogsend/internal/ingest"
 	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
@@ -15,7 +16,7 @@ import (
 
 // contactService is what the data-plane contact routes need.
 type contactService interface {
-	Upsert(ctx context.Context, in ingest.Identity) (ingest.Resolution, error)
+	Upsert(ctx context.Context, in contacts.Identity) (contacts.Resolution, error)
 	Find(ctx context.Context, email, userID string) ([]store.Contact, error)
 	Delete(ctx context.Context, email, userID string) error
 	SetLists(ctx context.Context, userID, email string, lists map[string]bool) error
@@ -64,7 +65,7 @@ func (h *contactHandlers) upsert(c *gin.Context) error {
 	if body.Email == nil && body.UserID == nil {
 		return errIdentityRequired
 	}
-	res, err := h.svc.Upsert(c, ingest.Identity{UserID: ptr.Deref(body.UserID), Email: ptr.Deref(body.Email), Patch: body.Properties})
+	res, err := h.svc.Upsert(c, contacts.Identity{UserID: ptr.Deref(body.UserID), Email: ptr.Deref(body.Email), Patch: body.Properties})
 	if err != nil {
 		return ingestError(err)
 	}
@@ -118,7 +119,7 @@ func ingestError(err error) error {
 	switch {
 	case errors.As(err, &ve):
 		return &HTTPError{Status: http.StatusBadRequest, Message: ve.Msg}
-	case errors.Is(err, ingest.ErrNoIdentity):
+	case errors.Is(err, contacts.ErrNoIdentity):
 		return errIdentityRequired
 	case errors.Is(err, ingest.ErrContactNotFound):
 		return errContactNotFound

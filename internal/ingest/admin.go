@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hogsend/hogsend/internal/contacts"
 	"github.com/hogsend/hogsend/internal/outbound"
 	"github.com/hogsend/hogsend/internal/outbox"
 	"github.com/hogsend/hogsend/internal/ptr"
@@ -55,11 +56,11 @@ func (s *Service) PatchContact(ctx context.Context, pathID string, u ContactUpda
 		var intents []outbox.Intent
 		hasKey := cur.ExternalID != nil || cur.Email != nil || cur.AnonymousID != nil
 		if hasKey || u.Email != nil {
-			in := Identity{UserID: ptr.Deref(cur.ExternalID), Email: ptr.Deref(cur.Email), AnonymousID: ptr.Deref(cur.AnonymousID), Patch: u.Properties}
+			in := contacts.Identity{UserID: ptr.Deref(cur.ExternalID), Email: ptr.Deref(cur.Email), AnonymousID: ptr.Deref(cur.AnonymousID), Patch: u.Properties}
 			if u.Email != nil {
 				in.Email = *u.Email
 			}
-			r, err := Resolve(ctx, tx, in)
+			r, err := contacts.Resolve(ctx, tx, in)
 			if err != nil {
 				return err
 			}
@@ -68,7 +69,7 @@ func (s *Service) PatchContact(ctx context.Context, pathID string, u ContactUpda
 		} else if out, err = store.PatchContactProperties(ctx, tx, cur.ID, u.Properties); err != nil {
 			return err
 		}
-		if len(u.Properties) > 0 || (u.Email != nil && NormalizeEmail(*u.Email) != ptr.Deref(cur.Email)) {
+		if len(u.Properties) > 0 || (u.Email != nil && contacts.NormalizeEmail(*u.Email) != ptr.Deref(cur.Email)) {
 			intents = append(intents, outbound.Emit(outbound.ContactUpdated, Public(out), "", s.now()))
 		}
 		_, err = outbox.Append(ctx, tx, intents)

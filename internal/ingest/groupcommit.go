@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hogsend/hogsend/internal/batch"
+	"github.com/hogsend/hogsend/internal/contacts"
 	"github.com/hogsend/hogsend/internal/store"
 )
 
@@ -15,7 +16,7 @@ import (
 // event runs in its own savepoint, so it gets its own result or error and a bad event never fails
 // its neighbours.
 //
-// Identity locks are held until a transaction commits, so events are routed to committers by
+// contacts.Identity locks are held until a transaction commits, so events are routed to committers by
 // contact key: the same person always lands on the same committer and concurrent batches do not
 // wait on each other. The rare event that still deadlocks (two keys on two committers), and every
 // event of a batch whose commit fails, is retried alone.
@@ -51,7 +52,7 @@ func (s *Service) EnableGroupCommit(g *GroupCommit) {
 
 // committerOf routes an event by its first identity key.
 func committerOf(ev Event) uint32 {
-	id := Identity{UserID: ev.UserID, Email: ev.Email, AnonymousID: ev.AnonymousID}.Clean()
+	id := contacts.Identity{UserID: ev.UserID, Email: ev.Email, AnonymousID: ev.AnonymousID}.Clean()
 	key := id.UserID
 	if key == "" {
 		key = id.Email

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hogsend/hogsend/internal/contacts"
 	"github.com/hogsend/hogsend/internal/ingest"
 	"github.com/hogsend/hogsend/schema/schematest"
 )
@@ -40,7 +41,7 @@ func (b *bundle) one(t *testing.T, sql string, args ...any) any {
 	return v
 }
 
-func (b *bundle) upsert(t *testing.T, in ingest.Identity) ingest.Resolution {
+func (b *bundle) upsert(t *testing.T, in contacts.Identity) contacts.Resolution {
 	t.Helper()
 	r, err := b.svc.Upsert(context.Background(), in)
 	require.NoError(t, err)
@@ -66,36 +67,36 @@ func (b *bundle) state(t *testing.T, userKey, journey, status, workflowID string
 func TestWorkedExamplesCreateLinkAndIgnoreMismatch(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	c1 := b.upsert(t, ingest.Identity{UserID: "u1"})
+	c1 := b.upsert(t, contacts.Identity{UserID: "u1"})
 	require.True(t, c1.Created)
 	require.Equal(t, "u1", c1.Contact.Key())
 
 	// Email-only contact: keyed by its uuid until it gets an external id.
-	c2 := b.upsert(t, ingest.Identity{Email: "Ada@X.com"})
+	c2 := b.upsert(t, contacts.Identity{Email: "Ada@X.com"})
 	require.Equal(t, c2.Contact.ID, c2.Contact.Key())
 	b.ingest(t, ingest.Event{Name: "e", Email: "ada@x.com"})
 	require.EqualValues(t, 1, b.one(t, `SELECT count(*) FROM user_events WHERE user_id = $1`, c2.Contact.ID))
 
-	linked := b.upsert(t, ingest.Identity{Email: "ada@x.com", UserID: "u2"})
+	linked := b.upsert(t, contacts.Identity{Email: "ada@x.com", UserID: "u2"})
 	require.Equal(t, c2.Contact.ID, linked.Contact.ID)
 	require.True(t, linked.Linked)
 	require.EqualValues(t, 1, b.one(t, `SELECT count(*) FROM user_events WHERE user_id = 'u2'`))
 	require.EqualValues(t, "promote", b.one(t, `SELECT reason FROM contact_aliases WHERE alias_kind = 'external' AND alias_value = 'u2'`))
 
 	// Mismatch: u9 is ignored, the event lands under u1, and u9 gets no alias.
-	b.upsert(t, ingest.Identity{UserID: "u1", Email: "a@x.com"})
+	b.upsert(t, contacts.Identity{UserID: "u1", Email: "a@x.com"})
 	r := b.ingest(t, ingest.Event{Name: "m", UserID: "u9", Email: "a@x.com"})
 	require.Equal(t, "u1", r.Contact.Key())
 	require.EqualValues(t, 0, b.one(t, `SELECT count(*) FROM contact_aliases WHERE alias_value = 'u9'`))
-	later := b.upsert(t, ingest.Identity{UserID: "u9"})
+	later := b.upsert(t, contacts.Identity{UserID: "u9"})
 	require.True(t, later.Created)
 }
 
 func TestMergeFoldsEveryHistoryTable(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	a := b.upsert(t, ingest.Identity{UserID: "uA", Email: "a@x.com", Patch: map[string]any{"plan": "pro"}}).Contact
-	bb := b.upsert(t, ingest.Identity{Email: "b@x.com", Patch: map[string]any{"plan": "free", "onlyB": 1}}).Contact
+	a := b.upsert(t, contacts.Identity{UserID: "uA", Email: "a@x.com", Patch: map[string]any{"plan": "pro"}}).Contact
+	bb := b.upsert(t, contacts.Identity{Email: "b@x.com", Patch: map[string]any{"plan": "free", "onlyB": 1}}).Contact
 	loser := bb.ID
 
 	// Journeys: a terminal collision (both completed J1) and a live collision (both active J2).
@@ -149,14 +150,14 @@ func TestMergeFoldsEveryHistoryTable(t *testing.T) {
 	require.EqualValues(t, 1, b.one(t, `SELECT count(*) FROM email_preferences`))
 
 	// Later resolutions of the loser's email land on the survivor.
-	require.Equal(t, a.ID, b.upsert(t, ingest.Identity{Email: "b@x.com"}).Contact.ID)
+	require.Equal(t, a.ID, b.upsert(t, contacts.Identity{Email: "b@x.com"}).Contact.ID)
 }
 
 func TestMergeOfTwoAnonymousKeysFlipsTheSurvivorKey(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	older := b.upsert(t, ingest.Identity{Email: "b@x.com"}).Contact
-	newer := b.upsert(t, ingest.Identity{AnonymousID: "c1"}).Contact
+	older := b.upsert(t, contacts.Identity{Email: "b@x.com"}).Contact
+	newer := b.upsert(t, contacts.Identity{AnonymousID: "c1"}).Contact
 	b.ingest(t, ingest.Event{Name: "by-email", Email: "b@x.com"})
 	b.ingest(t, ingest.Event{Name: "by-anon", AnonymousID: "c1"})
 
@@ -170,9 +171,9 @@ func TestMergeOfTwoAnonymousKeysFlipsTheSurvivorKey(t *testing.T) {
 func TestIdentifiedContactSurvivesOverOlderAnonymous(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	anon := b.upsert(t, ingest.Identity{Email: "old@x.com"}).Contact
-	ident := b.upsert(t, ingest.Identity{UserID: "u-new", Patch: map[string]any{"k": "v"}}).Contact
-	r := b.upsert(t, ingest.Identity{UserID: "u-new", Email: "old@x.com"})
+	anon := b.upsert(t, contacts.Identity{Email: "old@x.com"}).Contact
+	ident := b.upsert(t, contacts.Identity{UserID: "u-new", Patch: map[string]any{"k": "v"}}).Contact
+	r := b.upsert(t, contacts.Identity{UserID: "u-new", Email: "old@x.com"})
 	require.True(t, r.Merged)
 	require.Equal(t, ident.ID, r.Contact.ID)
 	require.Equal(t, "old@x.com", *r.Contact.Email, "the survivor takes the email it lacked")
@@ -186,7 +187,7 @@ func TestConcurrentResolutionsCreateOneContact(t *testing.T) {
 	ids := make(chan string, 20)
 	for i := range 20 {
 		wg.Go(func() {
-			in := ingest.Identity{UserID: "race"}
+			in := contacts.Identity{UserID: "race"}
 			if i%2 == 0 {
 				in.Email = "race@x.com"
 			}
@@ -265,7 +266,7 @@ func TestIngestTxJoinsTheCallersTransaction(t *testing.T) {
 func TestPublicShape(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	c := b.upsert(t, ingest.Identity{Email: "p@x.com"}).Contact
+	c := b.upsert(t, contacts.Identity{Email: "p@x.com"}).Contact
 	raw, err := json.Marshal(ingest.Public(c))
 	require.NoError(t, err)
 	var m map[string]any

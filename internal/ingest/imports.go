@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hogsend/hogsend/internal/contacts"
 	"github.com/hogsend/hogsend/internal/outbox"
 	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
@@ -162,9 +163,9 @@ func ImportRows(ctx context.Context, db store.DBTX, jobID string, start int, row
 				fail(r.Index, ErrRowWithoutIdentity)
 				continue
 			}
-			in := Identity{UserID: ptr.Deref(r.ExternalID), Email: ptr.Deref(r.Email), Patch: r.Properties}
+			in := contacts.Identity{UserID: ptr.Deref(r.ExternalID), Email: ptr.Deref(r.Email), Patch: r.Properties}
 			err := store.WithTx(ctx, tx, func(sp pgx.Tx) error {
-				_, err := Resolve(ctx, sp, in)
+				_, err := contacts.Resolve(ctx, sp, in)
 				return err
 			})
 			if err != nil {

@@ -1,5 +1,5 @@
-// Package ingest is the engine's data plane: contact identity (resolve, link, merge), event
-// ingestion and list flags. Everything an event causes beyond Postgres is recorded as outbox
+// Package ingest is the engine's data plane: event ingestion (one at a time, batched, group
+// committed), contact upserts and deletes, and list flags; identities resolve in contacts. Everything an event causes beyond Postgres is recorded as outbox
 // intents in the same transaction and performed after commit, so an acknowledged event never
 // loses its consequences.
 package ingest
@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hogsend/hogsend/internal/contacts"
 	"github.com/hogsend/hogsend/internal/outbound"
 	"github.com/hogsend/hogsend/internal/outbox"
 	"github.com/hogsend/hogsend/internal/ptr"
@@ -185,7 +186,7 @@ func (s *Service) IngestTx(ctx context.Context, tx pgx.Tx, ev Event) (Result, er
 				return errDuplicate
 			}
 		}
-		r, err := Resolve(ctx, sp, identity)
+		r, err := contacts.Resolve(ctx, sp, identity)
 		if err != nil {
 			return err
 		}
@@ -226,14 +227,14 @@ func (s *Service) IngestTx(ctx context.Context, tx pgx.Tx, ev Event) (Result, er
 }
 
 // prepare validates an event and cleans its identity.
-func prepare(ev Event) (Event, Identity, error) {
+func prepare(ev Event) (Event, contacts.Identity, error) {
 	ev.Name = strings.TrimSpace(ev.Name)
 	if ev.Name == "" {
-		return ev, Identity{}, &ValidationError{Msg: "event name is required"}
+		return ev, contacts.Identity{}, &ValidationError{Msg: "event name is required"}
 	}
-	identity := Identity{UserID: ev.UserID, Email: ev.Email, AnonymousID: ev.AnonymousID, Patch: ev.ContactProperties}.Clean()
+	identity := contacts.Identity{UserID: ev.UserID, Email: ev.Email, AnonymousID: ev.AnonymousID, Patch: ev.ContactProperties}.Clean()
 	if identity.Empty() {
-		return ev, identity, &ValidationError{Msg: ErrNoIdentity.Error()}
+		return ev, identity, &ValidationError{Msg: contacts.ErrNoIdentity.Error()}
 	}
 	return ev, identity, nil
 }
@@ -277,11 +278,11 @@ func Public(c store.Contact) PublicContact {
 
 // Upsert resolves a contact from the data plane (PUT /v1/contacts, admin create) and emits
 // contact.created, or contact.updated when an existing contact got properties.
-func (s *Service) Upsert(ctx context.Context, in Identity) (Resolution, error) {
-	var res Resolution
+func (s *Service) Upsert(ctx context.Context, in contacts.Identity) (contacts.Resolution, error) {
+	var res contacts.Resolution
 	err := store.WithTx(ctx, s.DB, func(tx pgx.Tx) error {
 		var err error
-		if res, err = Resolve(ctx, tx, in); err != nil {
+		if res, err = contacts.Resolve(ctx, tx, in); err != nil {
 			return err
 		}
 		intents := cancelIntents(res.Exited)
@@ -295,7 +296,7 @@ func (s *Service) Upsert(ctx context.Context, in Identity) (Resolution, error) {
 		return err
 	})
 	if err != nil {
-		return Resolution{}, err
+		return contacts.Resolution{}, err
 	}
 	s.kick()
 	return res, nil
@@ -303,7 +304,7 @@ func (s *Service) Upsert(ctx context.Context, in Identity) (Resolution, error) {
 
 // Find returns live contacts by email or user id (aliases are not followed).
 func (s *Service) Find(ctx context.Context, email, userID string) ([]store.Contact, error) {
-	return store.FindContacts(ctx, s.DB, ptr.NonZero(NormalizeEmail(email)), ptr.NonZero(strings.TrimSpace(userID)))
+	return store.FindContacts(ctx, s.DB, ptr.NonZero(contacts.NormalizeEmail(email)), ptr.NonZero(strings.TrimSpace(userID)))
 }
 
 // ErrContactNotFound is returned when no live contact matches.
@@ -313,7 +314,7 @@ var ErrContactNotFound = errors.New("contact not found")
 // for the first of them.
 func (s *Service) Delete(ctx context.Context, email, userID string) error {
 	err := store.WithTx(ctx, s.DB, func(tx pgx.Tx) error {
-		deleted, err := store.SoftDeleteContactsByIdentity(ctx, tx, ptr.NonZero(NormalizeEmail(email)), ptr.NonZero(strings.TrimSpace(userID)))
+		deleted, err := store.SoftDeleteContactsByIdentity(ctx, tx, ptr.NonZero(contacts.NormalizeEmail(email)), ptr.NonZero(strings.TrimSpace(userID)))
 		if err != nil {
 			return err
 		}
@@ -342,7 +343,7 @@ func (s *Service) SetLists(ctx context.Context, userID, email string, lists map[
 		return nil
 	}
 	err := store.WithTx(ctx, s.DB, func(tx pgx.Tx) error {
-		prefKey, address, err := recipient(ctx, tx, strings.TrimSpace(userID), NormalizeEmail(email))
+		prefKey, address, err := recipient(ctx, tx, strings.TrimSpace(userID), contacts.NormalizeEmail(email))
 		if err != nil {
 			return err
 		}

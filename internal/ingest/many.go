@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hogsend/hogsend/internal/contacts"
 	"github.com/hogsend/hogsend/internal/outbox"
 	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
@@ -57,7 +58,7 @@ type many struct {
 type candidate struct {
 	i  int
 	ev Event
-	id Identity
+	id contacts.Identity
 }
 
 // fastEvent is a candidate confirmed for the set-based path, with its row and, once stored,
@@ -113,7 +114,7 @@ func (m *many) knownContacts(ctx context.Context, cands []candidate) ([]candidat
 	if err != nil {
 		return nil, nil, err
 	}
-	found, err := lookupAll(ctx, m.tx, cands, func(c candidate) Identity { return c.id })
+	found, err := lookupAll(ctx, m.tx, cands, func(c candidate) contacts.Identity { return c.id })
 	if err != nil {
 		return nil, nil, err
 	}
@@ -137,11 +138,11 @@ func (m *many) lock(ctx context.Context, fast []candidate) error {
 	var exclusive, shared []string
 	for _, i := range m.slow {
 		if _, id, err := prepare(m.events[i]); err == nil {
-			exclusive = append(exclusive, id.lockKeys()...)
+			exclusive = append(exclusive, id.LockKeys()...)
 		}
 	}
 	for _, c := range fast {
-		shared = append(shared, c.id.lockKeys()...)
+		shared = append(shared, c.id.LockKeys()...)
 	}
 	return store.LockIdentities(ctx, m.tx, exclusive, shared)
 }
@@ -149,7 +150,7 @@ func (m *many) lock(ctx context.Context, fast []candidate) error {
 // recheck confirms, under the lock, that no concurrent resolution changed a candidate's
 // contact, and builds the event rows of those that stay on the set-based path.
 func (m *many) recheck(ctx context.Context, cands []candidate, found contactsByKey) ([]*fastEvent, error) {
-	locked, err := lookupAll(ctx, m.tx, cands, func(c candidate) Identity { return c.id })
+	locked, err := lookupAll(ctx, m.tx, cands, func(c candidate) contacts.Identity { return c.id })
 	if err != nil {
 		return nil, err
 	}
@@ -263,11 +264,11 @@ func (m *many) ingestSlow(ctx context.Context) error {
 type contactsByKey = map[store.IdentityKind]map[string]store.ContactRef
 
 // lookupAll finds the live contacts of every key of the items, one query per identity kind.
-func lookupAll[T any](ctx context.Context, tx pgx.Tx, items []T, identity func(T) Identity) (map[store.IdentityKind]map[string]store.ContactRef, error) {
+func lookupAll[T any](ctx context.Context, tx pgx.Tx, items []T, identity func(T) contacts.Identity) (map[store.IdentityKind]map[string]store.ContactRef, error) {
 	byKind := map[store.IdentityKind][]string{}
 	for _, it := range items {
-		for _, k := range identity(it).keys() {
-			byKind[k.kind] = append(byKind[k.kind], k.value)
+		for _, k := range identity(it).Keys() {
+			byKind[k.Kind] = append(byKind[k.Kind], k.Value)
 		}
 	}
 	found := map[store.IdentityKind]map[string]store.ContactRef{}
@@ -282,10 +283,10 @@ func lookupAll[T any](ctx context.Context, tx pgx.Tx, items []T, identity func(T
 
 // oneContact reports the contact an identity names when every given key finds the same live
 // contact (then nothing about the contact needs to change).
-func oneContact(id Identity, found map[store.IdentityKind]map[string]store.ContactRef) (store.ContactRef, bool) {
+func oneContact(id contacts.Identity, found map[store.IdentityKind]map[string]store.ContactRef) (store.ContactRef, bool) {
 	var ref store.ContactRef
-	for n, k := range id.keys() {
-		c, ok := found[k.kind][k.value]
+	for n, k := range id.Keys() {
+		c, ok := found[k.Kind][k.Value]
 		if !ok || (n > 0 && c.ID != ref.ID) {
 			return store.ContactRef{}, false
 		}

@@ -7,14 +7,15 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hogsend/hogsend/internal/contacts"
 	"github.com/hogsend/hogsend/internal/ingest"
 )
 
 func TestBatchMixesSetBasedAndFullPaths(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	a := b.upsert(t, ingest.Identity{UserID: "uA", Email: "a@x.com"}).Contact
-	loser := b.upsert(t, ingest.Identity{Email: "b@x.com"}).Contact
+	a := b.upsert(t, contacts.Identity{UserID: "uA", Email: "a@x.com"}).Contact
+	loser := b.upsert(t, contacts.Identity{Email: "b@x.com"}).Contact
 	before := b.one(t, `SELECT last_seen_at FROM contacts WHERE id = $1`, a.ID).(time.Time)
 
 	items, err := b.svc.IngestBatch(context.Background(), []ingest.Event{

@@ -1,4 +1,7 @@
-package ingest
+// Package contacts resolves who an event is about: an identity (user id, email, anonymous id)
+// finds, links, merges or creates one contact, inside the caller's transaction, serialised per
+// key so concurrent first events of a person create one contact.
+package contacts
 
 import (
 	"cmp"
@@ -39,30 +42,28 @@ func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSp
 // Empty reports whether no key is left.
 func (id Identity) Empty() bool { return id.UserID == "" && id.Email == "" && id.AnonymousID == "" }
 
-func (id Identity) keys() []struct {
-	kind  store.IdentityKind
-	value string
-} {
-	var out []struct {
-		kind  store.IdentityKind
-		value string
-	}
-	for _, k := range []struct {
-		kind  store.IdentityKind
-		value string
-	}{{store.KindExternal, id.UserID}, {store.KindEmail, id.Email}, {store.KindAnonymous, id.AnonymousID}} {
-		if k.value != "" {
+// Key is one identity key with its kind.
+type Key struct {
+	Kind  store.IdentityKind
+	Value string
+}
+
+// Keys are the identity's non-empty keys, external id first.
+func (id Identity) Keys() []Key {
+	var out []Key
+	for _, k := range []Key{{store.KindExternal, id.UserID}, {store.KindEmail, id.Email}, {store.KindAnonymous, id.AnonymousID}} {
+		if k.Value != "" {
 			out = append(out, k)
 		}
 	}
 	return out
 }
 
-// lockKeys are the advisory lock strings of the identity's keys ("external:u1", …).
-func (id Identity) lockKeys() []string {
+// LockKeys are the advisory lock strings of the identity's keys ("external:u1", …).
+func (id Identity) LockKeys() []string {
 	var out []string
-	for _, k := range id.keys() {
-		out = append(out, string(k.kind)+":"+k.value)
+	for _, k := range id.Keys() {
+		out = append(out, string(k.Kind)+":"+k.Value)
 	}
 	return out
 }
@@ -92,18 +93,18 @@ func Resolve(ctx context.Context, tx pgx.Tx, in Identity) (Resolution, error) {
 	if in.Empty() {
 		return Resolution{}, ErrNoIdentity
 	}
-	keys := in.keys()
-	if err := store.LockIdentities(ctx, tx, in.lockKeys(), nil); err != nil {
+	keys := in.Keys()
+	if err := store.LockIdentities(ctx, tx, in.LockKeys(), nil); err != nil {
 		return Resolution{}, err
 	}
 	var candidates []store.Contact
 	for _, k := range keys {
-		c, err := store.ContactByIdentity(ctx, tx, k.kind, k.value)
+		c, err := store.ContactByIdentity(ctx, tx, k.Kind, k.Value)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			return Resolution{}, fmt.Errorf("look up %s: %w", k.kind, err)
+			return Resolution{}, fmt.Errorf("look up %s: %w", k.Kind, err)
 		}
 		if !slices.ContainsFunc(candidates, func(x store.Contact) bool { return x.ID == c.ID }) {
 			candidates = append(candidates, c)
