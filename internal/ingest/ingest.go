@@ -1,7 +1,8 @@
 // Package ingest is the engine's data plane: event ingestion (one at a time, batched, group
-// committed), contact upserts and deletes, and list flags; identities resolve in contacts. Everything an event causes beyond Postgres is recorded as outbox
-// intents in the same transaction and performed after commit, so an acknowledged event never
-// loses its consequences.
+// committed), contact upserts and deletes, and list flags; identities resolve in contacts.
+// Everything an event causes beyond Postgres is recorded as outbox intents in the same
+// transaction and performed after commit, so an acknowledged event never loses its
+// consequences.
 package ingest
 
 import (
