@@ -150,27 +150,25 @@ func (c *Coalescer[In, Out]) gather(q chan *call[In, Out], first *call[In, Out])
 		deadline = t.C
 	}
 	for len(batch) < c.MaxBatch {
+		var cl *call[In, Out]
+		ok := true
 		if deadline == nil {
 			select {
-			case cl, ok := <-q:
-				if !ok {
-					return batch
-				}
-				batch = append(batch, cl)
-				continue
+			case cl, ok = <-q:
 			default:
 				return batch
 			}
-		}
-		select {
-		case cl, ok := <-q:
-			if !ok {
+		} else {
+			select {
+			case cl, ok = <-q:
+			case <-deadline:
 				return batch
 			}
-			batch = append(batch, cl)
-		case <-deadline:
+		}
+		if !ok { // closed: Close drains what was queued
 			return batch
 		}
+		batch = append(batch, cl)
 	}
 	return batch
 }

@@ -191,7 +191,7 @@ func queries(p Package, rel string) []string {
 			out = append(out, fmt.Sprintf("%s/%s: %v", rel, name, err))
 			continue
 		}
-		local := map[string]string{} // local name → pgx package path
+		local := map[string]string{} // local name → pgx package name
 		for _, im := range f.Imports {
 			path, _ := strconv.Unquote(im.Path.Value)
 			if !isPgx(path) {
@@ -200,17 +200,15 @@ func queries(p Package, rel string) []string {
 			if strings.HasSuffix(path, "/pgconn") {
 				out = append(out, fmt.Sprintf("%s/%s imports pgconn: driver errors are the store's to interpret", rel, name))
 			}
-			n := filepath.Base(path)
-			if path == "github.com/jackc/pgx/v5" {
-				n = "pgx"
+			pkg := filepath.Base(path)
+			if pkg == "v5" {
+				pkg = "pgx" // github.com/jackc/pgx/v5
 			}
+			n := pkg
 			if im.Name != nil {
 				n = im.Name.Name
 			}
-			local[n] = filepath.Base(path)
-			if path == "github.com/jackc/pgx/v5" {
-				local[n] = "pgx"
-			}
+			local[n] = pkg
 		}
 		ast.Inspect(f, func(node ast.Node) bool {
 			switch n := node.(type) {
