@@ -35,6 +35,7 @@ import (
 	"github.com/hogsend/hogsend/api"
 	"github.com/hogsend/hogsend/email"
 	"github.com/hogsend/hogsend/internal/apikeys"
+	"github.com/hogsend/hogsend/internal/imports"
 	"github.com/hogsend/hogsend/internal/ingest"
 	"github.com/hogsend/hogsend/internal/mailer"
 	"github.com/hogsend/hogsend/internal/outbound"
@@ -117,6 +118,7 @@ type Engine struct {
 	keys     *apikeys.Service
 	outbox   *outbox.Dispatcher
 	ingest   *ingest.Service
+	imports  *imports.Service
 	journeys *journey.Registry
 	sender   activities.JourneySender
 	// mail is the API's send pipeline (in-process provider retries); workerMail the worker's.
@@ -167,7 +169,8 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 	outbound.Register(d, pool, nil)
 	ingest.RegisterJourneyStarts(d, tc, pool, cfg.Temporal.TaskQueue)
 	svc := &ingest.Service{DB: pool, Outbox: d, Consumers: []ingest.Consumer{&ingest.Journeys{Registry: registry, Logger: logger,
-		DefaultTimezone: cfg.DefaultTimezone, SendWindow: cfg.SendWindow}}, Import: ingest.ImportWorkflow{
+		DefaultTimezone: cfg.DefaultTimezone, SendWindow: cfg.SendWindow}}}
+	importer := &imports.Service{DB: pool, Outbox: d, Workflow: imports.Workflow{
 		Type:    workflows.ImportContactsName,
 		ID:      workflows.ImportWorkflowID,
 		Input:   func(jobID string) any { return workflows.ImportContactsInput{JobID: jobID, TotalRows: -1} },
@@ -190,6 +193,7 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 		keys:     &apikeys.Service{DB: pool, LegacyKey: cfg.AdminAPIKey},
 		outbox:   d,
 		ingest:   svc,
+		imports:  importer,
 		journeys: registry,
 		sender:   sender,
 		mail:     mail, workerMail: workerMail, closeProvider: closeProvider,
@@ -345,6 +349,7 @@ func (e *Engine) apiServer() *api.Server {
 		Temporal:       e.temporal,
 		Keys:           e.keys,
 		Ingest:         e.ingest,
+		Imports:        e.imports,
 		Journeys:       &ingest.JourneyAdmin{Ingest: e.ingest, Registry: e.journeys, Temporal: e.temporal},
 		Mailer:         e.mail,
 		Email:          api.EmailConfig{WebhookSecret: e.cfg.Email.ResendWebhookSecret, UnsubscribeConfirm: e.cfg.Email.UnsubscribeConfirm, RateLimit: e.cfg.RateLimit.EmailsMax, RateLimitDisabled: e.cfg.RateLimit.Disabled || e.cfg.Env == "test"},

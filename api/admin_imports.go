@@ -7,15 +7,15 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/hogsend/hogsend/internal/ingest"
+	"github.com/hogsend/hogsend/internal/imports"
 	"github.com/hogsend/hogsend/internal/store"
 	"github.com/hogsend/hogsend/journey"
 )
 
 // importService is what the import routes need.
 type importService interface {
-	StartImport(ctx context.Context, format string, fileName *string, data string) (store.ImportJob, error)
-	ImportJob(ctx context.Context, id string) (store.ImportJob, error)
+	Start(ctx context.Context, format string, fileName *string, data string) (store.ImportJob, error)
+	Job(ctx context.Context, id string) (store.ImportJob, error)
 }
 
 type importHandlers struct {
@@ -44,7 +44,7 @@ func (h *importHandlers) start(c *gin.Context) error {
 	if err := v.OrNil(); err != nil {
 		return err
 	}
-	job, err := h.svc.StartImport(c, *body.Format, body.FileName, *body.Data)
+	job, err := h.svc.Start(c, *body.Format, body.FileName, *body.Data)
 	if err != nil {
 		return err
 	}
@@ -57,8 +57,8 @@ func (h *importHandlers) get(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	j, err := h.svc.ImportJob(c, id)
-	if errors.Is(err, ingest.ErrImportNotFound) {
+	j, err := h.svc.Job(c, id)
+	if errors.Is(err, imports.ErrNotFound) {
 		return &HTTPError{Status: http.StatusNotFound, Message: "Import job not found"}
 	} else if err != nil {
 		return err

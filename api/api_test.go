@@ -19,6 +19,7 @@ import (
 
 	"github.com/hogsend/hogsend/api"
 	"github.com/hogsend/hogsend/internal/apikeys"
+	"github.com/hogsend/hogsend/internal/imports"
 	"github.com/hogsend/hogsend/internal/ingest"
 	"github.com/hogsend/hogsend/journey"
 	"github.com/hogsend/hogsend/schema"
@@ -63,6 +64,7 @@ func setup(t *testing.T) *testBundle {
 	b.srv = api.New(api.Config{
 		DB:             pool,
 		Ingest:         b.ingest,
+		Imports:        &imports.Service{DB: pool},
 		Journeys:       &ingest.JourneyAdmin{Ingest: b.ingest, Registry: emptyRegistry(t)},
 		Temporal:       b.temporal,
 		Keys:           b.keys,

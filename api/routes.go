@@ -26,7 +26,7 @@ func (s *Server) Routes() []Route {
 	ev := &eventHandlers{svc: s.cfg.Ingest}
 	ac := &adminContactHandlers{svc: s.cfg.Ingest, log: s.log}
 	ae := &adminEventHandlers{svc: s.cfg.Ingest}
-	im := &importHandlers{svc: s.cfg.Ingest}
+	im := &importHandlers{svc: s.cfg.Imports}
 	aj := &adminJourneyHandlers{svc: s.cfg.Journeys}
 	em := &emailHandlers{m: s.cfg.Mailer, db: s.cfg.DB}
 	tr := &trackingHandlers{m: s.cfg.Mailer, publicURL: s.cfg.Mailer.PublicURL(), detached: s.detach}

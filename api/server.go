@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/hogsend/hogsend/internal/apikeys"
+	"github.com/hogsend/hogsend/internal/imports"
 	"github.com/hogsend/hogsend/internal/ingest"
 	"github.com/hogsend/hogsend/internal/mailer"
 	"github.com/hogsend/hogsend/schema"
@@ -40,6 +41,7 @@ type Config struct {
 	Temporal TemporalHealth
 	Keys     *apikeys.Service
 	Ingest   *ingest.Service
+	Imports  *imports.Service
 	Journeys *ingest.JourneyAdmin
 	Mailer   *mailer.Mailer
 	Email    EmailConfig

@@ -22,6 +22,7 @@ import (
 
 	"github.com/hogsend/hogsend/activities"
 	"github.com/hogsend/hogsend/activities/contract"
+	"github.com/hogsend/hogsend/internal/imports"
 	"github.com/hogsend/hogsend/internal/store"
 	"github.com/hogsend/hogsend/journey"
 	"github.com/hogsend/hogsend/workflows"
@@ -97,7 +98,7 @@ func New(cfg Config) (*Worker, error) {
 		wfs = append(wfs, Workflow{Name: b.Name, Func: b.Func})
 	}
 	wfs = append(wfs, cfg.Options.Workflows...)
-	imports := &activities.Imports{DB: cfg.DB}
+	imports := &activities.Imports{Imports: &imports.Service{DB: cfg.DB}}
 	acts := append([]Activity{
 		{Name: contract.PingDatabaseName, Func: ops.PingDatabase},
 		{Name: contract.PrepareImportName, Func: imports.PrepareImport},

@@ -88,17 +88,12 @@ type BatchConsumer interface {
 	ConsumeEvents(ctx context.Context, tx pgx.Tx, evs []*StoredEvent, fxs []*Effects) error
 }
 
-// Kicker is told that outbox rows were committed (the dispatcher).
-type Kicker interface{ Kick() }
-
 // Service runs ingest against a database.
 type Service struct {
 	DB        store.DBTX
 	Consumers []Consumer
-	Outbox    Kicker // nil: rows wait for the dispatcher's sweep
+	Outbox    outbox.Kicker // nil: rows wait for the dispatcher's sweep
 	Now       func() time.Time
-	// Import is the workflow that runs contact imports.
-	Import ImportWorkflow
 
 	group *GroupCommit
 }

@@ -116,6 +116,10 @@ func (d *Dispatcher) Handle(kind string, h Handler) {
 	d.handlers[kind] = h
 }
 
+// Kicker is told that outbox rows were committed (the Dispatcher), so it dispatches them now
+// rather than at its next sweep.
+type Kicker interface{ Kick() }
+
 // Kick asks Run to look for due rows now (called right after a commit that appended some).
 func (d *Dispatcher) Kick() {
 	d.init()

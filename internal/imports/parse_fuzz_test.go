@@ -1,15 +1,15 @@
-package ingest_test
+package imports_test
 
 import (
 	"errors"
 	"testing"
 
-	"github.com/hogsend/hogsend/internal/ingest"
+	"github.com/hogsend/hogsend/internal/imports"
 )
 
-// FuzzParseImport: any upload either parses into rows or is an ErrUnparsable error; it never
+// FuzzParse: any upload either parses into rows or is an ErrUnparsable error; it never
 // panics, and every row is numbered in order.
-func FuzzParseImport(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	for _, seed := range []string{
 		"externalId,email,plan\nimp1,imp1@x.com,pro\n,,\n", "name\nbob", "email\n\"unterminated", "\ufeffemail\r\na@x.com\r\n",
 		`[{"externalId":"a","properties":{"x":1}}]`, `[{"externalId":42},null,"x",{"properties":[]}]`, `{"a":1}`, `[] []`, "",
@@ -18,9 +18,9 @@ func FuzzParseImport(f *testing.F) {
 		f.Add("json", seed)
 	}
 	f.Fuzz(func(t *testing.T, format, data string) {
-		rows, err := ingest.ParseImport(format, data)
+		rows, err := imports.Parse(format, data)
 		if err != nil {
-			if !errors.Is(err, ingest.ErrUnparsable) {
+			if !errors.Is(err, imports.ErrUnparsable) {
 				t.Fatalf("unexpected error kind: %v", err)
 			}
 			return
