@@ -37,6 +37,7 @@ import (
 	"github.com/hogsend/hogsend/internal/apikeys"
 	"github.com/hogsend/hogsend/internal/imports"
 	"github.com/hogsend/hogsend/internal/ingest"
+	"github.com/hogsend/hogsend/internal/journeys"
 	"github.com/hogsend/hogsend/internal/mailer"
 	"github.com/hogsend/hogsend/internal/outbound"
 	"github.com/hogsend/hogsend/internal/outbox"
@@ -167,8 +168,8 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 	d := &outbox.Dispatcher{DB: pool, Logger: logger}
 	outbox.RegisterTemporal(d, tc, cfg.Temporal.TaskQueue)
 	outbound.Register(d, pool, nil)
-	ingest.RegisterJourneyStarts(d, tc, pool, cfg.Temporal.TaskQueue)
-	svc := &ingest.Service{DB: pool, Outbox: d, Consumers: []ingest.Consumer{&ingest.Journeys{Registry: registry, Logger: logger,
+	journeys.RegisterStarts(d, tc, pool, cfg.Temporal.TaskQueue)
+	svc := &ingest.Service{DB: pool, Outbox: d, Consumers: []ingest.Consumer{&journeys.Consumer{Registry: registry, Logger: logger,
 		DefaultTimezone: cfg.DefaultTimezone, SendWindow: cfg.SendWindow}}}
 	importer := &imports.Service{DB: pool, Outbox: d, Workflow: imports.Workflow{
 		Type:    workflows.ImportContactsName,
@@ -350,7 +351,7 @@ func (e *Engine) apiServer() *api.Server {
 		Keys:           e.keys,
 		Ingest:         e.ingest,
 		Imports:        e.imports,
-		Journeys:       &ingest.JourneyAdmin{Ingest: e.ingest, Registry: e.journeys, Temporal: e.temporal},
+		Journeys:       &journeys.Admin{Ingest: e.ingest, Registry: e.journeys, Temporal: e.temporal},
 		Mailer:         e.mail,
 		Email:          api.EmailConfig{WebhookSecret: e.cfg.Email.ResendWebhookSecret, UnsubscribeConfirm: e.cfg.Email.UnsubscribeConfirm, RateLimit: e.cfg.RateLimit.EmailsMax, RateLimitDisabled: e.cfg.RateLimit.Disabled || e.cfg.Env == "test"},
 		Logger:         e.log,

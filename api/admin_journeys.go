@@ -9,7 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/hogsend/hogsend/internal/ingest"
+	"github.com/hogsend/hogsend/internal/journeys"
 	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
 	"github.com/hogsend/hogsend/journey"
@@ -17,14 +17,14 @@ import (
 
 // journeyAdminService is what the journey admin routes need.
 type journeyAdminService interface {
-	Journeys(ctx context.Context, enabled *bool) ([]ingest.JourneySummary, error)
-	Journey(ctx context.Context, id string) (ingest.JourneySummary, []store.JourneyState, error)
+	Journeys(ctx context.Context, enabled *bool) ([]journeys.Summary, error)
+	Journey(ctx context.Context, id string) (journeys.Summary, []store.JourneyState, error)
 	SetEnabled(ctx context.Context, id string, enabled bool) (*journey.Journey, time.Time, error)
 	States(ctx context.Context, f store.JourneyStateFilter, limit, offset int) ([]store.JourneyState, int, error)
 	State(ctx context.Context, journeyID, stateID string) (store.JourneyState, []store.JourneyLog, error)
 	Cancel(ctx context.Context, journeyID, stateID string) (store.JourneyState, bool, error)
-	Enroll(ctx context.Context, journeyID string, u ingest.EnrollUser) (string, error)
-	EnrollBatch(ctx context.Context, journeyID string, users []ingest.EnrollUser) ([]ingest.EnrollResult, error)
+	Enroll(ctx context.Context, journeyID string, u journeys.EnrollUser) (string, error)
+	EnrollBatch(ctx context.Context, journeyID string, users []journeys.EnrollUser) ([]journeys.EnrollResult, error)
 }
 
 type adminJourneyHandlers struct {
@@ -38,11 +38,11 @@ var (
 )
 
 func journeyError(err error) error {
-	var ended *ingest.StateEndedError
+	var ended *journeys.StateEndedError
 	switch {
-	case errors.Is(err, ingest.ErrJourneyNotFound):
+	case errors.Is(err, journeys.ErrJourneyNotFound):
 		return errJourneyNotFound
-	case errors.Is(err, ingest.ErrStateNotFound):
+	case errors.Is(err, journeys.ErrStateNotFound):
 		return errStateNotFound
 	case errors.As(err, &ended):
 		return &HTTPError{Status: http.StatusConflict, Message: ended.Error()}
@@ -84,7 +84,7 @@ func logsJSON(list []store.JourneyLog) []gin.H {
 	return out
 }
 
-func journeyJSON(s ingest.JourneySummary) gin.H {
+func journeyJSON(s journeys.Summary) gin.H {
 	j := s.Journey
 	out := gin.H{"id": j.ID, "name": j.Name, "enabled": s.Enabled, "trigger": gin.H{"event": j.Trigger.Event},
 		"entryLimit": j.EntryLimit, "counts": s.Counts}
@@ -200,7 +200,7 @@ func (h *adminJourneyHandlers) state(c *gin.Context) error {
 		return err
 	}
 	s, logs, err := h.svc.State(c, c.Param("id"), id)
-	if errors.Is(err, ingest.ErrStateNotFound) && c.Param("id") == "" {
+	if errors.Is(err, journeys.ErrStateNotFound) && c.Param("id") == "" {
 		return errLogStateNotFound
 	}
 	if err != nil {
@@ -225,7 +225,7 @@ func (h *adminJourneyHandlers) cancel(c *gin.Context) error {
 }
 
 // validEnrollUser checks one enrolment's fields; prefix names it in a batch.
-func validEnrollUser(v *ValidationError, prefix string, u ingest.EnrollUser) {
+func validEnrollUser(v *ValidationError, prefix string, u journeys.EnrollUser) {
 	if u.UserID == "" {
 		v.Add(prefix+"userId", "too_small", "must be at least 1 character")
 	}
@@ -235,7 +235,7 @@ func validEnrollUser(v *ValidationError, prefix string, u ingest.EnrollUser) {
 }
 
 func (h *adminJourneyHandlers) enroll(c *gin.Context) error {
-	var body ingest.EnrollUser
+	var body journeys.EnrollUser
 	if err := bindJSON(c, &body); err != nil {
 		return err
 	}
@@ -257,7 +257,7 @@ const maxBatchEnroll = 500
 
 func (h *adminJourneyHandlers) enrollBatch(c *gin.Context) error {
 	var body struct {
-		Users []ingest.EnrollUser `json:"users"`
+		Users []journeys.EnrollUser `json:"users"`
 	}
 	if err := bindJSON(c, &body); err != nil {
 		return err

@@ -21,6 +21,7 @@ import (
 	"github.com/hogsend/hogsend/internal/apikeys"
 	"github.com/hogsend/hogsend/internal/imports"
 	"github.com/hogsend/hogsend/internal/ingest"
+	"github.com/hogsend/hogsend/internal/journeys"
 	"github.com/hogsend/hogsend/journey"
 	"github.com/hogsend/hogsend/schema"
 	"github.com/hogsend/hogsend/schema/schematest"
@@ -65,7 +66,7 @@ func setup(t *testing.T) *testBundle {
 		DB:             pool,
 		Ingest:         b.ingest,
 		Imports:        &imports.Service{DB: pool},
-		Journeys:       &ingest.JourneyAdmin{Ingest: b.ingest, Registry: emptyRegistry(t)},
+		Journeys:       &journeys.Admin{Ingest: b.ingest, Registry: emptyRegistry(t)},
 		Temporal:       b.temporal,
 		Keys:           b.keys,
 		Logger:         slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

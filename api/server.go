@@ -18,6 +18,7 @@ import (
 	"github.com/hogsend/hogsend/internal/apikeys"
 	"github.com/hogsend/hogsend/internal/imports"
 	"github.com/hogsend/hogsend/internal/ingest"
+	"github.com/hogsend/hogsend/internal/journeys"
 	"github.com/hogsend/hogsend/internal/mailer"
 	"github.com/hogsend/hogsend/schema"
 )
@@ -42,7 +43,7 @@ type Config struct {
 	Keys     *apikeys.Service
 	Ingest   *ingest.Service
 	Imports  *imports.Service
-	Journeys *ingest.JourneyAdmin
+	Journeys *journeys.Admin
 	Mailer   *mailer.Mailer
 	Email    EmailConfig
 	Logger   *slog.Logger

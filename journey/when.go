@@ -1,9 +1,5 @@
 package journey
 
-// When is the pure scheduling helper journeys use to pick send times ("next Monday 09:00 in
-// the contact's zone, inside the send window"); it does no I/O and takes "now" from the
-// workflow clock, so it is deterministic in workflow code.
-
 import (
 	"errors"
 	"fmt"
@@ -18,8 +14,10 @@ type SendWindow struct {
 	Start, End string
 }
 
-// When computes future instants in a time zone. Builders return new values; an error (bad zone,
-// weekday or time of day) is returned by the terminal call.
+// When computes future instants in a time zone ("next Monday 09:00 in the contact's zone,
+// inside the send window"). It does no I/O and takes "now" from the workflow clock, so it is
+// deterministic in workflow code. Builders return new values; an error (bad zone, weekday or
+// time of day) is returned by the terminal call.
 type When struct {
 	now    time.Time
 	loc    *time.Location

@@ -1,4 +1,4 @@
-package ingest
+package journeys
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hogsend/hogsend/internal/ingest"
 	"github.com/hogsend/hogsend/internal/outbox"
 	"github.com/hogsend/hogsend/internal/store"
 	"github.com/hogsend/hogsend/journey"
@@ -19,9 +20,9 @@ type Signaler interface {
 	SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error
 }
 
-// JourneyAdmin is the domain service behind the journey admin routes.
-type JourneyAdmin struct {
-	Ingest   *Service
+// Admin is the domain service behind the journey admin routes.
+type Admin struct {
+	Ingest   *ingest.Service
 	Registry *journey.Registry
 	Temporal Signaler
 }
@@ -39,8 +40,8 @@ func (e *StateEndedError) Error() string {
 	return fmt.Sprintf("Cannot cancel journey in '%s' status", e.Status)
 }
 
-// JourneySummary is a registered journey with its effective switch and state counts.
-type JourneySummary struct {
+// Summary is a registered journey with its effective switch and state counts.
+type Summary struct {
 	Journey *journey.Journey
 	Enabled bool // the admin switch when set, else the code's Enabled
 	Counts  map[string]int
@@ -48,7 +49,7 @@ type JourneySummary struct {
 
 // Journeys lists the registered journeys in registration order; enabled filters on the
 // effective switch when not nil.
-func (a *JourneyAdmin) Journeys(ctx context.Context, enabled *bool) ([]JourneySummary, error) {
+func (a *Admin) Journeys(ctx context.Context, enabled *bool) ([]Summary, error) {
 	all := a.Registry.Enabled()
 	ids := make([]string, len(all))
 	for i, j := range all {
@@ -62,7 +63,7 @@ func (a *JourneyAdmin) Journeys(ctx context.Context, enabled *bool) ([]JourneySu
 	if err != nil {
 		return nil, err
 	}
-	out := []JourneySummary{}
+	out := []Summary{}
 	for _, j := range all {
 		on, set := switches[j.ID]
 		if !set {
@@ -75,21 +76,21 @@ func (a *JourneyAdmin) Journeys(ctx context.Context, enabled *bool) ([]JourneySu
 		for _, s := range []string{journey.StatusActive, journey.StatusWaiting, journey.StatusCompleted, journey.StatusFailed, journey.StatusExited} {
 			c[s] = counts[j.ID][s]
 		}
-		out = append(out, JourneySummary{Journey: j, Enabled: on, Counts: c})
+		out = append(out, Summary{Journey: j, Enabled: on, Counts: c})
 	}
 	return out, nil
 }
 
 // Journey is one registered journey's summary and its ten most recently touched runs.
-func (a *JourneyAdmin) Journey(ctx context.Context, id string) (JourneySummary, []store.JourneyState, error) {
+func (a *Admin) Journey(ctx context.Context, id string) (Summary, []store.JourneyState, error) {
 	if _, ok := a.Registry.Get(id); !ok {
-		return JourneySummary{}, nil, ErrJourneyNotFound
+		return Summary{}, nil, ErrJourneyNotFound
 	}
 	all, err := a.Journeys(ctx, nil)
 	if err != nil {
-		return JourneySummary{}, nil, err
+		return Summary{}, nil, err
 	}
-	var sum JourneySummary
+	var sum Summary
 	for _, s := range all {
 		if s.Journey.ID == id {
 			sum = s
@@ -100,7 +101,7 @@ func (a *JourneyAdmin) Journey(ctx context.Context, id string) (JourneySummary, 
 }
 
 // SetEnabled sets the admin switch of a registered journey. Running enrolments are untouched.
-func (a *JourneyAdmin) SetEnabled(ctx context.Context, id string, enabled bool) (*journey.Journey, time.Time, error) {
+func (a *Admin) SetEnabled(ctx context.Context, id string, enabled bool) (*journey.Journey, time.Time, error) {
 	j, ok := a.Registry.Get(id)
 	if !ok {
 		return nil, time.Time{}, ErrJourneyNotFound
@@ -110,7 +111,7 @@ func (a *JourneyAdmin) SetEnabled(ctx context.Context, id string, enabled bool) 
 }
 
 // States pages a registered journey's runs.
-func (a *JourneyAdmin) States(ctx context.Context, f store.JourneyStateFilter, limit, offset int) ([]store.JourneyState, int, error) {
+func (a *Admin) States(ctx context.Context, f store.JourneyStateFilter, limit, offset int) ([]store.JourneyState, int, error) {
 	if _, ok := a.Registry.Get(f.JourneyID); !ok {
 		return nil, 0, ErrJourneyNotFound
 	}
@@ -118,7 +119,7 @@ func (a *JourneyAdmin) States(ctx context.Context, f store.JourneyStateFilter, l
 }
 
 // State is one run (of journeyID, "" = any) with its logs.
-func (a *JourneyAdmin) State(ctx context.Context, journeyID, stateID string) (store.JourneyState, []store.JourneyLog, error) {
+func (a *Admin) State(ctx context.Context, journeyID, stateID string) (store.JourneyState, []store.JourneyLog, error) {
 	s, err := store.LiveJourneyState(ctx, a.Ingest.DB, stateID, journeyID)
 	if errors.Is(err, store.ErrNotFound) {
 		return s, nil, ErrStateNotFound
@@ -132,7 +133,7 @@ func (a *JourneyAdmin) State(ctx context.Context, journeyID, stateID string) (st
 
 // Cancel exits a live run (admin_cancel): the state change and a durable exit signal commit
 // together; the signal is also sent at once, and signalled says whether Temporal took it.
-func (a *JourneyAdmin) Cancel(ctx context.Context, journeyID, stateID string) (state store.JourneyState, signalled bool, err error) {
+func (a *Admin) Cancel(ctx context.Context, journeyID, stateID string) (state store.JourneyState, signalled bool, err error) {
 	s, err := store.LiveJourneyState(ctx, a.Ingest.DB, stateID, journeyID)
 	if errors.Is(err, store.ErrNotFound) {
 		return s, false, ErrStateNotFound
@@ -176,12 +177,12 @@ type EnrollUser struct {
 
 // Enroll ingests the journey's trigger event for a user: every journey sharing the trigger may
 // enroll, and all guards apply (as in the reference).
-func (a *JourneyAdmin) Enroll(ctx context.Context, journeyID string, u EnrollUser) (string, error) {
+func (a *Admin) Enroll(ctx context.Context, journeyID string, u EnrollUser) (string, error) {
 	j, ok := a.Registry.Get(journeyID)
 	if !ok {
 		return "", ErrJourneyNotFound
 	}
-	_, err := a.Ingest.Ingest(ctx, Event{Name: j.Trigger.Event, UserID: u.UserID, Email: u.UserEmail, EventProperties: u.Properties})
+	_, err := a.Ingest.Ingest(ctx, ingest.Event{Name: j.Trigger.Event, UserID: u.UserID, Email: u.UserEmail, EventProperties: u.Properties})
 	return j.Trigger.Event, err
 }
 
@@ -192,7 +193,7 @@ type EnrollResult struct {
 }
 
 // EnrollBatch enrolls users 25 at a time.
-func (a *JourneyAdmin) EnrollBatch(ctx context.Context, journeyID string, users []EnrollUser) ([]EnrollResult, error) {
+func (a *Admin) EnrollBatch(ctx context.Context, journeyID string, users []EnrollUser) ([]EnrollResult, error) {
 	if _, ok := a.Registry.Get(journeyID); !ok {
 		return nil, ErrJourneyNotFound
 	}

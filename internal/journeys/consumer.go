@@ -1,4 +1,7 @@
-package ingest
+// Package journeys connects ingest to journey runs: the consumer that exits, wakes and enrolls
+// inside the ingest transaction, the outbox handler that starts the runs, and the service
+// behind the journey admin routes.
+package journeys
 
 import (
 	"context"
@@ -16,17 +19,18 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hogsend/hogsend/condition"
+	"github.com/hogsend/hogsend/internal/ingest"
 	"github.com/hogsend/hogsend/internal/outbox"
 	"github.com/hogsend/hogsend/internal/store"
 	"github.com/hogsend/hogsend/journey"
 )
 
-// Journeys is the consumer that connects ingested events to journeys, inside the ingest
+// Consumer is the ingest consumer that connects ingested events to journeys, inside the ingest
 // transaction (spec journeys §4.1): exit the contact's runs whose exitOn matches, wake its runs
 // waiting for the event, and enroll it in every journey the event triggers. Enrolment (the
 // guards and the state row) commits with the event; the workflow start, exit and wake signals
 // are outbox intents performed after commit.
-type Journeys struct {
+type Consumer struct {
 	Registry *journey.Registry
 	Logger   *slog.Logger
 	// DefaultTimezone is the zone of contacts without a valid one (UTC when empty); SendWindow
@@ -35,8 +39,8 @@ type Journeys struct {
 	SendWindow      *journey.SendWindow
 }
 
-// KindStartJourney is the outbox kind of a journey start.
-const KindStartJourney = "journey.start"
+// KindStart is the outbox kind of a journey start.
+const KindStart = "journey.start"
 
 // Skip reasons decided before the database guards.
 const (
@@ -45,9 +49,9 @@ const (
 	SkipMissingRunKey = "run_key_missing"
 )
 
-// JourneyStart is the payload of a journey start intent: the workflow input plus what the start
+// StartIntent is the payload of a journey start intent: the workflow input plus what the start
 // needs to be placed and found in the Web UI.
-type JourneyStart struct {
+type StartIntent struct {
 	WorkflowID string         `json:"workflowId"`
 	Type       string         `json:"workflowType"`
 	Input      map[string]any `json:"input"`
@@ -57,22 +61,22 @@ type JourneyStart struct {
 	Memo       map[string]any `json:"memo"`
 }
 
-func (j *Journeys) logger() *slog.Logger {
+func (j *Consumer) logger() *slog.Logger {
 	if j.Logger != nil {
 		return j.Logger
 	}
 	return slog.Default()
 }
 
-// ConsumeEvent implements Consumer.
-func (j *Journeys) ConsumeEvent(ctx context.Context, tx pgx.Tx, ev *StoredEvent, fx *Effects) error {
-	return j.ConsumeEvents(ctx, tx, []*StoredEvent{ev}, []*Effects{fx})
+// ConsumeEvent implements ingest.Consumer.
+func (j *Consumer) ConsumeEvent(ctx context.Context, tx pgx.Tx, ev *ingest.StoredEvent, fx *ingest.Effects) error {
+	return j.ConsumeEvents(ctx, tx, []*ingest.StoredEvent{ev}, []*ingest.Effects{fx})
 }
 
-// ConsumeEvents implements BatchConsumer: one query finds the runs every event of the batch
+// ConsumeEvents implements ingest.BatchConsumer: one query finds the runs every event of the batch
 // may exit or wake. A batch holding a trigger event is taken one event at a time instead, so an
 // event after it sees the run it enrolled.
-func (j *Journeys) ConsumeEvents(ctx context.Context, tx pgx.Tx, evs []*StoredEvent, fxs []*Effects) error {
+func (j *Consumer) ConsumeEvents(ctx context.Context, tx pgx.Tx, evs []*ingest.StoredEvent, fxs []*ingest.Effects) error {
 	triggers := false
 	for _, ev := range evs {
 		triggers = triggers || len(j.Registry.Triggered(ev.Name)) > 0
@@ -112,7 +116,7 @@ func (j *Journeys) ConsumeEvents(ctx context.Context, tx pgx.Tx, evs []*StoredEv
 
 // exitAndWake handles the contact's live runs: exits first, so an event that both exits and
 // triggers a journey ends the old run before the new one is enrolled.
-func (j *Journeys) exitAndWake(ctx context.Context, tx pgx.Tx, ev *StoredEvent, runs []*store.JourneyState, fx *Effects) error {
+func (j *Consumer) exitAndWake(ctx context.Context, tx pgx.Tx, ev *ingest.StoredEvent, runs []*store.JourneyState, fx *ingest.Effects) error {
 	for _, s := range runs {
 		if s.Status != journey.StatusActive && s.Status != journey.StatusWaiting {
 			continue // exited by an earlier event of the batch
@@ -131,7 +135,7 @@ func (j *Journeys) exitAndWake(ctx context.Context, tx pgx.Tx, ev *StoredEvent, 
 						journey.ExitSignal{StateID: s.ID, Reason: journey.ExitOnEvent, Event: ev.Name}, "exit:"+s.ID))
 				}
 			}
-			fx.Exits = append(fx.Exits, ExitResult{JourneyID: s.JourneyID, StateID: s.ID, Exited: matched})
+			fx.Exits = append(fx.Exits, ingest.ExitResult{JourneyID: s.JourneyID, StateID: s.ID, Exited: matched})
 			if matched {
 				continue
 			}
@@ -146,7 +150,7 @@ func (j *Journeys) exitAndWake(ctx context.Context, tx pgx.Tx, ev *StoredEvent, 
 	return nil
 }
 
-func exitMatches(jn *journey.Journey, ev *StoredEvent) bool {
+func exitMatches(jn *journey.Journey, ev *ingest.StoredEvent) bool {
 	for _, r := range jn.ExitOn {
 		if r.Event == ev.Name && condition.MatchAll(r.Where, ev.Properties) {
 			return true
@@ -156,7 +160,7 @@ func exitMatches(jn *journey.Journey, ev *StoredEvent) bool {
 }
 
 // keyMatches: a keyed run waits for events of its own key (e.g. its cartId).
-func keyMatches(jn *journey.Journey, s store.JourneyState, ev *StoredEvent) bool {
+func keyMatches(jn *journey.Journey, s store.JourneyState, ev *ingest.StoredEvent) bool {
 	if jn == nil || jn.Key == "" || s.JourneyKey == "" {
 		return true
 	}
@@ -200,7 +204,7 @@ func ScalarProperties(props map[string]any) map[string]any {
 }
 
 // enroll runs the guard chain for one journey; a skip is logged, never an error.
-func (j *Journeys) enroll(ctx context.Context, tx pgx.Tx, jn *journey.Journey, ev *StoredEvent, fx *Effects) error {
+func (j *Consumer) enroll(ctx context.Context, tx pgx.Tx, jn *journey.Journey, ev *ingest.StoredEvent, fx *ingest.Effects) error {
 	props := ScalarProperties(ev.Properties)
 	skip := func(reason string) error {
 		j.logger().Info("journey enrollment skipped", "journeyId", jn.ID, "userId", ev.UserKey, "reason", reason)
@@ -249,8 +253,8 @@ func (j *Journeys) enroll(ctx context.Context, tx pgx.Tx, jn *journey.Journey, e
 	if j.SendWindow != nil {
 		input["window"] = j.SendWindow
 	}
-	fx.Intents = append(fx.Intents, outbox.Intent{Kind: KindStartJourney, DedupeKey: "journey.start:" + state.ID,
-		Payload: JourneyStart{WorkflowID: wfID, Type: journey.WorkflowName(jn.ID), Input: input, StateID: state.ID,
+	fx.Intents = append(fx.Intents, outbox.Intent{Kind: KindStart, DedupeKey: "journey.start:" + state.ID,
+		Payload: StartIntent{WorkflowID: wfID, Type: journey.WorkflowName(jn.ID), Input: input, StateID: state.ID,
 			JourneyID: jn.ID, ContactID: ev.ContactID,
 			Memo: map[string]any{"journeyName": jn.Name, "userEmail": email, "triggerEvent": ev.Name, "stateId": state.ID}}})
 	return nil
@@ -290,13 +294,14 @@ func runOfState(ctx context.Context, c client.Client, workflowID, runID, stateID
 // close before the new run is failed.
 const staleStartAfter = 10 * time.Minute
 
-// RegisterJourneyStarts installs the handler that starts journey runs (each run records its id
-// on its state with its first step, and a run whose state has ended stops there). The workflow id is one per (journey, contact[, key]), so a start can meet an earlier run that is
-// still closing (exited a moment ago by the same event): it is retried a few times at once, then
-// with the outbox's backoff, and the state is failed if the old run never closes.
-func RegisterJourneyStarts(d *outbox.Dispatcher, c client.Client, db store.DBTX, taskQueue string) {
-	d.Handle(KindStartJourney, func(ctx context.Context, raw json.RawMessage) error {
-		var s JourneyStart
+// RegisterStarts installs the handler that starts journey runs (each run records its id on its
+// state with its first step, and a run whose state has ended stops there). The workflow id is
+// one per (journey, contact[, key]), so a start can meet an earlier run that is still closing
+// (exited a moment ago by the same event): it is retried a few times at once, then with the
+// outbox's backoff, and the state is failed if the old run never closes.
+func RegisterStarts(d *outbox.Dispatcher, c client.Client, db store.DBTX, taskQueue string) {
+	d.Handle(KindStart, func(ctx context.Context, raw json.RawMessage) error {
+		var s StartIntent
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return outbox.Permanent(fmt.Errorf("decode journey start: %w", err))
 		}
