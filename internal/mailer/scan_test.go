@@ -9,7 +9,7 @@ import (
 // (?i)\bhref="([^"]*)" finds.
 func FuzzHrefScan(f *testing.F) {
 	for _, s := range []string{`<a href="https://a.example/x?a=1&amp;b=2">x</a>`, `<A HREF="http://B.example">`, `data-href="x" xhref="y"`,
-		`href='single'`, `href="unterminated`, `<a href="">`, `İhref="z"`} {
+		`href='single'`, `href="unterminated`, `<a href="">`, `İhref="z"`, `0href="href=""`} {
 		f.Add(s)
 	}
 	ref := regexp.MustCompile(`(?i)\bhref="([^"]*)"`)

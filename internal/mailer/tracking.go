@@ -22,9 +22,11 @@ func hrefValues(doc string, fn func(start, end int)) {
 		if end < 0 {
 			return
 		}
-		if at == 0 || !wordByte(doc[at-1]) {
-			fn(start, start+end)
+		if at > 0 && wordByte(doc[at-1]) {
+			i = at + 1 // not a word start (xhref="): its value may hold a real href="
+			continue
 		}
+		fn(start, start+end)
 		i = start + end + 1
 	}
 }
