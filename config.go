@@ -14,6 +14,7 @@ import (
 
 	"github.com/hogsend/hogsend/api"
 	"github.com/hogsend/hogsend/journey"
+	"github.com/hogsend/hogsend/worker"
 )
 
 // Role is the process mode a configuration is validated for: requirements differ per role.
@@ -211,7 +212,7 @@ var configVars = []configVar{
 		func(c *Config, v string) error { c.Temporal.Address = v; return hostPort(v) }},
 	{"TEMPORAL_NAMESPACE", "default", "Temporal namespace.", nil,
 		func(c *Config, v string) error { c.Temporal.Namespace = v; return nil }},
-	{"TEMPORAL_TASK_QUEUE", "hogsend", "Task queue of every engine workflow and activity.", nil,
+	{"TEMPORAL_TASK_QUEUE", worker.DefaultTaskQueue, "Task queue of every engine workflow and activity.", nil,
 		func(c *Config, v string) error { c.Temporal.TaskQueue = v; return nil }},
 	{"TEMPORAL_TLS_STRATEGY", "none for localhost, else tls", "none | tls | mtls.", nil,
 		func(c *Config, v string) error { c.Temporal.TLSStrategy = v; return oneOf(v, "none", "tls", "mtls") }},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 
 	"github.com/hogsend/hogsend/activities"
 	"github.com/hogsend/hogsend/example/journeys"
@@ -469,4 +470,66 @@ func TestARunSurvivesItsWorkerStopping(t *testing.T) {
 	runWorker(t, e) // a new worker picks the run up where it stopped
 	j.waitState(t, "test-sleep", "restart-1", "completed")
 	require.Equal(t, 1, j.eventCount(t, "restart-1", "test.slept"))
+}
+
+// contactID ingests a non-trigger event for user and returns the contact's uuid.
+func (j *journeyEnv) contactID(t *testing.T, user string) string {
+	t.Helper()
+	j.event(t, user, "test.hello", nil)
+	var id string
+	require.NoError(t, j.engine.pool.QueryRow(context.Background(), `SELECT id::text FROM contacts WHERE external_id = $1`, user).Scan(&id))
+	return id
+}
+
+func TestAStartThatMeetsTheLastRunStillOpenRunsOnceItCloses(t *testing.T) {
+	t.Parallel()
+	j := startJourneyEngine(t)
+	ctx := context.Background()
+	user := "closing-1"
+	wfID := journey.WorkflowID("test-sleep", j.contactID(t, user), "")
+	// An execution under the run's workflow id that no worker picks up: the previous run of
+	// this journey for this contact, still open.
+	blocker, err := j.engine.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: "nobody-polls-" + user}, "previous-run")
+	require.NoError(t, err)
+
+	j.event(t, user, "test.sleep_start", nil)
+	waitUntil(t, "the start to meet the open run", func() bool {
+		var lastError *string
+		_ = j.engine.pool.QueryRow(ctx, `SELECT last_error FROM outbox WHERE kind = 'journey.start'`).Scan(&lastError)
+		return lastError != nil
+	})
+	var dispatched bool
+	require.NoError(t, j.engine.pool.QueryRow(ctx, `SELECT dispatched_at IS NOT NULL FROM outbox WHERE kind = 'journey.start'`).Scan(&dispatched))
+	require.False(t, dispatched, "the start is not done while another run holds the id")
+
+	require.NoError(t, j.engine.temporal.TerminateWorkflow(ctx, wfID, blocker.GetRunID(), "test: the previous run closes"))
+	j.waitState(t, "test-sleep", user, "completed")
+	require.Equal(t, 1, j.eventCount(t, user, "test.slept"))
+}
+
+func TestASecondRunOfOneEnrolmentDoesNothing(t *testing.T) {
+	t.Parallel()
+	j := startJourneyEngine(t)
+	ctx := context.Background()
+	user := "second-run-1"
+	j.event(t, user, "test.sleep_start", nil)
+	s := j.waitState(t, "test-sleep", user, "waiting")
+	var wfID, firstRun string
+	require.NoError(t, j.engine.pool.QueryRow(ctx, `SELECT workflow_id, run_id FROM journey_states WHERE id = $1`, s["id"]).Scan(&wfID, &firstRun))
+	// The run goes away with its row still live, then its start is dispatched again.
+	require.NoError(t, j.engine.temporal.TerminateWorkflow(ctx, wfID, firstRun, "test"))
+	_, err := j.engine.pool.Exec(ctx, `UPDATE outbox SET dispatched_at = NULL, next_attempt_at = now() WHERE kind = 'journey.start'`)
+	require.NoError(t, err)
+	j.engine.outbox.Kick()
+
+	waitUntil(t, "a second run to start and stop", func() bool {
+		desc, err := j.engine.temporal.DescribeWorkflowExecution(ctx, wfID, "")
+		if err != nil {
+			return false
+		}
+		info := desc.GetWorkflowExecutionInfo()
+		return info.GetExecution().GetRunId() != firstRun && info.GetCloseTime() != nil
+	})
+	require.Equal(t, 0, j.eventCount(t, user, "test.slept"), "the second run did not replay the journey")
+	require.Equal(t, []string{"entered", "checkpoint", "waiting"}, j.logActions(t, s["id"].(string)))
 }

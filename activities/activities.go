@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/hogsend/hogsend/activities/contract"
+	"github.com/hogsend/hogsend/internal/journeys"
 	"github.com/hogsend/hogsend/internal/store"
 )
 
@@ -23,4 +24,13 @@ func (o *Ops) PingDatabase(ctx context.Context) (contract.PingDatabaseResult, er
 		return contract.PingDatabaseResult{}, fmt.Errorf("worker %s cannot reach the database: %w", o.WorkerID, err)
 	}
 	return contract.PingDatabaseResult{Worker: o.WorkerID}, nil
+}
+
+// Watchdog is the journey watchdog's activity.
+type Watchdog struct{ Watchdog *journeys.Watchdog }
+
+// SweepStalledStarts re-dispatches or fails enrolments that no run has claimed.
+func (w *Watchdog) SweepStalledStarts(ctx context.Context) (contract.SweepResult, error) {
+	res, err := w.Watchdog.Sweep(ctx)
+	return contract.SweepResult{Redispatched: res.Redispatched, Failed: res.Failed}, err
 }

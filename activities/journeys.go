@@ -49,8 +49,9 @@ func (a *Journeys) Transition(ctx context.Context, in contract.TransitionInput) 
 	var ok bool
 	apply := func(tx store.DBTX) error {
 		if in.RunID != "" {
-			if err := store.SetJourneyRun(ctx, tx, in.StateID, in.RunID); err != nil {
-				return err
+			mine, err := store.ClaimJourneyRun(ctx, tx, in.StateID, in.RunID)
+			if err != nil || !mine {
+				return err // not ours: Applied stays false and the run stops
 			}
 		}
 		var err error
@@ -116,8 +117,12 @@ func (a *Journeys) Send(ctx context.Context, in contract.SendInput) (journey.Sen
 // when the exit signal was lost.
 func (a *Journeys) requireLive(ctx context.Context, stateID, runID string) error {
 	if runID != "" {
-		if err := store.SetJourneyRun(ctx, a.DB, stateID, runID); err != nil {
+		mine, err := store.ClaimJourneyRun(ctx, a.DB, stateID, runID)
+		if err != nil {
 			return err
+		}
+		if !mine {
+			return temporal.NewNonRetryableApplicationError("another run executes this enrolment", contract.ErrExitedType, nil)
 		}
 	}
 	s, err := store.JourneyStateByID(ctx, a.DB, stateID)

@@ -19,6 +19,18 @@ type Schedule struct {
 	Workflow  string
 	TaskQueue string
 	Args      []any
+	// RunTimeout bounds each run (0 = none), so a run nobody picks up does not skip the next.
+	RunTimeout time.Duration
+}
+
+// WatchdogScheduleID is the journey watchdog's schedule: "hogsend-journey-watchdog", suffixed
+// with the task queue when it is not the default one, so engines sharing a namespace each
+// sweep their own database.
+func WatchdogScheduleID(taskQueue string) string {
+	if taskQueue == DefaultTaskQueue {
+		return "hogsend-journey-watchdog"
+	}
+	return "hogsend-journey-watchdog-" + taskQueue
 }
 
 // catchupWindow: a schedule that missed runs while Temporal was down runs at most once late.
@@ -32,8 +44,9 @@ func (s Schedule) action() *client.ScheduleWorkflowAction {
 	return &client.ScheduleWorkflowAction{
 		ID:        s.ID + "-run",
 		Workflow:  s.Workflow,
-		TaskQueue: s.TaskQueue,
-		Args:      s.Args,
+		TaskQueue:          s.TaskQueue,
+		Args:               s.Args,
+		WorkflowRunTimeout: s.RunTimeout,
 	}
 }
 

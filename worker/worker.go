@@ -23,10 +23,14 @@ import (
 	"github.com/hogsend/hogsend/activities"
 	"github.com/hogsend/hogsend/activities/contract"
 	"github.com/hogsend/hogsend/internal/imports"
+	"github.com/hogsend/hogsend/internal/journeys"
 	"github.com/hogsend/hogsend/internal/store"
 	"github.com/hogsend/hogsend/journey"
 	"github.com/hogsend/hogsend/workflows"
 )
+
+// DefaultTaskQueue is the task queue when TEMPORAL_TASK_QUEUE is unset.
+const DefaultTaskQueue = "hogsend"
 
 // Workflow is a workflow function registered under a fixed name.
 type Workflow struct {
@@ -99,8 +103,15 @@ func New(cfg Config) (*Worker, error) {
 	}
 	wfs = append(wfs, cfg.Options.Workflows...)
 	imports := &activities.Imports{Imports: &imports.Service{DB: cfg.DB}}
+	defined := map[string]bool{}
+	for _, j := range cfg.Journeys {
+		defined[j.ID] = true
+	}
+	watchdog := &activities.Watchdog{Watchdog: &journeys.Watchdog{DB: cfg.DB, Logger: cfg.Logger,
+		Defined: func(id string) bool { return defined[id] }}}
 	acts := append([]Activity{
 		{Name: contract.PingDatabaseName, Func: ops.PingDatabase},
+		{Name: contract.SweepStalledStartsName, Func: watchdog.SweepStalledStarts},
 		{Name: contract.PrepareImportName, Func: imports.PrepareImport},
 		{Name: contract.ImportBatchName, Func: imports.ImportBatch},
 		{Name: contract.FinishImportName, Func: imports.FinishImport},
@@ -145,6 +156,10 @@ func (w *Worker) Run(ctx context.Context) error {
 			return nil // stopped before Temporal came back
 		}
 		return err
+	}
+	if err := EnsureSchedule(ctx, w.cfg.Client, Schedule{ID: WatchdogScheduleID(w.cfg.TaskQueue), Cron: "* * * * *",
+		Workflow: workflows.JourneyWatchdogName, TaskQueue: w.cfg.TaskQueue, RunTimeout: time.Minute}); err != nil {
+		w.log.Warn("could not create the journey watchdog schedule; stalled enrolments are not swept", "error", err)
 	}
 	if err := w.tw.Start(); err != nil {
 		return fmt.Errorf("start temporal worker: %w", err)

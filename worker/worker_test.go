@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/hogsend/hogsend/activities/contract"
 	"github.com/hogsend/hogsend/internal/store"
 	"github.com/hogsend/hogsend/schema/schematest"
 	"github.com/hogsend/hogsend/worker"
@@ -108,4 +109,36 @@ func TestEnsureSearchAttributesRegistersTheJourneyAttributesOnce(t *testing.T) {
 		require.Equal(t, enumspb.INDEXED_VALUE_TYPE_KEYWORD, have.GetCustomAttributes()[name], name)
 	}
 	require.ErrorContains(t, worker.EnsureSearchAttributes(context.Background(), c, "no-such-namespace"), "no-such-namespace")
+}
+
+func TestTheWorkerSchedulesTheJourneyWatchdog(t *testing.T) {
+	t.Parallel()
+	pool, _ := schematest.TestDB(t)
+	c, queue := workertest.Client(t), workertest.TaskQueue(t)
+	w, err := worker.New(worker.Config{Client: c, DB: pool, TaskQueue: queue, Logger: quiet(),
+		Namespace: workertest.Server(t).GetDefaultNamespace()})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+
+	h := c.ScheduleClient().GetHandle(context.Background(), worker.WatchdogScheduleID(queue))
+	t.Cleanup(func() { _ = h.Delete(context.Background()) })
+	require.Eventually(t, func() bool { _, err := h.Describe(context.Background()); return err == nil }, 10*time.Second, 20*time.Millisecond)
+	require.NoError(t, h.Trigger(context.Background(), client.ScheduleTriggerOptions{}))
+	var started *client.ScheduleWorkflowExecution
+	require.Eventually(t, func() bool {
+		desc, err := h.Describe(context.Background())
+		if err == nil && len(desc.Info.RecentActions) > 0 {
+			started = desc.Info.RecentActions[0].StartWorkflowResult
+		}
+		return started != nil
+	}, 10*time.Second, 20*time.Millisecond)
+	var res contract.SweepResult
+	require.NoError(t, c.GetWorkflow(context.Background(), started.WorkflowID, started.FirstExecutionRunID).Get(context.Background(), &res),
+		"the sweep ran on this worker against its database")
 }

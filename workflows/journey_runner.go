@@ -42,19 +42,30 @@ type JourneyResult struct {
 }
 
 // Local activity options: state writes and lookups are short and retried; a send has more time
-// and fewer attempts, and an ended run is never retried.
+// and fewer attempts, and an ended run is never retried. ScheduleToCloseTimeout bounds the
+// retries: left unset it would equal StartToCloseTimeout and cut them off after seconds.
 var (
 	stepOptions = workflow.LocalActivityOptions{
-		StartToCloseTimeout: 10 * time.Second,
+		ScheduleToCloseTimeout: 10 * time.Minute,
+		StartToCloseTimeout:    10 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
 			MaximumInterval: 30 * time.Second, MaximumAttempts: 10,
 			NonRetryableErrorTypes: []string{contract.ErrExitedType}},
 	}
 	sendOptions = workflow.LocalActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
+		ScheduleToCloseTimeout: 5 * time.Minute,
+		StartToCloseTimeout:    30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
 			MaximumInterval: 30 * time.Second, MaximumAttempts: 4,
 			NonRetryableErrorTypes: []string{contract.ErrExitedType, contract.ErrTemplateNotFoundType, contract.ErrSendPermanentType}},
+	}
+	// endOptions: the final complete/fail write retries until Postgres answers, so a run never
+	// closes while its row stays live.
+	endOptions = workflow.LocalActivityOptions{
+		ScheduleToCloseTimeout: 7 * 24 * time.Hour,
+		StartToCloseTimeout:    10 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
+			MaximumInterval: time.Minute, NonRetryableErrorTypes: []string{contract.ErrExitedType}},
 	}
 )
 
@@ -111,15 +122,20 @@ func (r *run) execute() (JourneyResult, error) {
 	}
 	r.zone, r.window = r.in.Timezone, r.in.Window
 
+	end := workflow.WithLocalActivityOptions(ctx, endOptions)
 	err := r.runUserCode()
 	switch {
 	case err == nil && !r.exited:
-		if r.transition(contract.TransitionInput{Kind: contract.TransitionComplete, Completed: &contract.JourneyCompletedData{
+		terr := r.transitionIn(end, contract.TransitionInput{Kind: contract.TransitionComplete, Completed: &contract.JourneyCompletedData{
 			JourneyID: r.j.ID, JourneyName: r.j.Name, StateID: r.in.StateID, UserID: r.in.UserID, UserEmail: r.in.Email,
-		}}) == nil {
+		}})
+		if terr == nil {
 			r.status, r.node = journey.StatusCompleted, "done"
 			r.setStatusAttribute()
 			return r.result(journey.StatusCompleted, ""), nil
+		}
+		if !errors.Is(terr, journey.ErrExited) {
+			return r.result(journey.StatusActive, terr.Error()), terr // the row is still live: say so, do not call it exited
 		}
 	case ctx.Err() != nil: // cancelled (temporal workflow cancel): an exit, recorded off the cancelled context
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
@@ -130,11 +146,15 @@ func (r *run) execute() (JourneyResult, error) {
 		return r.result(journey.StatusExited, ""), temporal.NewCanceledError()
 	case !r.exited && !errors.Is(err, journey.ErrExited):
 		msg := err.Error()
-		if r.transition(contract.TransitionInput{Kind: contract.TransitionFail, Message: msg}) == nil {
+		terr := r.transitionIn(end, contract.TransitionInput{Kind: contract.TransitionFail, Message: msg})
+		if terr == nil {
 			r.status = journey.StatusFailed
 			r.setStatusAttribute()
 			// Returned as an error so the execution shows as Failed in the Web UI.
 			return r.result(journey.StatusFailed, msg), temporal.NewNonRetryableApplicationError(msg, "JourneyFailed", nil)
+		}
+		if !errors.Is(terr, journey.ErrExited) {
+			return r.result(journey.StatusActive, terr.Error()), terr
 		}
 	}
 	r.status = journey.StatusExited
@@ -228,10 +248,12 @@ func (r *run) local(ctx workflow.Context, name string, in, out any) error {
 }
 
 // transition applies a state change; ErrExited when the row had already ended.
-func (r *run) transition(in contract.TransitionInput) error {
+func (r *run) transition(in contract.TransitionInput) error { return r.transitionIn(r.wctx, in) }
+
+func (r *run) transitionIn(ctx workflow.Context, in contract.TransitionInput) error {
 	in.StateID, in.RunID = r.in.StateID, r.runID()
 	var res contract.TransitionResult
-	if err := r.local(r.wctx, contract.JourneyTransitionName, in, &res); err != nil {
+	if err := r.local(ctx, contract.JourneyTransitionName, in, &res); err != nil {
 		return err
 	}
 	r.attached = true

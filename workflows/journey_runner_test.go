@@ -8,9 +8,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
+	"github.com/hogsend/hogsend/activities/contract"
 	"github.com/hogsend/hogsend/journey"
 	"github.com/hogsend/hogsend/journeytest"
+	"github.com/hogsend/hogsend/workflows"
 )
 
 func define(t *testing.T, id string, run journey.RunFunc) *journey.Journey {
@@ -160,4 +165,69 @@ func TestSleepUntilISORejectsAMalformedTime(t *testing.T) {
 	env.Run(journeytest.User{ID: "u1"})
 	require.Equal(t, journey.StatusFailed, env.Status())
 	require.Contains(t, env.Error(), "not an RFC 3339 time")
+}
+
+// runAgainst runs a journey of one checkpoint against a transition activity that answers the
+// n-th attempt of a transition of kind with fail(n).
+func runAgainst(t *testing.T, kind string, fail func(attempt int) error) (workflows.JourneyResult, error, int) {
+	t.Helper()
+	j := define(t, "one-checkpoint", func(ctx journey.Context, _ journey.User) error { return ctx.Checkpoint("only") })
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(workflows.JourneyWorkflow(j), workflow.RegisterOptions{Name: journey.WorkflowName(j.ID)})
+	attempts := 0
+	env.RegisterActivityWithOptions(func(_ context.Context, in contract.TransitionInput) (contract.TransitionResult, error) {
+		if in.Kind == kind {
+			attempts++
+			if err := fail(attempts); err != nil {
+				return contract.TransitionResult{}, err
+			}
+		}
+		return contract.TransitionResult{Applied: true}, nil
+	}, activity.RegisterOptions{Name: contract.JourneyTransitionName})
+	env.ExecuteWorkflow(journey.WorkflowName(j.ID), workflows.JourneyInput{StateID: "s1", JourneyID: j.ID, UserID: "u1"})
+	require.True(t, env.IsWorkflowCompleted())
+	var res workflows.JourneyResult
+	err := env.GetWorkflowError()
+	if err == nil {
+		require.NoError(t, env.GetWorkflowResult(&res))
+	}
+	return res, err, attempts
+}
+
+func TestTheFinalWriteOutlastsAnOutage(t *testing.T) {
+	t.Parallel()
+	// Twenty failures span ~15 minutes of backoff: more than any step's retry budget.
+	res, err, attempts := runAgainst(t, contract.TransitionComplete, func(n int) error {
+		if n <= 20 {
+			return errors.New("dial tcp: connection refused")
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, journey.StatusCompleted, res.Status)
+	require.Equal(t, 21, attempts)
+}
+
+func TestAFinalWriteThatCannotLandIsNotCalledAnExit(t *testing.T) {
+	t.Parallel()
+	res, err, _ := runAgainst(t, contract.TransitionComplete, func(int) error {
+		return temporal.NewNonRetryableApplicationError("unknown transition", "BadTransition", nil)
+	})
+	require.Error(t, err, "the run fails visibly; the row is still live")
+	require.NotEqual(t, journey.StatusExited, res.Status)
+}
+
+func TestAStepOutlastsATwoMinuteOutage(t *testing.T) {
+	t.Parallel()
+	// Eight failures back off for about two minutes, far past the step's 10 s attempt timeout.
+	res, err, attempts := runAgainst(t, contract.TransitionCheckpoint, func(n int) error {
+		if n <= 8 {
+			return errors.New("dial tcp: connection refused")
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, journey.StatusCompleted, res.Status)
+	require.Equal(t, 9, attempts)
 }

@@ -47,4 +47,5 @@ type Definition struct {
 var Builtins = []Definition{
 	{Name: PingName, Func: Ping},
 	{Name: ImportContactsName, Func: ImportContacts},
+	{Name: JourneyWatchdogName, Func: JourneyWatchdog},
 }

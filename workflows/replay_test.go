@@ -82,6 +82,9 @@ func TestRecordHistories(t *testing.T) {
 		},
 		contract.ImportBatchName:  func(context.Context, contract.ImportBatchInput) error { return nil },
 		contract.FinishImportName: func(context.Context, contract.ImportJob) error { return nil },
+		contract.SweepStalledStartsName: func(context.Context) (contract.SweepResult, error) {
+			return contract.SweepResult{Redispatched: 1}, nil
+		},
 	} {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

@@ -17,6 +17,9 @@ const (
 	JourneyTriggerName    = "hogsend-journey-trigger"
 	JourneyLookupName     = "hogsend-journey-lookup"
 
+	// SweepStalledStartsName is the journey watchdog's one activity.
+	SweepStalledStartsName = "hogsend-journey-sweep-stalled-starts"
+
 	PrepareImportName = "hogsend-import-prepare"
 	ImportBatchName   = "hogsend-import-batch"
 	FinishImportName  = "hogsend-import-finish"
@@ -31,6 +34,12 @@ const (
 	// ErrSendPermanentType is a journey send the provider refused for good.
 	ErrSendPermanentType = "EmailSendPermanent"
 )
+
+// SweepResult counts what one watchdog sweep did to stalled enrolments.
+type SweepResult struct {
+	Redispatched int
+	Failed       int
+}
 
 // PingDatabaseResult names the worker that reached the database.
 type PingDatabaseResult struct {

@@ -253,7 +253,7 @@ func (j *Consumer) enroll(ctx context.Context, tx pgx.Tx, jn *journey.Journey, e
 	if j.SendWindow != nil {
 		input["window"] = j.SendWindow
 	}
-	fx.Intents = append(fx.Intents, outbox.Intent{Kind: KindStart, DedupeKey: "journey.start:" + state.ID,
+	fx.Intents = append(fx.Intents, outbox.Intent{Kind: KindStart, DedupeKey: startKeyPrefix + state.ID,
 		Payload: StartIntent{WorkflowID: wfID, Type: journey.WorkflowName(jn.ID), Input: input, StateID: state.ID,
 			JourneyID: jn.ID, ContactID: ev.ContactID,
 			Memo: map[string]any{"journeyName": jn.Name, "userEmail": email, "triggerEvent": ev.Name, "stateId": state.ID}}})
@@ -294,8 +294,9 @@ func runOfState(ctx context.Context, c client.Client, workflowID, runID, stateID
 // close before the new run is failed.
 const staleStartAfter = 10 * time.Minute
 
-// RegisterStarts installs the handler that starts journey runs (each run records its id on its
-// state with its first step, and a run whose state has ended stops there). The workflow id is
+// RegisterStarts installs the handler that starts journey runs. Each run claims its state with
+// its first step; a second run of the same enrolment, or a run whose state has ended, stops
+// there, so a re-dispatched start never runs an enrolment twice. The workflow id is
 // one per (journey, contact[, key]), so a start can meet an earlier run that is still closing
 // (exited a moment ago by the same event): it is retried a few times at once, then with the
 // outbox's backoff, and the state is failed if the old run never closes.
@@ -310,7 +311,10 @@ func RegisterStarts(d *outbox.Dispatcher, c client.Client, db store.DBTX, taskQu
 			TaskQueue:                taskQueue,
 			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-			Memo:                     s.Memo,
+			// Without it the SDK answers a running id with that run and no error: a start that
+			// met the previous run still closing was taken as done and never ran.
+			WorkflowExecutionErrorWhenAlreadyStarted: true,
+			Memo:                                     s.Memo,
 			TypedSearchAttributes: temporal.NewSearchAttributes(
 				temporal.NewSearchAttributeKeyKeyword(journey.SearchAttrJourneyID).ValueSet(s.JourneyID),
 				temporal.NewSearchAttributeKeyKeyword(journey.SearchAttrContactID).ValueSet(s.ContactID),

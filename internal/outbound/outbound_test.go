@@ -3,6 +3,7 @@ package outbound_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/hogsend/hogsend/internal/outbound"
 	"github.com/hogsend/hogsend/internal/outbox"
+	"github.com/hogsend/hogsend/internal/store"
 	"github.com/hogsend/hogsend/schema/schematest"
 )
 
@@ -103,4 +105,60 @@ func pendingKinds(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+func TestPoisonAndPermanentRowsAreDeadLettered(t *testing.T) {
+	t.Parallel()
+	pool, _ := schematest.TestDB(t)
+	ctx := context.Background()
+	d := &outbox.Dispatcher{DB: pool, MaxAttempts: 3}
+	d.Handle("test.poison", func(context.Context, json.RawMessage) error { return errors.New("receiver says no") })
+	d.Handle("test.bad", func(context.Context, json.RawMessage) error { return outbox.Permanent(errors.New("undecodable")) })
+	_, err := outbox.Append(ctx, pool, []outbox.Intent{{Kind: "test.poison", Payload: map[string]any{"n": 1}}, {Kind: "test.bad"}})
+	require.NoError(t, err)
+	for range 3 {
+		_, err = d.DispatchOnce(ctx)
+		require.NoError(t, err)
+		_, err = pool.Exec(ctx, `UPDATE outbox SET next_attempt_at = now() WHERE dispatched_at IS NULL`)
+		require.NoError(t, err)
+	}
+	pending, err := pendingKinds(ctx, pool)
+	require.NoError(t, err)
+	require.Empty(t, pending, "the poison row stopped after its third attempt")
+
+	type dead struct {
+		Source, Error string
+		Retries       int
+		Payload       map[string]any
+	}
+	rows, err := pool.Query(ctx, `SELECT source, error, retry_count, payload FROM dead_letter_queue ORDER BY source`)
+	require.NoError(t, err)
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (dead, error) {
+		var x dead
+		return x, r.Scan(&x.Source, &x.Error, &x.Retries, &x.Payload)
+	})
+	require.NoError(t, err)
+	require.Equal(t, []dead{
+		{Source: "outbox:test.bad", Error: "undecodable", Retries: 1},
+		{Source: "outbox:test.poison", Error: "receiver says no", Retries: 3, Payload: map[string]any{"n": float64(1)}},
+	}, got)
+	var marked int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE dead_lettered_at IS NOT NULL`).Scan(&marked))
+	require.Equal(t, 2, marked)
+}
+
+func TestDedupeKeysOutliveADayOfRetries(t *testing.T) {
+	t.Parallel()
+	pool, _ := schematest.TestDB(t)
+	ctx := context.Background()
+	_, err := outbox.Append(ctx, pool, []outbox.Intent{{Kind: "test.a", DedupeKey: "recent"}, {Kind: "test.a", DedupeKey: "old"}})
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `UPDATE outbox SET dispatched_at = now() - CASE dedupe_key WHEN 'recent' THEN interval '2 days' ELSE interval '8 days' END`)
+	require.NoError(t, err)
+	pruned, err := store.PruneOutbox(ctx, pool, outbox.Retention)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, pruned)
+	ids, err := outbox.Append(ctx, pool, []outbox.Intent{{Kind: "test.a", DedupeKey: "recent"}})
+	require.NoError(t, err)
+	require.Empty(t, ids, "a duplicate two days later is still dropped")
 }

@@ -52,8 +52,8 @@ func Append(ctx context.Context, tx store.DBTX, intents []Intent) ([]int64, erro
 	return store.InsertOutbox(ctx, tx, rows)
 }
 
-// Handler performs one intent. Returning nil marks it done; an error retries it later;
-// a Permanent error marks it done and logs the failure.
+// Handler performs one intent. Returning nil marks it done; an error retries it later, up to
+// MaxAttempts; a Permanent error, or the last attempt, dead-letters it.
 type Handler func(ctx context.Context, payload json.RawMessage) error
 
 // PermanentError ends an intent that can never succeed (bad payload, unknown target).
@@ -64,6 +64,14 @@ func (e *PermanentError) Unwrap() error { return e.Err }
 
 // Permanent wraps err so the intent is not retried.
 func Permanent(err error) error { return &PermanentError{Err: err} }
+
+// DefaultMaxAttempts: at the one-minute backoff ceiling, about eight hours of retries, so an
+// outage shorter than that loses nothing; a poison row then moves to the dead-letter queue.
+const DefaultMaxAttempts = 500
+
+// Retention is how long a done row, and with it its dedupe key, is kept: a duplicate intent
+// (a provider re-delivering a webhook, a retried request) arriving within it is still dropped.
+const Retention = 7 * 24 * time.Hour
 
 // Dispatcher performs outbox rows. Several dispatchers (API and worker processes) can run
 // against one database: rows are leased, so each is handled by one of them at a time.
@@ -78,6 +86,9 @@ type Dispatcher struct {
 	Sweep time.Duration
 	// Workers bound concurrent handler calls. Defaults to 32.
 	Workers int
+	// MaxAttempts is how often an intent is tried before it is dead-lettered. Defaults to
+	// DefaultMaxAttempts.
+	MaxAttempts int
 
 	mu       sync.RWMutex
 	handlers map[string]Handler
@@ -102,6 +113,9 @@ func (d *Dispatcher) init() {
 		}
 		if d.Workers == 0 {
 			d.Workers = 32
+		}
+		if d.MaxAttempts == 0 {
+			d.MaxAttempts = DefaultMaxAttempts
 		}
 	})
 }
@@ -179,7 +193,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 		}
 		if time.Since(lastPrune) > time.Hour {
-			if _, err := store.PruneOutbox(ctx, d.DB, 24*time.Hour); err == nil {
+			if _, err := store.PruneOutbox(ctx, d.DB, Retention); err == nil {
 				lastPrune = time.Now()
 			}
 		}
@@ -277,9 +291,12 @@ func (d *Dispatcher) perform(ctx context.Context, r store.OutboxRow) bool {
 		return true
 	}
 	var perm *PermanentError
-	if errors.As(err, &perm) {
-		d.Logger.Error("outbox intent failed permanently", "id", r.ID, "kind", r.Kind, "error", err)
-		return true
+	if errors.As(err, &perm) || r.Attempts >= d.MaxAttempts {
+		d.Logger.Error("outbox intent dead-lettered", "id", r.ID, "kind", r.Kind, "attempts", r.Attempts, "error", err)
+		if derr := store.DeadLetterOutbox(context.WithoutCancel(ctx), d.DB, r.ID, err.Error()); derr != nil {
+			d.Logger.Warn("could not dead-letter outbox row; it runs again", "id", r.ID, "error", derr)
+		}
+		return false // marked done by DeadLetterOutbox itself
 	}
 	delay := Backoff(r.Attempts)
 	if rerr := store.RetryOutbox(context.WithoutCancel(ctx), d.DB, r.ID, err.Error(), delay); rerr != nil {

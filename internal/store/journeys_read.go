@@ -18,10 +18,50 @@ func collectJourneyStates(rows pgx.Rows, err error) ([]JourneyState, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (JourneyState, error) { return scanJourneyState(r) })
 }
 
-// SetJourneyRun records the Temporal run of a state (once).
-func SetJourneyRun(ctx context.Context, db DBTX, stateID, runID string) error {
-	_, err := db.Exec(ctx, `UPDATE journey_states SET run_id = $2, updated_at = now() WHERE id = $1 AND run_id IS NULL`, stateID, runID)
-	return err
+// ClaimJourneyRun records runID as the Temporal run executing a state, once: it reports whether
+// the state is (now) that run's. A second run started for the same enrolment (a re-dispatched
+// start after the first run closed) gets false and must do nothing.
+func ClaimJourneyRun(ctx context.Context, db DBTX, stateID, runID string) (bool, error) {
+	var mine bool
+	err := db.QueryRow(ctx, `WITH claimed AS (
+			UPDATE journey_states SET run_id = $2, updated_at = now() WHERE id = $1 AND run_id IS NULL RETURNING 1)
+		SELECT EXISTS (SELECT 1 FROM claimed) OR EXISTS (SELECT 1 FROM journey_states WHERE id = $1 AND run_id = $2)`,
+		stateID, runID).Scan(&mine)
+	return mine, err
+}
+
+// Where a stalled enrolment's start intent stands (StalledStart.Intent).
+const (
+	IntentPending      = "pending"       // the outbox still retries it
+	IntentDispatched   = "dispatched"    // performed, yet no run claimed the state
+	IntentDeadLettered = "dead_lettered" // out of attempts
+	IntentMissing      = "missing"       // never written, or pruned
+)
+
+// StalledStart is a live enrolment that no run has claimed.
+type StalledStart struct {
+	StateID, JourneyID string
+	Intent             string
+	LastError          string
+}
+
+// StalledStarts lists up to limit live states created more than olderThan ago that no run has
+// claimed, each with its start intent (outbox dedupe key startKeyPrefix || state id).
+func StalledStarts(ctx context.Context, db DBTX, startKeyPrefix string, olderThan time.Duration, limit int) ([]StalledStart, error) {
+	rows, err := db.Query(ctx, `SELECT s.id, s.journey_id,
+			CASE WHEN o.id IS NULL THEN 'missing' WHEN o.dead_lettered_at IS NOT NULL THEN 'dead_lettered'
+				WHEN o.dispatched_at IS NULL THEN 'pending' ELSE 'dispatched' END,
+			coalesce(o.last_error, '')
+		FROM journey_states s LEFT JOIN outbox o ON o.dedupe_key = $1 || s.id::text
+		WHERE s.run_id IS NULL AND s.status IN ('active', 'waiting') AND s.created_at < now() - make_interval(secs => $2)
+		ORDER BY s.created_at LIMIT $3`, startKeyPrefix, olderThan.Seconds(), limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (StalledStart, error) {
+		var s StalledStart
+		return s, r.Scan(&s.StateID, &s.JourneyID, &s.Intent, &s.LastError)
+	})
 }
 
 // ContactTimezones are a contact's zone candidates: the timezone column, then the

@@ -74,6 +74,25 @@ func RetryOutbox(ctx context.Context, db DBTX, id int64, lastError string, after
 	return err
 }
 
+// DeadLetterOutbox ends a row that will not be retried: it is copied into dead_letter_queue
+// (source "outbox:<kind>") and marked done and dead-lettered, in one transaction.
+func DeadLetterOutbox(ctx context.Context, db DBTX, id int64, lastError string) error {
+	_, err := db.Exec(ctx, `WITH dead AS (
+			UPDATE outbox SET dispatched_at = now(), dead_lettered_at = now(), last_error = $2 WHERE id = $1
+			RETURNING id, kind, payload, attempts)
+		INSERT INTO dead_letter_queue (source, source_id, payload, error, retry_count)
+		SELECT 'outbox:' || kind, id::text, payload, $2, attempts FROM dead`, id, lastError)
+	return err
+}
+
+// RedispatchOutbox makes the done row holding dedupeKey due again with a fresh attempt budget.
+// It reports false when there is no such done row (still pending, dead-lettered or pruned).
+func RedispatchOutbox(ctx context.Context, db DBTX, dedupeKey string) (bool, error) {
+	tag, err := db.Exec(ctx, `UPDATE outbox SET dispatched_at = NULL, next_attempt_at = now(), attempts = 0
+		WHERE dedupe_key = $1 AND dispatched_at IS NOT NULL AND dead_lettered_at IS NULL`, dedupeKey)
+	return tag.RowsAffected() == 1, err
+}
+
 // PruneOutbox deletes rows dispatched longer ago than age.
 func PruneOutbox(ctx context.Context, db DBTX, age time.Duration) (int64, error) {
 	tag, err := db.Exec(ctx, `DELETE FROM outbox WHERE dispatched_at < now() - make_interval(secs => $1)`, age.Seconds())
