@@ -42,8 +42,8 @@ func (s Schedule) spec() client.ScheduleSpec {
 
 func (s Schedule) action() *client.ScheduleWorkflowAction {
 	return &client.ScheduleWorkflowAction{
-		ID:        s.ID + "-run",
-		Workflow:  s.Workflow,
+		ID:                 s.ID + "-run",
+		Workflow:           s.Workflow,
 		TaskQueue:          s.TaskQueue,
 		Args:               s.Args,
 		WorkflowRunTimeout: s.RunTimeout,
