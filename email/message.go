@@ -24,7 +24,10 @@ type Message struct {
 	Subject, HTML, Text  string
 	Headers              map[string]string // written in sorted key order
 	Tags                 []Tag
-	IdempotencyKey       string
+	// IdempotencyKey and MessageID ("" = a new one) stay the same across retries of one send,
+	// so a provider or a mailbox can recognise a repeat.
+	IdempotencyKey string
+	MessageID      string
 }
 
 // Tag is a name/value label (a provider tag, an X-Hogsend-Tag header over SMTP).
@@ -45,8 +48,12 @@ type Provider interface {
 
 // SendError is a classified provider failure: Retryable ones may succeed later (network, 429,
 // 5xx over HTTP, 4xx SMTP replies), the others never will (validation, auth, 5xx SMTP replies).
+// Ambiguous ones may have been accepted: the request or the message data was sent and no answer
+// came back (a timeout, a dropped connection). Only a retry with the same IdempotencyKey and
+// MessageID may follow one.
 type SendError struct {
 	Retryable  bool
+	Ambiguous  bool
 	StatusCode int
 	Err        error
 }
@@ -63,22 +70,34 @@ func Retryable(err error) bool {
 	return err != nil
 }
 
+// Ambiguous reports whether err leaves open that the provider accepted the message.
+func Ambiguous(err error) bool {
+	var se *SendError
+	return errors.As(err, &se) && se.Ambiguous
+}
+
 // Recipients are every envelope recipient: To, Cc and Bcc.
 func (m Message) Recipients() []string {
 	return slices.Concat(m.To, m.Cc, m.Bcc)
 }
 
-// NewMessageID returns a Message-ID (without angle brackets) in the sender's domain.
+// NewMessageID returns a random Message-ID (without angle brackets) in the sender's domain.
 func NewMessageID(from string) string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return MessageIDFor(hex.EncodeToString(b), from)
+}
+
+// MessageIDFor returns the Message-ID (without angle brackets) with local part local in the
+// sender's domain: the same for every attempt of one send.
+func MessageIDFor(local, from string) string {
 	domain := "hogsend.local"
 	if a, err := mail.ParseAddress(from); err == nil {
 		if _, d, ok := strings.Cut(a.Address, "@"); ok && d != "" {
 			domain = d
 		}
 	}
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b) + "@" + domain
+	return local + "@" + domain
 }
 
 // MIME renders m as an RFC 5322 message: multipart/alternative with the text part first, both

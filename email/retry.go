@@ -8,7 +8,7 @@ import (
 
 // Retrying retries a provider's retryable failures with exponential backoff, for synchronous
 // callers (HTTP routes). Inside Temporal activities providers are used without it: Temporal
-// retries. Zero fields take the defaults: 3 retries, 500 ms doubling up to 30 s.
+// retries. An ambiguous failure is not retried here: the caller records it first. Zero fields take the defaults: 3 retries, 500 ms doubling up to 30 s.
 type Retrying struct {
 	Provider   Provider
 	MaxRetries int
@@ -33,7 +33,7 @@ func (r Retrying) Send(ctx context.Context, m Message) (SendResult, error) {
 	}
 	for attempt := 0; ; attempt++ {
 		res, err := r.Provider.Send(ctx, m)
-		if err == nil || !Retryable(err) || attempt >= retries {
+		if err == nil || !Retryable(err) || Ambiguous(err) || attempt >= retries {
 			return res, err
 		}
 		wait := min(base<<attempt+time.Duration(rand.Int64N(int64(base))), limit)

@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -79,7 +81,10 @@ func (p *Provider) Send(ctx context.Context, m email.Message) (email.SendResult,
 	}
 	res, err := client.Do(req)
 	if err != nil {
-		return email.SendResult{}, &email.SendError{Retryable: true, Err: fmt.Errorf("Failed to send email: %w", err)}
+		// Only a failed dial is known to be before Resend saw the request.
+		var op *net.OpError
+		ambiguous := !(errors.As(err, &op) && op.Op == "dial")
+		return email.SendResult{}, &email.SendError{Retryable: true, Ambiguous: ambiguous, Err: fmt.Errorf("Failed to send email: %w", err)}
 	}
 	defer res.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
@@ -94,7 +99,7 @@ func (p *Provider) Send(ctx context.Context, m email.Message) (email.SendResult,
 			msg = http.StatusText(res.StatusCode)
 		}
 		retryable := res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500 || res.StatusCode < 300
-		return email.SendResult{}, &email.SendError{Retryable: retryable, StatusCode: res.StatusCode,
+		return email.SendResult{}, &email.SendError{Retryable: retryable, Ambiguous: res.StatusCode < 300, StatusCode: res.StatusCode,
 			Err: fmt.Errorf("Failed to send email: %s", msg)}
 	}
 	return email.SendResult{ID: out.ID}, nil

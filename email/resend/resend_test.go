@@ -89,3 +89,29 @@ func TestValidationErrorsAreNotRetried(t *testing.T) {
 	require.False(t, email.Retryable(err))
 	require.EqualValues(t, 1, calls.Load())
 }
+
+func TestOnlyAFailureBeforeTheRequestIsUnambiguous(t *testing.T) {
+	t.Parallel()
+	// The request arrives; the connection drops before an answer.
+	var got atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Add(1)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		require.NoError(t, err)
+		_ = conn.Close()
+	}))
+	t.Cleanup(srv.Close)
+	_, err := (&resend.Provider{APIKey: "k", BaseURL: srv.URL}).Send(context.Background(), message())
+	require.Error(t, err)
+	require.True(t, email.Ambiguous(err), "Resend may have accepted it: %v", err)
+	_, err = email.Retrying{Provider: &resend.Provider{APIKey: "k", BaseURL: srv.URL}}.Send(context.Background(), message())
+	require.Error(t, err)
+	require.EqualValues(t, 2, got.Load(), "Retrying leaves an ambiguous failure to its caller")
+
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close() // nothing listens: the dial is refused
+	_, err = (&resend.Provider{APIKey: "k", BaseURL: closed.URL}).Send(context.Background(), message())
+	require.Error(t, err)
+	require.True(t, email.Retryable(err))
+	require.False(t, email.Ambiguous(err))
+}

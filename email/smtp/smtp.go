@@ -3,6 +3,7 @@ package smtp
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -88,7 +89,7 @@ func (p *Provider) Send(ctx context.Context, m email.Message) (email.SendResult,
 	if p.Now != nil {
 		now = p.Now
 	}
-	id := email.NewMessageID(m.From)
+	id := cmp.Or(m.MessageID, email.NewMessageID(m.From))
 	body, err := m.MIME(id, now())
 	if err != nil {
 		return email.SendResult{}, &email.SendError{Err: err}
@@ -228,9 +229,9 @@ func (p *Provider) deliver(ctx context.Context, from string, rcpt []string, body
 		case err == nil:
 			p.put(s)
 			return nil
-		case errors.As(err, &aborted):
+		case errors.As(err, &aborted), errors.Is(err, errAfterData):
 			s.close()
-			return err
+			return err // never again on a fresh session: the server may hold the message
 		case errors.As(err, &reply) && s.c.Reset() == nil:
 			p.put(s) // the server refused this message; the session is fine
 			return err
@@ -264,9 +265,22 @@ func (p *Provider) transact(ctx context.Context, s *conn, from string, rcpt []st
 		return err
 	}
 	if _, err := w.Write(body); err != nil {
+		return afterData(err)
+	}
+	return afterData(w.Close())
+}
+
+// errAfterData marks a failure once message data was on the wire with no reply to it: the
+// server may have queued the message.
+var errAfterData = errors.New("connection lost after the message data was sent")
+
+// afterData wraps a failure after DATA: a reply is a clear refusal; anything else is ambiguous.
+func afterData(err error) error {
+	var reply *textproto.Error
+	if err == nil || errors.As(err, &reply) {
 		return err
 	}
-	return w.Close()
+	return fmt.Errorf("%w: %w", errAfterData, err)
 }
 
 // pipelined runs one transaction with RFC 2920 pipelining: MAIL, RCPT and DATA go out in one
@@ -312,10 +326,10 @@ func pipelined(c *smtp.Client, from string, rcpt []string, body []byte) error {
 		return &abortedError{first}
 	}
 	if err := writeData(c, body); err != nil {
-		return err
+		return afterData(err)
 	}
 	_, _, err := c.Text.ReadResponse(250)
-	return err
+	return afterData(err)
 }
 
 // writeData writes a message as DATA content: dot-stuffed, ended by ".". A CRLF-only body (what
@@ -356,13 +370,14 @@ type abortedError struct{ err error }
 func (e *abortedError) Error() string { return e.err.Error() }
 func (e *abortedError) Unwrap() error { return e.err }
 
-// classify: 5xx replies are permanent; 4xx replies and network failures may pass later.
+// classify: 5xx replies are permanent; 4xx replies and network failures may pass later; a
+// failure after the data went out is ambiguous.
 func classify(err error) error {
 	var tp *textproto.Error
 	if errors.As(err, &tp) {
 		return &email.SendError{Retryable: tp.Code < 500, StatusCode: tp.Code, Err: fmt.Errorf("smtp: %w", err)}
 	}
-	return &email.SendError{Retryable: true, Err: fmt.Errorf("smtp: %w", err)}
+	return &email.SendError{Retryable: true, Ambiguous: errors.Is(err, errAfterData), Err: fmt.Errorf("smtp: %w", err)}
 }
 
 var _ email.Provider = (*Provider)(nil)

@@ -29,6 +29,8 @@ type sink struct {
 	reject   *gosmtp.SMTPError // answer RCPT with this
 	blocked  string            // answer RCPT to this address with 550
 	user     string            // "" = no auth required
+	// dropAfter > 0 drops the connection after receiving that message, before replying.
+	dropAfter int
 }
 
 type received struct {
@@ -39,13 +41,14 @@ type received struct {
 
 type session struct {
 	s      *sink
+	conn   *gosmtp.Conn
 	authed bool
 	cur    received
 }
 
-func (s *sink) NewSession(*gosmtp.Conn) (gosmtp.Session, error) {
+func (s *sink) NewSession(c *gosmtp.Conn) (gosmtp.Session, error) {
 	s.sessions.Add(1)
-	return &session{s: s}, nil
+	return &session{s: s, conn: c}, nil
 }
 
 func (ss *session) AuthMechanisms() []string { return []string{sasl.Plain} }
@@ -83,7 +86,11 @@ func (ss *session) Data(r io.Reader) error {
 	ss.cur.data = b
 	ss.s.mu.Lock()
 	ss.s.messages = append(ss.s.messages, ss.cur)
+	drop := len(ss.s.messages) == ss.s.dropAfter
 	ss.s.mu.Unlock()
+	if drop {
+		_ = ss.conn.Close() // the message is in; its acknowledgement never leaves
+	}
 	return nil
 }
 func (ss *session) Reset()        { ss.cur = received{} }
@@ -315,5 +322,36 @@ func TestLinesStartingWithADotSurvive(t *testing.T) {
 		got, err := io.ReadAll(part)
 		require.NoError(t, err)
 		require.Equal(t, strings.ReplaceAll(text, "\n", "\r\n"), string(got))
+	})
+}
+
+func TestALostReplyAfterDataIsAmbiguousAndNotResent(t *testing.T) {
+	t.Parallel()
+	bothModes(t, func(t *testing.T, pipelining bool) {
+		s := &sink{dropAfter: 2}
+		p, err := smtp.New("smtp://" + startSink(t, s) + "?tls=none")
+		require.NoError(t, err)
+		p.DisablePipelining = !pipelining
+		t.Cleanup(p.Close)
+		_, err = p.Send(context.Background(), message())
+		require.NoError(t, err)
+
+		m := message()
+		m.MessageID = "send-2@acme.example"
+		_, err = p.Send(context.Background(), m) // on the reused session, whose reply is lost
+		require.Error(t, err)
+		require.True(t, email.Ambiguous(err), "the server may hold the message: %v", err)
+		require.Len(t, s.messages, 2, "not sent again on a fresh session")
+		require.Contains(t, string(s.messages[1].data), "Message-ID: <send-2@acme.example>")
+
+		// A refusal is not ambiguous.
+		bad := message()
+		bad.To, bad.Bcc = []string{"x@example.com"}, nil
+		s.mu.Lock()
+		s.reject = &gosmtp.SMTPError{Code: 451, Message: "try later"}
+		s.mu.Unlock()
+		_, err = p.Send(context.Background(), bad)
+		require.Error(t, err)
+		require.False(t, email.Ambiguous(err))
 	})
 }

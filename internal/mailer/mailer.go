@@ -155,17 +155,20 @@ func (m *Mailer) Send(ctx context.Context, o SendOptions) (Result, error) {
 	if o.To == "" {
 		return Result{}, ErrNoRecipient
 	}
+	var resumed *store.HeldSend
 	if o.IdempotencyKey != "" {
-		if res, ok, err := m.replay(ctx, o.IdempotencyKey); ok || err != nil {
+		held, res, done, err := m.replay(ctx, o.IdempotencyKey)
+		if done || err != nil {
 			return res, err
 		}
+		resumed = held
 	}
 	def, ok := m.cfg.Templates.Get(o.Template)
 	if !ok {
 		return Result{}, fmt.Errorf("%w: %s", ErrTemplateNotFound, o.Template)
 	}
 	s := &send{SendOptions: o, def: def, category: cmp.Or(o.Category, def.Category),
-		props: maps.Clone(o.Props), headers: maps.Clone(o.Headers)}
+		props: maps.Clone(o.Props), headers: maps.Clone(o.Headers), resumed: resumed != nil}
 	if s.props == nil {
 		s.props = email.Props{}
 	}
@@ -175,7 +178,14 @@ func (m *Mailer) Send(ctx context.Context, o SendOptions) (Result, error) {
 	s.From = cmp.Or(s.From, m.cfg.From)
 	s.UserEmail = cmp.Or(s.UserEmail, s.To)
 	s.SendID = cmp.Or(s.SendID, uuid.NewString())
-	if s.SkipPreferenceCheck {
+	switch {
+	case resumed != nil:
+		// The send passed its checks when it was first attempted; it goes again as it was.
+		s.SendID, s.UserID = resumed.ID, resumed.UserID
+		if !s.SkipPreferenceCheck {
+			m.addUnsubscribe(s)
+		}
+	case s.SkipPreferenceCheck:
 		if s.ResolveUser {
 			c, err := store.RecipientByEmail(ctx, m.cfg.DB, s.To)
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -183,8 +193,10 @@ func (m *Mailer) Send(ctx context.Context, o SendOptions) (Result, error) {
 			}
 			s.UserID = userKey(s.To, &c)
 		}
-	} else if res, stop, err := m.gate(ctx, s); stop || err != nil {
-		return res, err
+	default:
+		if res, stop, err := m.gate(ctx, s); stop || err != nil {
+			return res, err
+		}
 	}
 	return m.deliver(ctx, s)
 }
@@ -196,6 +208,7 @@ type send struct {
 	category email.Category // the effective category: the caller's, else the template's
 	props    email.Props
 	headers  map[string]string
+	resumed  bool // a retry of a send whose first attempt's outcome is unknown: its row exists
 }
 
 func (s *send) row() store.SendRow {
@@ -227,6 +240,13 @@ func (m *Mailer) gate(ctx context.Context, s *send) (res Result, stop bool, err 
 		}
 		return Result{EmailSendID: row.ID, Status: blocked}, true, nil
 	}
+	m.addUnsubscribe(s)
+	return Result{}, false, nil
+}
+
+// addUnsubscribe gives a send its unsubscribe surface: the one-click headers and the
+// unsubscribeUrl prop, unless the caller set them.
+func (m *Mailer) addUnsubscribe(s *send) {
 	unsubscribe := m.UnsubscribeURL(cmp.Or(s.UserID, s.To), s.To, ActionUnsubscribe, s.category)
 	if !hasHeader(s.headers, "List-Unsubscribe") {
 		s.headers["List-Unsubscribe"] = "<" + unsubscribe + ">"
@@ -235,42 +255,53 @@ func (m *Mailer) gate(ctx context.Context, s *send) (res Result, stop bool, err 
 	if s.props["unsubscribeUrl"] == nil {
 		s.props["unsubscribeUrl"] = unsubscribe
 	}
-	return Result{}, false, nil
 }
 
 // deliver renders and tracks the send, records it queued, hands it to the provider and records
-// the outcome.
+// the outcome. Every attempt of one send carries the same provider idempotency key and
+// Message-ID, derived from its row id.
 func (m *Mailer) deliver(ctx context.Context, s *send) (Result, error) {
 	s.Subject = cmp.Or(s.Subject, s.def.DefaultSubject)
 	rendered, err := m.cfg.Templates.Render(s.Template, s.props)
 	if err != nil {
+		m.release(ctx, s)
 		return Result{}, err
 	}
 	row := s.row()
 	html, links := m.track(row.ID, rendered.HTML)
-	row.Status, row.IdempotencyKey = "queued", s.IdempotencyKey
-	inserted, err := m.inserts.Do(ctx, store.NewSend{Row: row, Links: links})
+	if s.resumed {
+		err = store.AddTrackedLinks(ctx, m.cfg.DB, row.ID, links)
+	} else {
+		row.Status, row.IdempotencyKey = "queued", s.IdempotencyKey
+		var inserted bool
+		inserted, err = m.inserts.Do(ctx, store.NewSend{Row: row, Links: links})
+		if err == nil && !inserted { // a concurrent send took the key first
+			_, res, _, err := m.replay(ctx, s.IdempotencyKey)
+			return res, err
+		}
+	}
 	if err != nil {
+		m.release(ctx, s)
 		return Result{}, err
 	}
-	if !inserted { // a concurrent send took the key first
-		res, _, err := m.replay(ctx, s.IdempotencyKey)
-		return res, err
-	}
 	if m.cfg.Provider == nil {
-		_ = store.MarkSendFailed(ctx, m.cfg.DB, row.ID)
+		m.fail(ctx, row.ID)
 		return Result{}, ErrNoProvider
 	}
 	s.headers["X-Hogsend-Email-Send-Id"] = row.ID
 	sent, err := m.cfg.Provider.Send(ctx, email.Message{From: s.From, To: []string{s.To}, ReplyTo: s.ReplyTo,
 		Subject: s.Subject, HTML: html, Text: rendered.Text, Headers: s.headers, Tags: s.Tags,
-		IdempotencyKey: "hogsend-" + row.ID})
-	if err != nil {
-		// Release the key so that a retry really sends; a cancelled request keeps its context
-		// error but the row must still be failed.
-		if ferr := store.MarkSendFailed(context.WithoutCancel(ctx), m.cfg.DB, row.ID); ferr != nil {
-			m.log.Error("could not mark a failed send", "emailSendId", row.ID, "error", ferr)
+		IdempotencyKey: "hogsend-" + row.ID, MessageID: email.MessageIDFor("hogsend-"+row.ID, s.From)})
+	switch {
+	case email.Ambiguous(err):
+		// The provider may have the message: the row keeps its key, and only a retry of this
+		// send (same key) may try again.
+		if uerr := store.MarkSendOutcomeUnknown(context.WithoutCancel(ctx), m.cfg.DB, row.ID); uerr != nil {
+			m.log.Error("could not record a send of unknown outcome", "emailSendId", row.ID, "error", uerr)
 		}
+		return Result{EmailSendID: row.ID}, err
+	case err != nil:
+		m.fail(ctx, row.ID)
 		return Result{EmailSendID: row.ID}, err
 	}
 	if err := m.markSent(ctx, row, sent.ID); err != nil {
@@ -280,20 +311,49 @@ func (m *Mailer) deliver(ctx context.Context, s *send) (Result, error) {
 	return Result{EmailSendID: row.ID, ProviderID: sent.ID, Status: StatusSent}, nil
 }
 
-// replay answers a send whose idempotency key is taken: a delivered or progressed send is
-// "sent"; one still queued is in flight (or crashed mid-send) and is never sent again.
-func (m *Mailer) replay(ctx context.Context, key string) (Result, bool, error) {
-	id, status, err := store.SendByIdempotencyKey(ctx, m.cfg.DB, key)
+// fail records a send the provider refused (or never got) and releases its key, so a retry
+// really sends. A cancelled request keeps its context error but the row must still be failed.
+func (m *Mailer) fail(ctx context.Context, id string) {
+	if err := store.MarkSendFailed(context.WithoutCancel(ctx), m.cfg.DB, id); err != nil {
+		m.log.Error("could not mark a failed send", "emailSendId", id, "error", err)
+	}
+}
+
+// release gives a claimed retry back when it fails before the provider call, so the next
+// retry may claim it again.
+func (m *Mailer) release(ctx context.Context, s *send) {
+	if s.resumed {
+		if err := store.MarkSendOutcomeUnknown(context.WithoutCancel(ctx), m.cfg.DB, s.SendID); err != nil {
+			m.log.Error("could not release a send of unknown outcome", "emailSendId", s.SendID, "error", err)
+		}
+	}
+}
+
+// replay answers a send whose idempotency key is taken (done is true): a delivered or
+// progressed send is "sent"; one still queued is in flight (or crashed mid-send) and is never
+// sent again. A send whose last attempt has an unknown outcome is claimed for this retry and
+// returned as held (done false).
+func (m *Mailer) replay(ctx context.Context, key string) (held *store.HeldSend, res Result, done bool, err error) {
+	h, err := store.SendByIdempotencyKey(ctx, m.cfg.DB, key)
 	if errors.Is(err, store.ErrNotFound) {
-		return Result{}, false, nil
+		return nil, Result{}, false, nil
 	}
 	if err != nil {
-		return Result{}, false, err
+		return nil, Result{}, false, err
 	}
-	if status == "queued" || status == "rendered" {
-		return Result{EmailSendID: id, Status: StatusQueued}, true, nil
+	if h.Status == "queued" && h.Reason == store.ReasonOutcomeUnknown {
+		claimed, err := store.ClaimUnknownSend(ctx, m.cfg.DB, h.ID)
+		if err != nil {
+			return nil, Result{}, false, err
+		}
+		if claimed {
+			return &h, Result{}, false, nil
+		}
 	}
-	return Result{EmailSendID: id, Status: StatusSent}, true, nil
+	if h.Status == "queued" || h.Status == "rendered" {
+		return nil, Result{EmailSendID: h.ID, Status: StatusQueued}, true, nil
+	}
+	return nil, Result{EmailSendID: h.ID, Status: StatusSent}, true, nil
 }
 
 // check applies suppression, unsubscribes, category polarity and the frequency cap. It returns
@@ -339,7 +399,8 @@ func (m *Mailer) track(sendID, html string) (string, []store.TrackedLink) {
 	links := make([]store.TrackedLink, len(urls))
 	redirect := make(map[string]string, len(urls))
 	for i, u := range urls {
-		links[i] = store.TrackedLink{ID: uuid.NewString(), URL: u}
+		// The id is derived from the send and the URL, so a retried send links to the same rows.
+		links[i] = store.TrackedLink{ID: uuid.NewSHA1(uuid.NameSpaceURL, []byte(sendID+" "+u)).String(), URL: u}
 		redirect[u] = m.cfg.PublicURL + "/v1/t/c/" + links[i].ID
 	}
 	if len(urls) > 0 {

@@ -19,17 +19,19 @@ import (
 
 func TestMain(m *testing.M) { schematest.Main(m) }
 
-// flakyProvider fails with err until it is cleared, then accepts.
+// flakyProvider fails with err until it is cleared, then accepts. attempts is every message it
+// was handed, sent the ones it answered with an acceptance.
 type flakyProvider struct {
-	mu   sync.Mutex
-	err  error
-	sent []email.Message
+	mu             sync.Mutex
+	err            error
+	attempts, sent []email.Message
 }
 
 func (p *flakyProvider) Name() string { return "flaky" }
 func (p *flakyProvider) Send(_ context.Context, m email.Message) (email.SendResult, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.attempts = append(p.attempts, m)
 	if p.err != nil {
 		return email.SendResult{}, p.err
 	}
@@ -85,6 +87,77 @@ func TestAProviderFailureReleasesTheKeyAndARetrySends(t *testing.T) {
 	replay, err := m.Send(ctx, opts)
 	require.NoError(t, err)
 	require.Equal(t, mailer.Result{EmailSendID: again.EmailSendID, Status: mailer.StatusSent}, replay)
+	require.Len(t, p.sent, 1)
+}
+
+func TestAnAmbiguousOutcomeKeepsTheKeyAndTheRetryIsTheSameMessage(t *testing.T) {
+	t.Parallel()
+	// The provider took the message but the answer was lost (a timeout after the request).
+	p := &flakyProvider{err: &email.SendError{Retryable: true, Ambiguous: true, Err: errors.New("read: i/o timeout")}}
+	m, value := newMailer(t, p)
+	ctx := context.Background()
+	opts := mailer.SendOptions{Template: "hello", To: "ada@example.com", IdempotencyKey: "k-lost"}
+
+	first, err := m.Send(ctx, opts)
+	require.True(t, email.Ambiguous(err), "%v", err)
+	row := `SELECT status::text || '/' || coalesce(status_reason, '') || '/' || coalesce(idempotency_key, '') FROM email_sends WHERE id = $1`
+	require.Equal(t, "queued/outcome_unknown/k-lost", value(row, first.EmailSendID))
+
+	// Two retries race: exactly one claims the send and delivers it again; the other answers
+	// with the same send, queued or sent.
+	p.err = nil
+	var wg sync.WaitGroup
+	results := make([]mailer.Result, 2)
+	for i := range results {
+		wg.Go(func() {
+			var err error
+			results[i], err = m.Send(ctx, opts)
+			require.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	require.Len(t, p.attempts, 2, "one retry reached the provider")
+	require.Equal(t, first.EmailSendID, results[0].EmailSendID)
+	require.Equal(t, first.EmailSendID, results[1].EmailSendID)
+	require.Contains(t, []string{results[0].Status, results[1].Status}, mailer.StatusSent)
+	a, b := p.attempts[0], p.attempts[1]
+	require.Equal(t, "hogsend-"+first.EmailSendID, a.IdempotencyKey)
+	require.Equal(t, a.IdempotencyKey, b.IdempotencyKey)
+	require.Equal(t, "hogsend-"+first.EmailSendID+"@example.com", a.MessageID)
+	require.Equal(t, a.MessageID, b.MessageID)
+	require.Equal(t, a.Headers["X-Hogsend-Email-Send-Id"], b.Headers["X-Hogsend-Email-Send-Id"])
+	require.NotEmpty(t, b.Headers["List-Unsubscribe"])
+	require.Equal(t, "1", value(`SELECT count(*)::text FROM email_sends`))
+	require.Equal(t, "1", value(`SELECT count(*)::text FROM tracked_links`), "the retry links to the same tracked rows")
+	require.Contains(t, b.HTML, "/v1/t/c/"+value(`SELECT id::text FROM tracked_links`))
+
+	// Settled: a third call replays.
+	replay, err := m.Send(ctx, opts)
+	require.NoError(t, err)
+	require.Equal(t, mailer.StatusSent, replay.Status)
+	require.Len(t, p.attempts, 2)
+}
+
+func TestARefusalAfterAnAmbiguousOutcomeReleasesTheKey(t *testing.T) {
+	t.Parallel()
+	p := &flakyProvider{err: &email.SendError{Retryable: true, Ambiguous: true, Err: errors.New("connection lost after DATA")}}
+	m, value := newMailer(t, p)
+	ctx := context.Background()
+	opts := mailer.SendOptions{Template: "hello", To: "ada@example.com", IdempotencyKey: "k-then-550"}
+	first, err := m.Send(ctx, opts)
+	require.Error(t, err)
+
+	p.err = &email.SendError{StatusCode: 550, Err: errors.New("550 mailbox unavailable")}
+	_, err = m.Send(ctx, opts)
+	require.Error(t, err)
+	require.Len(t, p.attempts, 2)
+	require.Equal(t, "failed/provider_error/", value(`SELECT status::text || '/' || coalesce(status_reason, '') || '/' || coalesce(idempotency_key, '') FROM email_sends WHERE id = $1`, first.EmailSendID))
+
+	// A refusal is known to be before acceptance: the key is free and the next call sends anew.
+	p.err = nil
+	fresh, err := m.Send(ctx, opts)
+	require.NoError(t, err)
+	require.NotEqual(t, first.EmailSendID, fresh.EmailSendID)
 	require.Len(t, p.sent, 1)
 }
 

@@ -109,10 +109,52 @@ func InsertSend(ctx context.Context, db DBTX, r SendRow, links []TrackedLink) (b
 	return out[0], nil
 }
 
-// SendByIdempotencyKey returns the id and status of the send holding a key.
-func SendByIdempotencyKey(ctx context.Context, db DBTX, key string) (id, status string, err error) {
-	err = db.QueryRow(ctx, `SELECT id::text, status::text FROM email_sends WHERE idempotency_key = $1`, key).Scan(&id, &status)
-	return id, status, interpret(err)
+// HeldSend is the send holding an idempotency key.
+type HeldSend struct {
+	ID, Status, Reason, UserID string
+}
+
+// ReasonOutcomeUnknown marks a queued send whose provider call ended without an answer: the
+// provider may have accepted it, so it keeps its key and only a retry of the same send may
+// deliver it (with the same provider idempotency key and Message-ID).
+const ReasonOutcomeUnknown = "outcome_unknown"
+
+// SendByIdempotencyKey returns the send holding a key.
+func SendByIdempotencyKey(ctx context.Context, db DBTX, key string) (HeldSend, error) {
+	var h HeldSend
+	err := db.QueryRow(ctx, `SELECT id::text, status::text, coalesce(status_reason, ''), coalesce(user_id, '')
+		FROM email_sends WHERE idempotency_key = $1`, key).Scan(&h.ID, &h.Status, &h.Reason, &h.UserID)
+	return h, interpret(err)
+}
+
+// MarkSendOutcomeUnknown records that a queued send's provider call may have been accepted.
+func MarkSendOutcomeUnknown(ctx context.Context, db DBTX, id string) error {
+	_, err := db.Exec(ctx, `UPDATE email_sends SET status_reason = $2, updated_at = now()
+		WHERE id = $1 AND status = 'queued'`, id, ReasonOutcomeUnknown)
+	return err
+}
+
+// ClaimUnknownSend takes a send of unknown outcome for one more attempt: of concurrent retries
+// exactly one gets true.
+func ClaimUnknownSend(ctx context.Context, db DBTX, id string) (bool, error) {
+	tag, err := db.Exec(ctx, `UPDATE email_sends SET status_reason = NULL, updated_at = now()
+		WHERE id = $1 AND status = 'queued' AND status_reason = $2`, id, ReasonOutcomeUnknown)
+	return tag.RowsAffected() == 1, err
+}
+
+// AddTrackedLinks writes the tracked links of an existing send; links it already has stay.
+func AddTrackedLinks(ctx context.Context, db DBTX, sendID string, links []TrackedLink) error {
+	if len(links) == 0 {
+		return nil
+	}
+	ids, urls := make([]string, len(links)), make([]string, len(links))
+	for i, l := range links {
+		ids[i], urls[i] = l.ID, l.URL
+	}
+	_, err := db.Exec(ctx, `INSERT INTO tracked_links (id, email_send_id, original_url)
+		SELECT u.id::uuid, $1::uuid, u.url FROM unnest($2::text[], $3::text[]) AS u(id, url)
+		ON CONFLICT (id) DO NOTHING`, sendID, ids, urls)
+	return err
 }
 
 // SentMark is a provider's acceptance of a send, with the outbound event it emits.
@@ -148,8 +190,8 @@ func MarkSendsSent(ctx context.Context, db DBTX, marks []SentMark) error {
 	return err
 }
 
-// MarkSendFailed fails a send the provider refused and releases its idempotency key, so a retry
-// really sends.
+// MarkSendFailed fails a send the provider refused before accepting it and releases its
+// idempotency key, so a retry really sends.
 func MarkSendFailed(ctx context.Context, db DBTX, id string) error {
 	_, err := db.Exec(ctx, `UPDATE email_sends SET status = 'failed', status_reason = 'provider_error',
 		idempotency_key = NULL, updated_at = now() WHERE id = $1`, id)
