@@ -75,8 +75,9 @@ func newMailers(cfg *Config, opts *Options, svc *ingest.Service, db store.DBTX, 
 		PublicURL: cfg.PublicURL, Tokens: mailer.Tokens{Secret: []byte(secret)}, Cap: opts.Email.FrequencyCap,
 		BounceThreshold: opts.Email.BounceThreshold, SuppressOnHardBounce: opts.Email.SuppressOnHardBounce,
 		WebhookHandlers: opts.Email.WebhookHandlers,
-		Events: func(ctx context.Context, name, userID, addr string, props map[string]any) error {
-			_, err := svc.Ingest(ctx, ingest.Event{Name: name, UserID: userID, Email: addr, EventProperties: props})
+		Events: func(ctx context.Context, ev mailer.EngineEvent) error {
+			_, err := svc.Ingest(ctx, ingest.Event{Name: ev.Name, UserID: ev.UserID, Email: ev.Email, EventProperties: ev.Props,
+				IdempotencyKey: ev.IdempotencyKey, OccurredAt: &ev.OccurredAt})
 			return err
 		},
 		Kick: svc.Kick, Logger: logger,

@@ -184,7 +184,7 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 		tc.Close()
 		return nil, err
 	}
-	workerMail.RegisterResend(d)
+	workerMail.Register(d)
 	sender := opts.JourneySender
 	if sender == nil {
 		sender = activities.MailerJourneySender{Mailer: workerMail}
@@ -408,7 +408,6 @@ func (e *Engine) Serve(ctx context.Context, ln net.Listener) error {
 		e.log.Error("Forced shutdown after timeout")
 		return fmt.Errorf("forced shutdown: %w", err)
 	}
-	handler.Drain() // tracking follow-ups of answered requests
 	e.log.Info("Server closed")
 	return nil
 }

@@ -29,7 +29,7 @@ func (s *Server) Routes() []Route {
 	im := &importHandlers{svc: s.cfg.Imports}
 	aj := &adminJourneyHandlers{svc: s.cfg.Journeys}
 	em := &emailHandlers{m: s.cfg.Mailer, db: s.cfg.DB}
-	tr := &trackingHandlers{m: s.cfg.Mailer, publicURL: s.cfg.Mailer.PublicURL(), detached: s.detach}
+	tr := &trackingHandlers{m: s.cfg.Mailer, publicURL: s.cfg.Mailer.PublicURL()}
 	pr := &preferenceHandlers{m: s.cfg.Mailer, db: s.cfg.DB, confirm: s.cfg.Email.UnsubscribeConfirm}
 	am := &adminEmailHandlers{m: s.cfg.Mailer, db: s.cfg.DB}
 	rp := &reportingHandlers{db: s.cfg.DB, ingest: s.cfg.Ingest}

@@ -8,7 +8,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -64,8 +63,6 @@ type Server struct {
 	engine *gin.Engine
 	// emailLimit limits POST /v1/emails per key (nil = unlimited).
 	emailLimit *slidingWindow
-	// detached is the work still running after its response (tracking follow-ups).
-	detached sync.WaitGroup
 }
 
 // New builds the gin engine with every route mounted.
@@ -107,16 +104,3 @@ func New(cfg Config) *Server {
 // ServeHTTP makes the server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
 
-// detach runs fn after the response in its own goroutine, with a 10 s deadline of its own.
-func (s *Server) detach(fn func(ctx context.Context)) {
-	s.detached.Add(1)
-	go func() {
-		defer s.detached.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		fn(ctx)
-	}()
-}
-
-// Drain waits for the work that runs after responses (tracking follow-ups) to finish.
-func (s *Server) Drain() { s.detached.Wait() }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -19,25 +18,21 @@ var pixel, _ = base64.StdEncoding.DecodeString("R0lGODlhAQABAIAAAAAAAP///yH5BAEA
 type trackingHandlers struct {
 	m         *mailer.Mailer
 	publicURL string
-	// detached runs follow-up work after the response, with its own deadline.
-	detached func(func(ctx context.Context))
 }
 
-// open is GET /v1/t/o/:id: stamp the first open, always answer the pixel, then report the open.
+// open is GET /v1/t/o/:id: stamp the first open (with its follow-ups) and answer the pixel.
 func (h *trackingHandlers) open(c *gin.Context) error {
 	id, err := uuidParam(c, "id")
 	if err != nil {
 		return err
 	}
-	first, err := h.m.RecordOpen(c.Request.Context(), id)
-	if err != nil {
+	if _, err := h.m.RecordOpen(c.Request.Context(), id); err != nil {
 		return err
 	}
 	c.Header("Cache-Control", "no-store, no-cache, must-revalidate")
 	c.Header("Pragma", "no-cache")
 	c.Header("Expires", "0")
 	c.Data(http.StatusOK, "image/gif", pixel)
-	h.detached(func(ctx context.Context) { h.m.ReportOpen(ctx, id, first) })
 	return nil
 }
 
@@ -57,7 +52,6 @@ func (h *trackingHandlers) click(c *gin.Context) error {
 		return err
 	}
 	c.Redirect(http.StatusFound, click.URL)
-	h.detached(func(ctx context.Context) { h.m.ReportClick(ctx, id, click) })
 	return nil
 }
 

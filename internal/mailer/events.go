@@ -1,7 +1,9 @@
 package mailer
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -23,14 +25,56 @@ const (
 	EventEmailLinkClicked = "email.link_clicked"
 )
 
-// RecordOpen stamps a send's first open; false for later opens and unknown ids.
-func (m *Mailer) RecordOpen(ctx context.Context, sendID string) (bool, error) {
-	return store.RecordOpen(ctx, m.cfg.DB, sendID)
+// KindTrackedEvent is the outbox kind that ingests a first open or click as an engine event:
+// written in the transaction that stamps it, so a crash cannot lose it.
+const KindTrackedEvent = "email.tracked"
+
+// EngineEvent is an event the engine ingests about its own mail.
+type EngineEvent struct {
+	Name           string         `json:"name"`
+	UserID         string         `json:"userId,omitempty"`
+	Email          string         `json:"email,omitempty"`
+	Props          map[string]any `json:"props"`
+	IdempotencyKey string         `json:"idempotencyKey"`
+	OccurredAt     time.Time      `json:"occurredAt"`
 }
 
-// RecordClick records a click on a tracked link; store.ErrNotFound for an unknown link.
+// RecordOpen stamps a send's first open and, in the same transaction, records its follow-ups:
+// email.opened ingested for the recipient and the outbound email.opened event. Later opens
+// change nothing. false for later opens and unknown ids.
+func (m *Mailer) RecordOpen(ctx context.Context, sendID string) (bool, error) {
+	var first bool
+	err := store.WithTx(ctx, m.cfg.DB, func(tx pgx.Tx) error {
+		var err error
+		if first, err = store.RecordOpen(ctx, tx, sendID); err != nil || !first {
+			return err
+		}
+		return m.follow(ctx, tx, sendID, EventEmailOpened, outbound.EmailOpened, true, map[string]any{}, "", "")
+	})
+	if first && err == nil {
+		m.kick()
+	}
+	return first && err == nil, err
+}
+
+// RecordClick counts a click on a tracked link. The link's first click also records, in the
+// same transaction, email.link_clicked for the recipient, and the send's first click the
+// outbound email.clicked event; later clicks are only counted. store.ErrNotFound for an
+// unknown link.
 func (m *Mailer) RecordClick(ctx context.Context, linkID string, ip, userAgent *string) (store.Click, error) {
-	return store.RecordClick(ctx, m.cfg.DB, linkID, ip, userAgent)
+	var c store.Click
+	err := store.WithTx(ctx, m.cfg.DB, func(tx pgx.Tx) error {
+		var err error
+		if c, err = store.RecordClick(ctx, tx, linkID, ip, userAgent); err != nil || !c.FirstOnLink {
+			return err
+		}
+		return m.follow(ctx, tx, c.SendID, EventEmailLinkClicked, outbound.EmailClicked, c.First,
+			map[string]any{"linkUrl": c.URL, "linkId": linkID}, c.URL, linkID)
+	})
+	if c.FirstOnLink && err == nil {
+		m.kick()
+	}
+	return c, err
 }
 
 // TrackingEvent is the payload of the outbound email.opened and email.clicked events.
@@ -45,27 +89,20 @@ type TrackingEvent struct {
 	LinkID      string  `json:"linkId,omitempty"`
 }
 
-// ReportOpen ingests email.opened for the recipient (every open) and emits the outbound event on
-// the first. Runs after the pixel was served; failures are only logged.
-func (m *Mailer) ReportOpen(ctx context.Context, sendID string, first bool) {
-	m.report(ctx, sendID, EventEmailOpened, outbound.EmailOpened, first, map[string]any{}, "", "")
-}
-
-// ReportClick is ReportOpen for a click.
-func (m *Mailer) ReportClick(ctx context.Context, linkID string, c store.Click) {
-	m.report(ctx, c.SendID, EventEmailLinkClicked, outbound.EmailClicked, c.First,
-		map[string]any{"linkUrl": c.URL, "linkId": linkID}, c.URL, linkID)
-}
-
-func (m *Mailer) report(ctx context.Context, sendID, event, outboundType string, first bool, props map[string]any, linkURL, linkID string) {
-	sc, err := store.SendContextByID(ctx, m.cfg.DB, sendID)
+// follow writes a tracking hit's follow-ups on tx: the engine event for the recipient (keyed by
+// the send or link, so a retried intent is stored once) and, when emitOutbound, the outbound
+// event.
+func (m *Mailer) follow(ctx context.Context, tx pgx.Tx, sendID, event, outboundType string, emitOutbound bool,
+	props map[string]any, linkURL, linkID string) error {
+	sc, err := store.SendContextByID(ctx, tx, sendID)
 	if errors.Is(err, store.ErrNotFound) {
-		return
+		return nil
 	}
 	if err != nil {
-		m.log.Error("tracking: send lookup failed", "emailSendId", sendID, "error", err)
-		return
+		return err
 	}
+	now := time.Now()
+	var intents []outbox.Intent
 	if m.cfg.Events != nil {
 		props["emailSendId"] = sendID
 		props["templateKey"] = sc.TemplateKey
@@ -75,17 +112,35 @@ func (m *Mailer) report(ctx context.Context, sendID, event, outboundType string,
 		if strings.EqualFold(userID, sc.To) || strings.EqualFold(userID, sc.UserEmail) {
 			userID = ""
 		}
-		if err := m.cfg.Events(ctx, event, userID, sc.UserEmail, props); err != nil {
-			m.log.Error("tracking: ingest failed", "event", event, "emailSendId", sendID, "error", err)
-		}
+		key := "hogsend:" + event + ":" + cmp.Or(linkID, sendID)
+		intents = append(intents, outbox.Intent{Kind: KindTrackedEvent, DedupeKey: key, Payload: EngineEvent{Name: event,
+			UserID: userID, Email: sc.UserEmail, Props: props, IdempotencyKey: key, OccurredAt: now}})
 	}
-	if first {
-		now := time.Now()
+	if emitOutbound {
 		uid := sc.UserID
 		ev := TrackingEvent{EmailSendID: sendID, ResendID: sc.ProviderID, TemplateKey: sc.TemplateKey, UserID: &uid,
 			To: sc.To, At: journey.Timestamp(now), LinkURL: linkURL, LinkID: linkID}
-		m.emit(ctx, m.cfg.DB, outbound.Emit(outboundType, ev, outboundType+":"+sendID, now))
+		intents = append(intents, outbound.Emit(outboundType, ev, outboundType+":"+sendID, now))
 	}
+	if len(intents) == 0 {
+		return nil
+	}
+	_, err = outbox.Append(ctx, tx, intents)
+	return err
+}
+
+// registerTracking lets the outbox dispatcher ingest tracking events.
+func (m *Mailer) registerTracking(d *outbox.Dispatcher) {
+	d.Handle(KindTrackedEvent, func(ctx context.Context, payload json.RawMessage) error {
+		var ev EngineEvent
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return outbox.Permanent(err)
+		}
+		if m.cfg.Events == nil {
+			return errors.New("this process ingests no engine events")
+		}
+		return m.cfg.Events(ctx, ev)
+	})
 }
 
 // emit records outbound events on db (a transaction, or the pool) and wakes the dispatcher.

@@ -45,8 +45,8 @@ type Config struct {
 	Logger          *slog.Logger
 }
 
-// EventRecorder ingests an event for a user, as POST /v1/events would.
-type EventRecorder func(ctx context.Context, name, userID, email string, props map[string]any) error
+// EventRecorder ingests an engine event for a user, as POST /v1/events would.
+type EventRecorder func(ctx context.Context, ev EngineEvent) error
 
 // Mailer is the tracked send pipeline: one code path for transactional, journey, campaign and
 // test sends.
@@ -155,20 +155,20 @@ func (m *Mailer) Send(ctx context.Context, o SendOptions) (Result, error) {
 	if o.To == "" {
 		return Result{}, ErrNoRecipient
 	}
-	var resumed *store.HeldSend
+	var held *store.HeldSend
 	if o.IdempotencyKey != "" {
-		held, res, done, err := m.replay(ctx, o.IdempotencyKey)
+		h, res, done, err := m.replay(ctx, o.IdempotencyKey)
 		if done || err != nil {
 			return res, err
 		}
-		resumed = held
+		held = h
 	}
 	def, ok := m.cfg.Templates.Get(o.Template)
 	if !ok {
 		return Result{}, fmt.Errorf("%w: %s", ErrTemplateNotFound, o.Template)
 	}
 	s := &send{SendOptions: o, def: def, category: cmp.Or(o.Category, def.Category),
-		props: maps.Clone(o.Props), headers: maps.Clone(o.Headers), resumed: resumed != nil}
+		props: maps.Clone(o.Props), headers: maps.Clone(o.Headers)}
 	if s.props == nil {
 		s.props = email.Props{}
 	}
@@ -178,10 +178,12 @@ func (m *Mailer) Send(ctx context.Context, o SendOptions) (Result, error) {
 	s.From = cmp.Or(s.From, m.cfg.From)
 	s.UserEmail = cmp.Or(s.UserEmail, s.To)
 	s.SendID = cmp.Or(s.SendID, uuid.NewString())
+	if held != nil {
+		s.SendID, s.UserID, s.heldFor = held.ID, cmp.Or(held.UserID, s.UserID), held.Reason
+	}
 	switch {
-	case resumed != nil:
-		// The send passed its checks when it was first attempted; it goes again as it was.
-		s.SendID, s.UserID = resumed.ID, resumed.UserID
+	case held != nil && held.Reason == store.ReasonOutcomeUnknown:
+		// Claimed by replay; it passed its checks on its first attempt and goes again as it was.
 		if !s.SkipPreferenceCheck {
 			m.addUnsubscribe(s)
 		}
@@ -198,6 +200,13 @@ func (m *Mailer) Send(ctx context.Context, o SendOptions) (Result, error) {
 			return res, err
 		}
 	}
+	if held != nil && held.Reason == store.ReasonPending {
+		// Claimed after the checks, which must not count the pending row as a recent send.
+		claimed, err := store.ClaimHeldSend(ctx, m.cfg.DB, held.ID, store.ReasonPending)
+		if err != nil || !claimed {
+			return Result{EmailSendID: held.ID, Status: StatusQueued}, err
+		}
+	}
 	return m.deliver(ctx, s)
 }
 
@@ -208,8 +217,11 @@ type send struct {
 	category email.Category // the effective category: the caller's, else the template's
 	props    email.Props
 	headers  map[string]string
-	resumed  bool // a retry of a send whose first attempt's outcome is unknown: its row exists
+	heldFor  string // the reason its row was held, now claimed for this attempt ("" = a new send)
 }
+
+// existing reports whether the send's row is written already.
+func (s *send) existing() bool { return s.heldFor != "" }
 
 func (s *send) row() store.SendRow {
 	return store.SendRow{ID: s.SendID, JourneyStateID: s.JourneyStateID, UserID: s.UserID, UserEmail: s.UserEmail,
@@ -229,13 +241,27 @@ func (m *Mailer) gate(ctx context.Context, s *send) (res Result, stop bool, err 
 	switch blocked {
 	case StatusSkipped:
 		m.log.Info("send skipped: frequency_capped", "to", s.To, "category", s.Category)
-		return Result{Status: StatusSkipped, Reason: ReasonCapped}, true, nil
+		if s.existing() {
+			if err := store.MarkSendFailed(ctx, m.cfg.DB, s.SendID, ReasonCapped); err != nil {
+				return Result{}, true, err
+			}
+		}
+		res := Result{Status: StatusSkipped, Reason: ReasonCapped}
+		if s.existing() {
+			res.EmailSendID = s.SendID
+		}
+		return res, true, nil
 	case StatusSuppressed, StatusUnsubscribed:
 		// A blocked send is recorded as failed, without the default subject, and never holds
 		// the idempotency key.
 		row := s.row()
 		row.Status, row.StatusReason = "failed", reason
-		if _, err := store.InsertSend(ctx, m.cfg.DB, row, nil); err != nil {
+		if s.existing() {
+			err = store.MarkSendFailed(ctx, m.cfg.DB, row.ID, reason)
+		} else {
+			_, err = store.InsertSend(ctx, m.cfg.DB, row, nil)
+		}
+		if err != nil {
 			return Result{}, true, err
 		}
 		return Result{EmailSendID: row.ID, Status: blocked}, true, nil
@@ -269,7 +295,7 @@ func (m *Mailer) deliver(ctx context.Context, s *send) (Result, error) {
 	}
 	row := s.row()
 	html, links := m.track(row.ID, rendered.HTML)
-	if s.resumed {
+	if s.existing() {
 		err = store.AddTrackedLinks(ctx, m.cfg.DB, row.ID, links)
 	} else {
 		row.Status, row.IdempotencyKey = "queued", s.IdempotencyKey
@@ -296,7 +322,7 @@ func (m *Mailer) deliver(ctx context.Context, s *send) (Result, error) {
 	case email.Ambiguous(err):
 		// The provider may have the message: the row keeps its key, and only a retry of this
 		// send (same key) may try again.
-		if uerr := store.MarkSendOutcomeUnknown(context.WithoutCancel(ctx), m.cfg.DB, row.ID); uerr != nil {
+		if uerr := store.HoldSend(context.WithoutCancel(ctx), m.cfg.DB, row.ID, store.ReasonOutcomeUnknown); uerr != nil {
 			m.log.Error("could not record a send of unknown outcome", "emailSendId", row.ID, "error", uerr)
 		}
 		return Result{EmailSendID: row.ID}, err
@@ -314,25 +340,25 @@ func (m *Mailer) deliver(ctx context.Context, s *send) (Result, error) {
 // fail records a send the provider refused (or never got) and releases its key, so a retry
 // really sends. A cancelled request keeps its context error but the row must still be failed.
 func (m *Mailer) fail(ctx context.Context, id string) {
-	if err := store.MarkSendFailed(context.WithoutCancel(ctx), m.cfg.DB, id); err != nil {
+	if err := store.MarkSendFailed(context.WithoutCancel(ctx), m.cfg.DB, id, store.ReasonProviderError); err != nil {
 		m.log.Error("could not mark a failed send", "emailSendId", id, "error", err)
 	}
 }
 
-// release gives a claimed retry back when it fails before the provider call, so the next
-// retry may claim it again.
+// release gives a claimed held send back when its attempt fails before the provider call, so
+// the next retry may claim it again.
 func (m *Mailer) release(ctx context.Context, s *send) {
-	if s.resumed {
-		if err := store.MarkSendOutcomeUnknown(context.WithoutCancel(ctx), m.cfg.DB, s.SendID); err != nil {
-			m.log.Error("could not release a send of unknown outcome", "emailSendId", s.SendID, "error", err)
+	if s.existing() {
+		if err := store.HoldSend(context.WithoutCancel(ctx), m.cfg.DB, s.SendID, s.heldFor); err != nil {
+			m.log.Error("could not release a held send", "emailSendId", s.SendID, "error", err)
 		}
 	}
 }
 
 // replay answers a send whose idempotency key is taken (done is true): a delivered or
 // progressed send is "sent"; one still queued is in flight (or crashed mid-send) and is never
-// sent again. A send whose last attempt has an unknown outcome is claimed for this retry and
-// returned as held (done false).
+// sent again. A held send is returned for this attempt instead (done false): one of unknown
+// outcome claimed, one pending to be claimed after its checks.
 func (m *Mailer) replay(ctx context.Context, key string) (held *store.HeldSend, res Result, done bool, err error) {
 	h, err := store.SendByIdempotencyKey(ctx, m.cfg.DB, key)
 	if errors.Is(err, store.ErrNotFound) {
@@ -341,13 +367,18 @@ func (m *Mailer) replay(ctx context.Context, key string) (held *store.HeldSend, 
 	if err != nil {
 		return nil, Result{}, false, err
 	}
-	if h.Status == "queued" && h.Reason == store.ReasonOutcomeUnknown {
-		claimed, err := store.ClaimUnknownSend(ctx, m.cfg.DB, h.ID)
-		if err != nil {
-			return nil, Result{}, false, err
-		}
-		if claimed {
+	if h.Status == "queued" {
+		switch h.Reason {
+		case store.ReasonPending:
 			return &h, Result{}, false, nil
+		case store.ReasonOutcomeUnknown:
+			claimed, err := store.ClaimHeldSend(ctx, m.cfg.DB, h.ID, store.ReasonOutcomeUnknown)
+			if err != nil {
+				return nil, Result{}, false, err
+			}
+			if claimed {
+				return &h, Result{}, false, nil
+			}
 		}
 	}
 	if h.Status == "queued" || h.Status == "rendered" {

@@ -3,6 +3,7 @@ package mailer_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,9 @@ import (
 	"github.com/hogsend/hogsend/activities/contract"
 	"github.com/hogsend/hogsend/email"
 	"github.com/hogsend/hogsend/internal/mailer"
+	"github.com/hogsend/hogsend/internal/outbound"
+	"github.com/hogsend/hogsend/internal/outbox"
+	"github.com/hogsend/hogsend/internal/store"
 	"github.com/hogsend/hogsend/schema/schematest"
 )
 
@@ -46,9 +50,20 @@ func registry() *email.Registry {
 
 func newMailer(t *testing.T, p email.Provider) (*mailer.Mailer, func(query string, args ...any) string) {
 	t.Helper()
+	m, _, value := newMailerOn(t, p)
+	return m, value
+}
+
+// newMailerOn is newMailer with its database.
+func newMailerOn(t *testing.T, p email.Provider, configure ...func(*mailer.Config)) (*mailer.Mailer, store.DBTX, func(query string, args ...any) string) {
+	t.Helper()
 	pool, _ := schematest.TestDB(t)
-	m := mailer.New(mailer.Config{DB: pool, Templates: registry(), Provider: p, From: "noreply@example.com",
-		PublicURL: "https://api.example.com", Tokens: mailer.Tokens{Secret: []byte("s3cret")}})
+	cfg := mailer.Config{DB: pool, Templates: registry(), Provider: p, From: "noreply@example.com",
+		PublicURL: "https://api.example.com", Tokens: mailer.Tokens{Secret: []byte("s3cret")}}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	m := mailer.New(cfg)
 	value := func(query string, args ...any) string {
 		var v *string
 		require.NoError(t, pool.QueryRow(context.Background(), query, args...).Scan(&v))
@@ -57,7 +72,7 @@ func newMailer(t *testing.T, p email.Provider) (*mailer.Mailer, func(query strin
 		}
 		return *v
 	}
-	return m, value
+	return m, pool, value
 }
 
 func TestAProviderFailureReleasesTheKeyAndARetrySends(t *testing.T) {
@@ -237,4 +252,91 @@ func TestJourneySendErrorsAreClassifiedForTemporal(t *testing.T) {
 	msg := p.sent[0]
 	require.True(t, strings.HasPrefix(msg.Headers["List-Unsubscribe"], "<https://api.example.com/v1/email/unsubscribe?token="))
 	require.Contains(t, msg.HTML, "Hi u1") // no firstName or name: the address's local part
+}
+
+func TestAResendRowExistsAtOnceAndItsRetriesReuseIt(t *testing.T) {
+	t.Parallel()
+	p := &flakyProvider{}
+	m, db, value := newMailerOn(t, p)
+	ctx := context.Background()
+	source, err := m.Send(ctx, mailer.SendOptions{Template: "hello", To: "ada@example.com"})
+	require.NoError(t, err)
+	value(`UPDATE email_sends SET status = 'bounced' WHERE id = $1 RETURNING id::text`, source.EmailSendID)
+
+	newID, err := m.Resend(ctx, source.EmailSendID)
+	require.NoError(t, err)
+	row := `SELECT status::text || '/' || coalesce(status_reason, '') FROM email_sends WHERE id = $1`
+	require.Equal(t, "queued/pending", value(row, newID), "the id the API returns is readable at once")
+
+	d := &outbox.Dispatcher{DB: db, Logger: slog.New(slog.DiscardHandler)}
+	m.Register(d)
+	dispatch := func() {
+		t.Helper()
+		value(`UPDATE outbox SET next_attempt_at = now() WHERE dispatched_at IS NULL RETURNING 'due'`)
+		n, err := d.DispatchOnce(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+	}
+
+	// A refusal fails the attempt; the intent's retry sends the same row again.
+	p.err = &email.SendError{Retryable: true, StatusCode: 421, Err: errors.New("421 try later")}
+	dispatch()
+	require.Equal(t, "failed/provider_error", value(row, newID))
+	p.err = nil
+	dispatch()
+	require.Equal(t, "sent/", value(row, newID))
+	require.Len(t, p.sent, 2) // the source and the resend
+	require.Equal(t, "hogsend-"+newID, p.sent[1].IdempotencyKey)
+	require.Equal(t, "2", value(`SELECT count(*)::text FROM email_sends`))
+	require.Equal(t, "<null>", value(`SELECT string_agg(id::text, ',') FROM outbox WHERE dispatched_at IS NULL`))
+}
+
+func TestOnlyFirstOpensAndClicksBecomeEventsAndTheyOutliveACrash(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var ingested []mailer.EngineEvent
+	m, db, value := newMailerOn(t, &flakyProvider{}, func(c *mailer.Config) {
+		c.Events = func(_ context.Context, ev mailer.EngineEvent) error {
+			mu.Lock()
+			defer mu.Unlock()
+			ingested = append(ingested, ev)
+			return nil
+		}
+	})
+	ctx := context.Background()
+	sent, err := m.Send(ctx, mailer.SendOptions{Template: "hello", To: "ada@example.com", UserID: "u-ada"})
+	require.NoError(t, err)
+	link := value(`SELECT id::text FROM tracked_links WHERE email_send_id = $1`, sent.EmailSendID)
+
+	// A flood of hits: each is stamped or counted, only the first of each becomes an intent,
+	// written with the stamp (no dispatcher runs yet, as after a crash right after the hit).
+	for range 5 {
+		_, err := m.RecordOpen(ctx, sent.EmailSendID)
+		require.NoError(t, err)
+		c, err := m.RecordClick(ctx, link, nil, nil)
+		require.NoError(t, err)
+		require.Equal(t, "https://x.example/a?b=1&c=2", c.URL)
+	}
+	require.Equal(t, "5", value(`SELECT click_count::text FROM tracked_links WHERE id = $1`, link))
+	require.Equal(t, "email.link_clicked,email.opened", value(
+		`SELECT string_agg(payload->>'name', ',' ORDER BY payload->>'name') FROM outbox WHERE kind = $1`, mailer.KindTrackedEvent))
+	require.Equal(t, "2", value(`SELECT count(*)::text FROM outbox WHERE kind = $1`, outbound.KindEmit), "first open, first click")
+
+	d := &outbox.Dispatcher{DB: db, Logger: slog.New(slog.DiscardHandler)}
+	m.Register(d)
+	_, err = d.DispatchOnce(ctx)
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, ingested, 2)
+	names := map[string]mailer.EngineEvent{}
+	for _, ev := range ingested {
+		names[ev.Name] = ev
+	}
+	open, click := names[mailer.EventEmailOpened], names[mailer.EventEmailLinkClicked]
+	require.Equal(t, "u-ada", open.UserID)
+	require.Equal(t, "hogsend:email.opened:"+sent.EmailSendID, open.IdempotencyKey)
+	require.Equal(t, "hogsend:email.link_clicked:"+link, click.IdempotencyKey)
+	require.Equal(t, link, click.Props["linkId"])
+	require.False(t, open.OccurredAt.IsZero())
 }

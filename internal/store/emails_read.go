@@ -20,6 +20,7 @@ type EmailSend struct {
 	Subject                                                           string
 	Category                                                          *string
 	Status                                                            string
+	StatusReason                                                      string  // "" = none
 	UserID                                                            *string // the row's, else the run's
 	RowUserID                                                         *string // the row's own (denormalized) user id
 	JourneyID                                                         *string
@@ -34,7 +35,7 @@ type EmailSend struct {
 const emailSendColumns = `es.id::text, es.journey_state_id::text, es.template_key, es.resend_id, es.from_email, es.to_email,
 	es.subject, es.category, es.status::text, coalesce(es.user_id, js.user_id), js.journey_id, es.sent_at, es.delivered_at,
 	es.opened_at, es.clicked_at, es.bounced_at, es.complained_at, es.bounce_type, es.created_at, es.updated_at, es.props,
-	js.user_id, js.status::text, js.current_node_id, es.user_id`
+	js.user_id, js.status::text, js.current_node_id, es.user_id, coalesce(es.status_reason, '')`
 
 const emailSendFrom = ` FROM email_sends es LEFT JOIN journey_states js ON js.id = es.journey_state_id AND js.deleted_at IS NULL`
 
@@ -42,7 +43,7 @@ func scanEmailSend(row pgx.Row) (EmailSend, error) {
 	var e EmailSend
 	err := row.Scan(&e.ID, &e.JourneyStateID, &e.TemplateKey, &e.ResendID, &e.FromEmail, &e.ToEmail, &e.Subject, &e.Category,
 		&e.Status, &e.UserID, &e.JourneyID, &e.SentAt, &e.DeliveredAt, &e.OpenedAt, &e.ClickedAt, &e.BouncedAt, &e.ComplainedAt,
-		&e.BounceType, &e.CreatedAt, &e.UpdatedAt, &e.Props, &e.JourneyUserID, &e.JourneyStatus, &e.JourneyNode, &e.RowUserID)
+		&e.BounceType, &e.CreatedAt, &e.UpdatedAt, &e.Props, &e.JourneyUserID, &e.JourneyStatus, &e.JourneyNode, &e.RowUserID, &e.StatusReason)
 	return e, interpret(err)
 }
 

@@ -109,15 +109,21 @@ func InsertSend(ctx context.Context, db DBTX, r SendRow, links []TrackedLink) (b
 	return out[0], nil
 }
 
-// HeldSend is the send holding an idempotency key.
+// HeldSend is the send holding an idempotency key; Reason is set on a queued send held for a
+// retry.
 type HeldSend struct {
 	ID, Status, Reason, UserID string
 }
 
-// ReasonOutcomeUnknown marks a queued send whose provider call ended without an answer: the
-// provider may have accepted it, so it keeps its key and only a retry of the same send may
-// deliver it (with the same provider idempotency key and Message-ID).
-const ReasonOutcomeUnknown = "outcome_unknown"
+// Reasons a queued send is held for: a retry of the same send (same row, same key) claims it.
+const (
+	// ReasonPending: recorded before its first attempt (an admin resend, whose id is returned
+	// at once).
+	ReasonPending = "pending"
+	// ReasonOutcomeUnknown: the provider call ended without an answer, so the provider may have
+	// accepted it; the retry goes with the same provider idempotency key and Message-ID.
+	ReasonOutcomeUnknown = "outcome_unknown"
+)
 
 // SendByIdempotencyKey returns the send holding a key.
 func SendByIdempotencyKey(ctx context.Context, db DBTX, key string) (HeldSend, error) {
@@ -127,18 +133,27 @@ func SendByIdempotencyKey(ctx context.Context, db DBTX, key string) (HeldSend, e
 	return h, interpret(err)
 }
 
-// MarkSendOutcomeUnknown records that a queued send's provider call may have been accepted.
-func MarkSendOutcomeUnknown(ctx context.Context, db DBTX, id string) error {
+// HoldSend holds a queued send for a retry of the same send, for reason.
+func HoldSend(ctx context.Context, db DBTX, id, reason string) error {
 	_, err := db.Exec(ctx, `UPDATE email_sends SET status_reason = $2, updated_at = now()
-		WHERE id = $1 AND status = 'queued'`, id, ReasonOutcomeUnknown)
+		WHERE id = $1 AND status = 'queued'`, id, reason)
 	return err
 }
 
-// ClaimUnknownSend takes a send of unknown outcome for one more attempt: of concurrent retries
+// ClaimHeldSend takes a queued send held for reason for one attempt: of concurrent callers
 // exactly one gets true.
-func ClaimUnknownSend(ctx context.Context, db DBTX, id string) (bool, error) {
+func ClaimHeldSend(ctx context.Context, db DBTX, id, reason string) (bool, error) {
 	tag, err := db.Exec(ctx, `UPDATE email_sends SET status_reason = NULL, updated_at = now()
-		WHERE id = $1 AND status = 'queued' AND status_reason = $2`, id, ReasonOutcomeUnknown)
+		WHERE id = $1 AND status = 'queued' AND status_reason = $2`, id, reason)
+	return tag.RowsAffected() == 1, err
+}
+
+// RearmSend puts a send the provider refused back to pending under key, so a retry of the
+// same send reuses its row. It reports whether the row was refused and is now pending.
+func RearmSend(ctx context.Context, db DBTX, id, key string) (bool, error) {
+	tag, err := db.Exec(ctx, `UPDATE email_sends SET status = 'queued', status_reason = $3, idempotency_key = $2,
+		updated_at = now() WHERE id = $1 AND status = 'failed' AND status_reason = $4 AND idempotency_key IS NULL`,
+		id, key, ReasonPending, ReasonProviderError)
 	return tag.RowsAffected() == 1, err
 }
 
@@ -190,11 +205,14 @@ func MarkSendsSent(ctx context.Context, db DBTX, marks []SentMark) error {
 	return err
 }
 
-// MarkSendFailed fails a send the provider refused before accepting it and releases its
-// idempotency key, so a retry really sends.
-func MarkSendFailed(ctx context.Context, db DBTX, id string) error {
-	_, err := db.Exec(ctx, `UPDATE email_sends SET status = 'failed', status_reason = 'provider_error',
-		idempotency_key = NULL, updated_at = now() WHERE id = $1`, id)
+// ReasonProviderError is the reason of a send the provider refused.
+const ReasonProviderError = "provider_error"
+
+// MarkSendFailed fails a send known not to have been accepted (refused by the provider, or
+// blocked before it) and releases its idempotency key, so a retry really sends.
+func MarkSendFailed(ctx context.Context, db DBTX, id, reason string) error {
+	_, err := db.Exec(ctx, `UPDATE email_sends SET status = 'failed', status_reason = $2,
+		idempotency_key = NULL, updated_at = now() WHERE id = $1`, id, reason)
 	return err
 }
 
@@ -225,7 +243,7 @@ type RecipientQuery struct {
 
 // RecipientChecks answers many RecipientQuery at once, in order, in one round trip. For each
 // address it folds the preference rows (suppressed or unsubscribed if any row is; a category
-// false if any row says false, else true if one says true), counts its non-failed sends in the
+// false if any row says false, else true if one says true), counts its non-failed, attempted sends in the
 // cap window (of one category when set) and finds its contact as RecipientByEmail does.
 func RecipientChecks(ctx context.Context, db DBTX, qs []RecipientQuery) ([]RecipientGate, error) {
 	n := len(qs)
@@ -247,6 +265,7 @@ func RecipientChecks(ctx context.Context, db DBTX, qs []RecipientQuery) ([]Recip
 					(SELECT key, bool_and(value = 'true') AS flag FROM p, jsonb_each_text(coalesce(p.categories, '{}'::jsonb)) GROUP BY key) c),
 				CASE WHEN q.win IS NULL THEN 0 ELSE (SELECT count(*) FROM email_sends
 					WHERE to_email = lower(q.email) AND created_at >= now() - q.win AND status <> 'failed'
+						AND status_reason IS DISTINCT FROM 'pending'
 						AND (q.category IS NULL OR category = q.category)) END,
 				(SELECT id FROM r WHERE q.resolve), (SELECT external_id FROM r WHERE q.resolve), (SELECT email FROM r WHERE q.resolve)
 			FROM p) g
@@ -319,9 +338,10 @@ func RecordOpen(ctx context.Context, db DBTX, sendID string) (bool, error) {
 
 // Click is a recorded click on a tracked link.
 type Click struct {
-	SendID string
-	URL    string
-	First  bool // the send's first click
+	SendID      string
+	URL         string
+	First       bool // the send's first click
+	FirstOnLink bool // this link's first click
 }
 
 // RecordClick counts a click on a tracked link, stores who clicked and stamps the send's first
@@ -329,12 +349,12 @@ type Click struct {
 func RecordClick(ctx context.Context, db DBTX, linkID string, ip, userAgent *string) (Click, error) {
 	var c Click
 	err := db.QueryRow(ctx, `WITH l AS (UPDATE tracked_links SET click_count = click_count + 1, updated_at = now()
-			WHERE id = $1 RETURNING id, email_send_id, original_url),
+			WHERE id = $1 RETURNING id, email_send_id, original_url, click_count),
 		c AS (INSERT INTO link_clicks (tracked_link_id, ip_address, user_agent) SELECT id, $2, $3 FROM l),
 		s AS (UPDATE email_sends SET clicked_at = now(), updated_at = now()
 			WHERE id = (SELECT email_send_id FROM l) AND clicked_at IS NULL RETURNING id)
-		SELECT l.email_send_id::text, l.original_url, EXISTS (SELECT 1 FROM s) FROM l`, linkID, ip, userAgent).
-		Scan(&c.SendID, &c.URL, &c.First)
+		SELECT l.email_send_id::text, l.original_url, EXISTS (SELECT 1 FROM s), l.click_count = 1 FROM l`, linkID, ip, userAgent).
+		Scan(&c.SendID, &c.URL, &c.First, &c.FirstOnLink)
 	return c, interpret(err)
 }
 
