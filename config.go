@@ -166,7 +166,7 @@ var configVars = []configVar{
 		func(c *Config, v string) error { return intIn(&c.Port, v, 0, 65535) }},
 	{"LOG_LEVEL", "info", "error | warn | info | http | debug (http adds one line per request).", nil,
 		func(c *Config, v string) error { return parseLevel(&c.LogLevel, v) }},
-	{"DATABASE_URL", "", "PostgreSQL DSN. Required except for `dev`, which starts a private cluster when unset.", needsDatabase,
+	{"DATABASE_URL", "", "PostgreSQL DSN. Required except for `dev`, which starts a private cluster when unset. Statements time out after 60s unless the DSN sets `statement_timeout`.", needsDatabase,
 		func(c *Config, v string) error { c.DatabaseURL = v; return dsn(v) }},
 	{"API_PUBLIC_URL", "http://localhost:3002", "Public origin used in tracking, unsubscribe and preference links.", nil,
 		func(c *Config, v string) error { c.PublicURL = strings.TrimRight(v, "/"); return absURL(v) }},

@@ -378,3 +378,22 @@ func readFile(t *testing.T, path string) string {
 	require.NoError(t, err)
 	return string(b)
 }
+
+func TestEngineStatementsAreBounded(t *testing.T) {
+	t.Parallel()
+	_, dsn := schematest.TestDB(t)
+	for want, url := range map[string]string{"1min": dsn, "10min": dsn + sep(dsn) + "statement_timeout=10min"} {
+		e, _ := testEngine(t, testEnv(t, url, false))
+		var got string
+		require.NoError(t, e.pool.QueryRow(context.Background(), `SHOW statement_timeout`).Scan(&got))
+		require.Equal(t, want, got, url)
+	}
+}
+
+// sep is the separator that adds a query parameter to a DSN URL.
+func sep(dsn string) string {
+	if strings.Contains(dsn, "?") {
+		return "&"
+	}
+	return "?"
+}

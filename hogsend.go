@@ -151,6 +151,11 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 	poolCfg.ConnConfig.RuntimeParams["application_name"] = "hogsend"
 	// Reporting renders date_trunc(...)::text, whose format depends on the session zone.
 	poolCfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	// A stalled statement ends instead of holding its connection and its callers; a DSN's own
+	// statement_timeout (e.g. for very large exports) wins.
+	if _, set := poolCfg.ConnConfig.RuntimeParams["statement_timeout"]; !set {
+		poolCfg.ConnConfig.RuntimeParams["statement_timeout"] = DefaultStatementTimeout
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database pool: %w", err)
@@ -362,6 +367,10 @@ func (e *Engine) apiServer() *api.Server {
 		Options:        e.opts.API,
 	})
 }
+
+// DefaultStatementTimeout bounds every statement of the engine's pool unless DATABASE_URL sets
+// statement_timeout.
+const DefaultStatementTimeout = "60s"
 
 // BootstrapKeyName names the key minted on first boot.
 const BootstrapKeyName = "bootstrap"

@@ -37,6 +37,9 @@ type Coalescer[In, Out any] struct {
 	Lane  func(item In) uint32
 	// Workers bounds the batches in flight per lane. Defaults to 2.
 	Workers int
+	// Timeout bounds one batch (and each item run alone), whatever its callers' deadlines.
+	// Defaults to 30 s.
+	Timeout time.Duration
 
 	batches atomic.Int64
 	queued  atomic.Int64
@@ -49,12 +52,23 @@ type Coalescer[In, Out any] struct {
 }
 
 type call[In, Out any] struct {
-	ctx  context.Context
-	in   In
-	out  Out
-	err  error
-	done chan struct{}
+	ctx   context.Context
+	in    In
+	out   Out
+	err   error
+	done  chan struct{}
+	state atomic.Int32 // queued, taken by a batch, or abandoned by its caller
 }
+
+const (
+	queued int32 = iota
+	taken
+	abandoned
+)
+
+// ErrOutcomeUnknown is returned to a caller that gave up while its batch was running: the batch
+// may still commit its item.
+var ErrOutcomeUnknown = errors.New("batch: gave up while the write was in flight; it may have taken effect")
 
 func (c *Coalescer[In, Out]) start() {
 	c.once.Do(func() {
@@ -67,6 +81,9 @@ func (c *Coalescer[In, Out]) start() {
 		if c.Lanes <= 0 {
 			c.Lanes = 1
 		}
+		if c.Timeout <= 0 {
+			c.Timeout = 30 * time.Second
+		}
 		c.lanes = make([]chan *call[In, Out], c.Lanes)
 		for i := range c.lanes {
 			q := make(chan *call[In, Out], c.MaxBatch*c.Workers)
@@ -76,10 +93,12 @@ func (c *Coalescer[In, Out]) start() {
 	})
 }
 
-// Do runs in as part of a batch and returns its own result. A call that was queued waits for
-// its batch's verdict even when ctx ends meanwhile: what the batch did is what it reports.
+// Do runs in as part of a batch and returns its own result. A caller whose ctx ends first gets
+// an error: ctx's own when its item had not been taken by a batch yet (it never runs), one
+// wrapping ErrOutcomeUnknown when its batch was already running.
 func (c *Coalescer[In, Out]) Do(ctx context.Context, in In) (Out, error) {
 	c.start()
+	var zero Out
 	cl := &call[In, Out]{ctx: ctx, in: in, done: make(chan struct{})}
 	c.mu.RLock()
 	if c.closed {
@@ -97,11 +116,22 @@ func (c *Coalescer[In, Out]) Do(ctx context.Context, in In) (Out, error) {
 	case <-ctx.Done():
 		c.queued.Add(-1)
 		c.mu.RUnlock()
-		var zero Out
 		return zero, ctx.Err()
 	}
-	<-cl.done
-	return cl.out, cl.err
+	select {
+	case <-cl.done:
+		return cl.out, cl.err
+	case <-ctx.Done():
+		if cl.state.CompareAndSwap(queued, abandoned) {
+			return zero, ctx.Err()
+		}
+		select {
+		case <-cl.done: // settled meanwhile
+			return cl.out, cl.err
+		default:
+			return zero, fmt.Errorf("%w: %w", ErrOutcomeUnknown, ctx.Err())
+		}
+	}
 }
 
 // Close ends batching once the queued calls are done, and waits for them; later calls run
@@ -133,6 +163,11 @@ func (c *Coalescer[In, Out]) loop(q chan *call[In, Out]) {
 		slots <- struct{}{} // wait for a free worker; calls pile up meanwhile
 		batch := c.gather(q, first)
 		c.queued.Add(-int64(len(batch)))
+		batch = takeLive(batch)
+		if len(batch) == 0 {
+			<-slots
+			continue
+		}
 		inFlight.Go(func() {
 			defer func() { <-slots }()
 			c.run(batch)
@@ -173,7 +208,21 @@ func (c *Coalescer[In, Out]) gather(q chan *call[In, Out], first *call[In, Out])
 	return batch
 }
 
+// takeLive marks a gathered batch's calls taken and drops those their callers abandoned.
+func takeLive[In, Out any](batch []*call[In, Out]) []*call[In, Out] {
+	live := batch[:0]
+	for _, cl := range batch {
+		if cl.state.CompareAndSwap(queued, taken) {
+			live = append(live, cl)
+		}
+	}
+	return live
+}
+
 func (c *Coalescer[In, Out]) alone(ctx context.Context, in In) (Out, error) {
+	c.start()
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
 	if c.Alone != nil {
 		return c.Alone(ctx, in)
 	}
@@ -208,8 +257,11 @@ func (c *Coalescer[In, Out]) run(batch []*call[In, Out]) {
 	for i, cl := range batch {
 		items[i] = cl.in
 	}
-	// The batch outlives any one caller's cancellation but keeps the first caller's values.
-	outs, err := c.Run(context.WithoutCancel(batch[0].ctx), items)
+	// The batch outlives any one caller's cancellation (bounded by Timeout) but keeps the first
+	// caller's values.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(batch[0].ctx), c.Timeout)
+	outs, err := c.Run(ctx, items)
+	cancel()
 	if err == nil && len(outs) != len(batch) {
 		err = errBatchShape
 	}

@@ -145,3 +145,48 @@ func TestCloseWaitsForQueuedCalls(t *testing.T) {
 	require.EqualValues(t, 5, done.Load(), "Close returns after every queued call ran")
 	wg.Wait()
 }
+
+func TestACallerThatGivesUpGetsAnErrorAndABatchIsBounded(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var ran sync.Map // items Run saw
+	c := &Coalescer[int, int]{Workers: 1, Timeout: 200 * time.Millisecond, Run: func(ctx context.Context, items []int) ([]int, error) {
+		for _, v := range items {
+			ran.Store(v, true)
+		}
+		select {
+		case <-release:
+			return items, nil
+		case <-ctx.Done(): // a stalled write ends at the batch's bound
+			return nil, ctx.Err()
+		}
+	}}
+
+	// Item 1 occupies the only worker; item 2 queues behind it.
+	running, cancelRunning := context.WithCancel(context.Background())
+	firstErr := make(chan error, 1)
+	go func() { _, err := c.Do(running, 1); firstErr <- err }()
+	require.Eventually(t, func() bool { _, ok := ran.Load(1); return ok }, 5*time.Second, time.Millisecond)
+	waiting, cancelWaiting := context.WithCancel(context.Background())
+	secondErr := make(chan error, 1)
+	go func() { _, err := c.Do(waiting, 2); secondErr <- err }()
+	require.Eventually(t, func() bool { return c.Queued() == 1 }, 5*time.Second, time.Millisecond)
+
+	// Giving up before a batch took it: ctx's error, and the item never runs.
+	cancelWaiting()
+	require.ErrorIs(t, <-secondErr, context.Canceled)
+	// Giving up while its batch runs: the outcome is unknown, and the caller is told so at once.
+	cancelRunning()
+	err := <-firstErr
+	require.ErrorIs(t, err, ErrOutcomeUnknown)
+	require.ErrorIs(t, err, context.Canceled)
+
+	// The stalled batch ends at its Timeout, and the next one runs without the abandoned item.
+	third := make(chan error, 1)
+	go func() { _, err := c.Do(context.Background(), 3); third <- err }()
+	require.Eventually(t, func() bool { _, ok := ran.Load(3); return ok }, 5*time.Second, time.Millisecond)
+	close(release)
+	require.NoError(t, <-third)
+	_, ran2 := ran.Load(2)
+	require.False(t, ran2, "an abandoned item is not run")
+}

@@ -19,7 +19,8 @@ import (
 // contacts.Identity locks are held until a transaction commits, so events are routed to committers by
 // contact key: the same person always lands on the same committer and concurrent batches do not
 // wait on each other. The rare event that still deadlocks (two keys on two committers), and every
-// event of a batch whose commit fails, is retried alone.
+// event of a batch whose commit fails, is retried alone; events carry their ids from the start,
+// so one whose batch did commit after all is recognised and not stored twice.
 type GroupCommit struct {
 	// MaxBatch is the most events one transaction takes. Defaults to 256.
 	MaxBatch int
@@ -42,6 +43,11 @@ func (s *Service) EnableGroupCommit(g *GroupCommit) {
 		Lanes: cmp.Or(g.Committers, 2), Workers: 1, Lane: committerOf,
 		Run: s.IngestBatch, // a panic (say, in a consumer) fails only its batch, rolled back
 		Alone: func(ctx context.Context, ev Event) (BatchItem, error) {
+			// A batch that failed at COMMIT may have committed: an event already stored under
+			// its id is not stored again.
+			if stored, err := store.EventStored(ctx, s.DB, ev.ID); err != nil || stored {
+				return BatchItem{Result: Result{Stored: stored, EventID: ev.ID, Exits: []ExitResult{}}, Err: err}, nil
+			}
 			res, err := s.ingestAlone(ctx, ev)
 			return BatchItem{Result: res, Err: err}, nil
 		},

@@ -2,8 +2,10 @@ package ingest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hogsend/hogsend/internal/ingest"
+	"github.com/hogsend/hogsend/internal/store"
 )
 
 func TestGroupCommitCoalescesAndIsolates(t *testing.T) {
@@ -97,4 +100,61 @@ func TestGroupCommitSurvivesAPanickingConsumer(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, r.Stored)
 	require.EqualValues(t, 0, b.one(t, `SELECT count(*) FROM user_events WHERE event = 'boom'`))
+}
+
+// lostCommitDB commits its next transaction and then reports the commit failed, as when the
+// connection drops before COMMIT's answer arrives.
+type lostCommitDB struct {
+	store.DBTX
+	lies atomic.Int32
+}
+
+func (d *lostCommitDB) Begin(ctx context.Context) (pgx.Tx, error) {
+	tx, err := d.DBTX.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return lostCommitTx{Tx: tx, db: d}, nil
+}
+
+type lostCommitTx struct {
+	pgx.Tx
+	db *lostCommitDB
+}
+
+func (t lostCommitTx) Commit(ctx context.Context) error {
+	err := t.Tx.Commit(ctx)
+	if err == nil && t.db.lies.Add(-1) >= 0 {
+		return errors.New("unexpected EOF: commit outcome unknown")
+	}
+	return err
+}
+
+func TestABatchWhoseCommitWasLostIsNotStoredTwice(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	db := &lostCommitDB{DBTX: b.pool}
+	db.lies.Store(1)
+	svc := &ingest.Service{DB: db}
+	svc.EnableGroupCommit(&ingest.GroupCommit{MaxWait: 200 * time.Millisecond, Committers: 1})
+	t.Cleanup(svc.Close)
+
+	const n = 10
+	errs := make([]error, n)
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			res, err := svc.Ingest(context.Background(), ingest.Event{Name: "keyless", UserID: fmt.Sprintf("u-%d", i)})
+			ids[i], errs[i] = res.EventID, err
+		})
+	}
+	wg.Wait()
+	// Every call succeeds: the lost commit hit a shared batch, whose events were retried alone.
+	for i := range n {
+		require.NoError(t, errs[i])
+		require.NotEmpty(t, ids[i])
+	}
+	require.EqualValues(t, n, b.one(t, `SELECT count(*) FROM user_events WHERE event = 'keyless'`), "each event stored once")
+	require.EqualValues(t, n, b.one(t, `SELECT count(*) FROM user_events WHERE id = ANY($1::uuid[])`, ids))
 }

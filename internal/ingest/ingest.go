@@ -6,6 +6,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hogsend/hogsend/internal/contacts"
@@ -38,6 +40,9 @@ type Event struct {
 	IdempotencyKey string
 	// OccurredAt backdates the event; nil = now.
 	OccurredAt *time.Time
+	// ID is the stored event's id; "" = a new one. The group committer sets it before the event
+	// is queued, so retrying a batch whose commit outcome is unknown cannot store it twice.
+	ID string
 }
 
 // ExitResult is one journey run an event ended (or matched without ending).
@@ -123,6 +128,7 @@ var errDuplicate = errors.New("duplicate idempotency key")
 // committer when one is enabled, else in a transaction of its own.
 func (s *Service) Ingest(ctx context.Context, ev Event) (Result, error) {
 	if s.group != nil {
+		ev.ID = cmp.Or(ev.ID, uuid.NewString())
 		it, err := s.group.c.Do(ctx, ev)
 		if err == nil {
 			err = it.Err
@@ -190,7 +196,7 @@ func (s *Service) IngestTx(ctx context.Context, tx pgx.Tx, ev Event) (Result, er
 		if props == nil {
 			props = map[string]any{}
 		}
-		id, at, inserted, err := store.InsertEvent(ctx, sp, store.NewEvent{UserKey: r.Contact.Key(), Name: ev.Name,
+		id, at, inserted, err := store.InsertEvent(ctx, sp, store.NewEvent{ID: ev.ID, UserKey: r.Contact.Key(), Name: ev.Name,
 			Properties: props, IdempotencyKey: key, OccurredAt: ev.OccurredAt})
 		if err != nil {
 			return fmt.Errorf("store event: %w", err)

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -169,7 +170,7 @@ func (m *many) recheck(ctx context.Context, cands []candidate, found contactsByK
 			m.fail(c.i, &ValidationError{Msg: fmt.Sprintf("eventProperties: %v", err)})
 			continue
 		}
-		fast = append(fast, &fastEvent{candidate: c, ref: ref, row: store.BulkEvent{ID: uuid.NewString(), UserKey: ref.Key,
+		fast = append(fast, &fastEvent{candidate: c, ref: ref, row: store.BulkEvent{ID: cmp.Or(c.ev.ID, uuid.NewString()), UserKey: ref.Key,
 			Name: c.ev.Name, Properties: body, IdempotencyKey: ptr.NonZero(c.ev.IdempotencyKey), OccurredAt: c.ev.OccurredAt}})
 	}
 	return fast, nil

@@ -300,7 +300,9 @@ func (m *Mailer) deliver(ctx context.Context, s *send) (Result, error) {
 	} else {
 		row.Status, row.IdempotencyKey = "queued", s.IdempotencyKey
 		var inserted bool
-		inserted, err = m.inserts.Do(ctx, store.NewSend{Row: row, Links: links})
+		// The verdict is waited for (the batch is bounded): a row written for a caller that gave
+		// up would hold its key as a send in flight, never sent.
+		inserted, err = m.inserts.Do(context.WithoutCancel(ctx), store.NewSend{Row: row, Links: links})
 		if err == nil && !inserted { // a concurrent send took the key first
 			_, res, _, err := m.replay(ctx, s.IdempotencyKey)
 			return res, err

@@ -15,8 +15,19 @@ func EventKeyExists(ctx context.Context, db DBTX, key string) (bool, error) {
 	return exists, err
 }
 
+// EventStored reports whether an event with this id exists ("" never does).
+func EventStored(ctx context.Context, db DBTX, id string) (bool, error) {
+	if id == "" {
+		return false, nil
+	}
+	var ok bool
+	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM user_events WHERE id = $1::uuid)`, id).Scan(&ok)
+	return ok, err
+}
+
 // NewEvent is a user_events row to insert.
 type NewEvent struct {
+	ID             string // "" = a new one
 	UserKey        string
 	Name           string
 	Properties     map[string]any // nil = {}
@@ -30,10 +41,10 @@ func InsertEvent(ctx context.Context, db DBTX, e NewEvent) (id string, occurredA
 	if props == nil {
 		props = map[string]any{}
 	}
-	err = db.QueryRow(ctx, `INSERT INTO user_events (user_id, event, properties, idempotency_key, occurred_at)
-		VALUES ($1, $2, $3, $4, coalesce($5, clock_timestamp()))
+	err = db.QueryRow(ctx, `INSERT INTO user_events (id, user_id, event, properties, idempotency_key, occurred_at)
+		VALUES (coalesce(nullif($6, '')::uuid, gen_random_uuid()), $1, $2, $3, $4, coalesce($5, clock_timestamp()))
 		ON CONFLICT (idempotency_key) DO NOTHING RETURNING id::text, occurred_at`,
-		e.UserKey, e.Name, props, e.IdempotencyKey, e.OccurredAt).Scan(&id, &occurredAt)
+		e.UserKey, e.Name, props, e.IdempotencyKey, e.OccurredAt, e.ID).Scan(&id, &occurredAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", time.Time{}, false, nil
 	}
