@@ -48,6 +48,7 @@ type Config struct {
 	TokenSecret    string // signs unsubscribe and preference tokens: HOGSEND_TOKEN_SECRET, else BETTER_AUTH_SECRET
 	AuthURL        string
 	TrustedOrigins []string // extra origins; see TrustedOriginSet
+	TrustedProxies []string // nil = loopback and private networks
 
 	Email    EmailConfig
 	Temporal TemporalConfig
@@ -88,8 +89,10 @@ type TemporalConfig struct {
 
 // RateLimitConfig sets the in-process rate limits.
 type RateLimitConfig struct {
-	EmailsMax int
-	Disabled  bool
+	EmailsMax       int
+	PublicMax       int
+	AuthFailuresMax int
+	Disabled        bool
 }
 
 // Filter is a parsed ENABLED_* allow-list; the zero value allows everything.
@@ -256,8 +259,31 @@ var configVars = []configVar{
 		func(c *Config, v string) error { c.EnabledLists = ParseFilter(v); return nil }},
 	{"EMAIL_RATE_LIMIT_PER_MIN", "30", "POST /v1/emails per minute per key (RATE_LIMIT_EMAILS_MAX is read when this is unset).", nil,
 		func(c *Config, v string) error { return intIn(&c.RateLimit.EmailsMax, v, 1, 1_000_000) }},
+	{"PUBLIC_RATE_LIMIT_PER_MIN", "600", "Requests per minute per client IP to each public route (tracking, unsubscribe, preferences, provider webhooks).", nil,
+		func(c *Config, v string) error { return intIn(&c.RateLimit.PublicMax, v, 1, 1_000_000) }},
+	{"AUTH_FAILURE_LIMIT_PER_MIN", "60", "Failed authentications per minute per client IP before that IP is refused (429) for the rest of the minute.", nil,
+		func(c *Config, v string) error { return intIn(&c.RateLimit.AuthFailuresMax, v, 1, 1_000_000) }},
 	{"RATE_LIMIT_DISABLED", "false", "true disables every rate limiter (NODE_ENV=test does too).", nil,
 		func(c *Config, v string) error { return boolean(&c.RateLimit.Disabled, v) }},
+	{"TRUSTED_PROXIES", "loopback and private networks", "Comma-separated IPs or CIDRs whose X-Forwarded-For names the client (per-IP limits, click records); `none` trusts no header.", nil,
+		func(c *Config, v string) error {
+			if v == "loopback and private networks" {
+				return nil
+			}
+			c.TrustedProxies = []string{}
+			if v == "none" {
+				return nil
+			}
+			for _, p := range csv(v) {
+				if net.ParseIP(p) == nil {
+					if _, _, err := net.ParseCIDR(p); err != nil {
+						return fmt.Errorf("%q is neither an IP nor a CIDR", p)
+					}
+				}
+				c.TrustedProxies = append(c.TrustedProxies, p)
+			}
+			return nil
+		}},
 }
 
 // ignoredPrefixes are variables of the reference's Hatchet/Redis stack: warned about, not read.

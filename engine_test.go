@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
+	"github.com/hogsend/hogsend/api"
 	"github.com/hogsend/hogsend/internal/pglocal"
 	"github.com/hogsend/hogsend/schema/schematest"
 	"github.com/hogsend/hogsend/worker/workertest"
@@ -396,4 +397,15 @@ func sep(dsn string) string {
 		return "&"
 	}
 	return "?"
+}
+
+func TestTheHTTPServerBoundsEveryPhase(t *testing.T) {
+	t.Parallel()
+	srv := newHTTPServer(http.NotFoundHandler(), slog.Default())
+	for name, d := range map[string]time.Duration{"ReadHeaderTimeout": srv.ReadHeaderTimeout, "ReadTimeout": srv.ReadTimeout,
+		"WriteTimeout": srv.WriteTimeout, "IdleTimeout": srv.IdleTimeout} {
+		require.Positive(t, d, name)
+	}
+	// WriteTimeout runs from the end of the header: it must cover the body, the handler and the answer.
+	require.Greater(t, srv.WriteTimeout, srv.ReadTimeout+api.RequestTimeout-time.Second)
 }

@@ -351,14 +351,17 @@ func (e *Engine) API() http.Handler { return e.apiServer() }
 
 func (e *Engine) apiServer() *api.Server {
 	return api.New(api.Config{
-		DB:             e.pool,
-		Temporal:       e.temporal,
-		Keys:           e.keys,
-		Ingest:         e.ingest,
-		Imports:        e.imports,
-		Journeys:       &journeys.Admin{Ingest: e.ingest, Registry: e.journeys, Temporal: e.temporal},
-		Mailer:         e.mail,
-		Email:          api.EmailConfig{WebhookSecret: e.cfg.Email.ResendWebhookSecret, UnsubscribeConfirm: e.cfg.Email.UnsubscribeConfirm, RateLimit: e.cfg.RateLimit.EmailsMax, RateLimitDisabled: e.cfg.RateLimit.Disabled || e.cfg.Env == "test"},
+		DB:       e.pool,
+		Temporal: e.temporal,
+		Keys:     e.keys,
+		Ingest:   e.ingest,
+		Imports:  e.imports,
+		Journeys: &journeys.Admin{Ingest: e.ingest, Registry: e.journeys, Temporal: e.temporal},
+		Mailer:   e.mail,
+		Email:    api.EmailConfig{WebhookSecret: e.cfg.Email.ResendWebhookSecret, UnsubscribeConfirm: e.cfg.Email.UnsubscribeConfirm},
+		Limits: api.Limits{Emails: e.cfg.RateLimit.EmailsMax, Public: e.cfg.RateLimit.PublicMax, AuthFailures: e.cfg.RateLimit.AuthFailuresMax,
+			Disabled: e.cfg.RateLimit.Disabled || e.cfg.Env == "test"},
+		TrustedProxies: e.cfg.TrustedProxies,
 		Logger:         e.log,
 		Tracks:         e.tracks(),
 		TrustedOrigins: e.cfg.TrustedOriginSet(),
@@ -396,12 +399,7 @@ func (e *Engine) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	e.startDispatcher()
 	handler := e.apiServer()
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 60 * time.Second,
-		IdleTimeout:       72 * time.Second,
-		ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(handler, e.log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	e.log.Info("Hogsend API ready", "engineVersion", EngineVersion(), "apiVersion", api.APIVersion,
@@ -419,6 +417,20 @@ func (e *Engine) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	e.log.Info("Server closed")
 	return nil
+}
+
+// newHTTPServer bounds every phase of a connection: a slow header or body, a slow reader of the
+// response and an idle keep-alive each end it.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,                    // header and body
+		WriteTimeout:      60*time.Second + api.RequestTimeout, // from the header's end: body, handler, response
+		IdleTimeout:       72 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // NewWorker builds the Temporal worker of this engine.

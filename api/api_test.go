@@ -58,11 +58,19 @@ func fuzzBundle(f *testing.F) *testBundle {
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
+	return setupWith(t, func(*api.Config) {})
+}
+
+// setupWith is setup with changes to the API's configuration; its limits are off unless the
+// change turns them on.
+func setupWith(t *testing.T, change func(*api.Config)) *testBundle {
+	t.Helper()
 	pool, _ := schematest.TestDB(t)
 	b := &testBundle{pool: pool, temporal: &fakeTemporal{}, logs: &bytes.Buffer{}}
 	b.keys = &apikeys.Service{DB: pool, LegacyKey: legacyKey}
 	b.ingest = &ingest.Service{DB: pool}
-	b.srv = api.New(api.Config{
+	cfg := api.Config{
+		Limits:         api.Limits{Disabled: true},
 		DB:             pool,
 		Ingest:         b.ingest,
 		Imports:        &imports.Service{DB: pool},
@@ -73,7 +81,9 @@ func setup(t *testing.T) *testBundle {
 		Tracks:         []schema.Track{schema.Engine(), schema.Client(nil)},
 		TrustedOrigins: []string{"https://studio.example.com"},
 		Version:        "test",
-	})
+	}
+	change(&cfg)
+	b.srv = api.New(cfg)
 	return b
 }
 

@@ -31,8 +31,23 @@ func (s *Server) requireScope(scope apikeys.Scope) gin.HandlerFunc {
 	})
 }
 
-// authenticate reads `Authorization: Bearer <token>` (case-sensitive scheme, one space).
+// authenticate reads `Authorization: Bearer <token>` (case-sensitive scheme, one space). A
+// client IP that failed too often is refused before its token is looked at.
 func (s *Server) authenticate(c *gin.Context) (apikeys.Identity, error) {
+	if s.authFailures != nil {
+		if spent, retry := s.authFailures.spent(c.ClientIP()); spent {
+			return apikeys.Identity{}, tooMany(c, retry)
+		}
+	}
+	id, err := s.lookUpKey(c)
+	var h *HTTPError
+	if s.authFailures != nil && errors.As(err, &h) && h.Status == http.StatusUnauthorized {
+		s.authFailures.take(c.ClientIP())
+	}
+	return id, err
+}
+
+func (s *Server) lookUpKey(c *gin.Context) (apikeys.Identity, error) {
 	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	if !ok || token == "" {
 		return apikeys.Identity{}, errUnauthorized

@@ -22,9 +22,6 @@ type EmailConfig struct {
 	WebhookSecret string
 	// UnsubscribeConfirm makes a GET of an unsubscribe link ask for a confirming POST.
 	UnsubscribeConfirm bool
-	// RateLimit is POST /v1/emails per minute per key; RateLimitDisabled turns limiting off.
-	RateLimit         int
-	RateLimitDisabled bool
 }
 
 type emailHandlers struct {

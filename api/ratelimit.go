@@ -1,68 +1,113 @@
 package api
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	xrate "golang.org/x/time/rate"
 )
 
-// slidingWindow is an in-process sliding-window limiter per API key: every request counts,
-// rejected ones included. Replicas each keep their own budget.
-type slidingWindow struct {
+// limiter is an in-process limiter per key (an API key, a client IP): a token bucket of limit
+// requests refilled evenly over window (golang.org/x/time/rate). Replicas each keep their own
+// budget; idle keys are forgotten, so the map stays bounded.
+type limiter struct {
 	limit  int
 	window time.Duration
 	now    func() time.Time
 
 	mu   sync.Mutex
-	hits map[string][]time.Time
+	keys map[string]*bucket
 }
 
-func newSlidingWindow(limit int, window time.Duration) *slidingWindow {
-	return &slidingWindow{limit: limit, window: window, now: time.Now, hits: map[string][]time.Time{}}
+type bucket struct {
+	*xrate.Limiter
+	seen time.Time
 }
 
-// take records a request of key and returns how many came before it within the window.
-func (l *slidingWindow) take(key string) int {
+// maxKeys is how many keys a limiter tracks before it forgets the idle ones.
+const maxKeys = 10_000
+
+func newLimiter(limit int, window time.Duration) *limiter {
+	return &limiter{limit: limit, window: window, now: time.Now, keys: map[string]*bucket{}}
+}
+
+func (l *limiter) bucket(key string, now time.Time) *bucket {
+	b := l.keys[key]
+	if b == nil {
+		if len(l.keys) >= maxKeys {
+			for k, old := range l.keys {
+				if now.Sub(old.seen) >= l.window { // refilled anyway: nothing is lost
+					delete(l.keys, k)
+				}
+			}
+		}
+		b = &bucket{Limiter: xrate.NewLimiter(xrate.Every(l.window/time.Duration(l.limit)), l.limit)}
+		l.keys[key] = b
+	}
+	b.seen = now
+	return b
+}
+
+// take spends one request of key's budget. ok is false when it is spent; retry is then how long
+// until the next request may pass.
+func (l *limiter) take(key string) (ok bool, remaining int, retry time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	kept := l.hits[key][:0]
-	for _, t := range l.hits[key] {
-		if now.Sub(t) < l.window {
-			kept = append(kept, t)
-		}
+	b := l.bucket(key, now)
+	r := b.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, 0, d
 	}
-	prior := len(kept)
-	l.hits[key] = append(kept, now)
-	if len(l.hits) > 10_000 { // forget idle keys so the map cannot grow without bound
-		for k, ts := range l.hits {
-			if len(ts) == 0 || now.Sub(ts[len(ts)-1]) >= l.window {
-				delete(l.hits, k)
-			}
-		}
-	}
-	return prior
+	return true, int(math.Max(0, math.Floor(b.TokensAt(now)))), 0
 }
 
-// rateLimit answers 429 once a key spent its budget; it runs after authentication.
-func (s *Server) rateLimit(l *slidingWindow) gin.HandlerFunc {
+// spent reports whether key has no request left, without spending one.
+func (l *limiter) spent(key string) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	b := l.keys[key]
+	if b == nil || b.TokensAt(now) >= 1 {
+		return false, 0
+	}
+	return true, time.Duration((1 - b.TokensAt(now)) * float64(l.window) / float64(l.limit))
+}
+
+// tooMany is the 429 of a spent budget.
+func tooMany(c *gin.Context, retry time.Duration) error {
+	c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(retry.Seconds())))))
+	c.Abort()
+	return &HTTPError{Status: http.StatusTooManyRequests, Message: "Rate limit exceeded"}
+}
+
+// rateLimit answers 429 once a caller spent its budget. The email limit runs after
+// authentication, keyed by API key; the public routes' by client IP.
+func (s *Server) rateLimit(l *limiter, keyOf func(c *gin.Context) string) gin.HandlerFunc {
 	return s.wrap(func(c *gin.Context) error {
-		key := identity(c).KeyID
-		if key == "" {
-			key = "legacy"
-		}
-		prior := l.take(key)
+		ok, remaining, retry := l.take(keyOf(c))
 		c.Header("X-RateLimit-Limit", strconv.Itoa(l.limit))
-		c.Header("X-RateLimit-Remaining", strconv.Itoa(max(0, l.limit-prior-1)))
-		if prior >= l.limit {
-			c.Header("Retry-After", strconv.Itoa(int(l.window/time.Second)))
-			c.Abort()
-			return &HTTPError{Status: http.StatusTooManyRequests, Message: "Rate limit exceeded"}
+		c.Header("X-RateLimit-Remaining", strconv.Itoa(remaining))
+		if !ok {
+			return tooMany(c, retry)
 		}
 		c.Next()
 		return nil
 	})
 }
+
+// byAPIKey keys a limit by the authenticated key.
+func byAPIKey(c *gin.Context) string {
+	if key := identity(c).KeyID; key != "" {
+		return key
+	}
+	return "legacy"
+}
+
+// byClientIP keys a limit by the client address (X-Forwarded-For only from trusted proxies).
+func byClientIP(c *gin.Context) string { return c.ClientIP() }

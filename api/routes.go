@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -111,11 +112,14 @@ func (s *Server) Routes() []Route {
 func (s *Server) mount(e *gin.Engine) {
 	for _, r := range s.Routes() {
 		chain := []gin.HandlerFunc{}
-		if r.Scope != Public {
+		switch {
+		case r.Scope != Public:
 			chain = append(chain, s.requireScope(r.Scope))
+		case s.publicLimit != nil && !strings.HasPrefix(r.Path, "/v1/health"): // probes are not limited
+			chain = append(chain, s.rateLimit(s.publicLimit, byClientIP))
 		}
 		if r.Method == http.MethodPost && r.Path == "/v1/emails" && s.emailLimit != nil {
-			chain = append(chain, s.rateLimit(s.emailLimit))
+			chain = append(chain, s.rateLimit(s.emailLimit, byAPIKey))
 		}
 		chain = append(chain, s.wrap(r.handler))
 		e.Handle(r.Method, r.Path, chain...)

@@ -50,19 +50,35 @@ type Config struct {
 	Tracks []schema.Track
 	// TrustedOrigins get credentialed CORS.
 	TrustedOrigins []string
+	// TrustedProxies are the addresses or CIDRs whose X-Forwarded-For names the client (for
+	// per-IP limits and click records); nil = loopback and private networks.
+	TrustedProxies []string
+	Limits         Limits
 	// Version is the engine build version; Started is the process start (for uptime).
 	Version string
 	Started time.Time
 	Options Options
 }
 
+// Limits are the in-process rate limits, per minute; zero fields take the defaults.
+type Limits struct {
+	Emails       int // POST /v1/emails per API key; default 30
+	Public       int // each public route (tracking, unsubscribe, preferences, provider webhooks) per client IP; default 600
+	AuthFailures int // failed authentications per client IP, after which even a valid key waits; default 60
+	Disabled     bool
+}
+
+// PrivateNetworks are the default trusted proxies: loopback and private address ranges.
+var PrivateNetworks = []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}
+
 // Server is the HTTP API.
 type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	engine *gin.Engine
-	// emailLimit limits POST /v1/emails per key (nil = unlimited).
-	emailLimit *slidingWindow
+	// Rate limits (nil = unlimited): POST /v1/emails per key, public routes and failed
+	// authentications per client IP.
+	emailLimit, publicLimit, authFailures *limiter
 }
 
 // New builds the gin engine with every route mounted.
@@ -77,11 +93,21 @@ func New(cfg Config) *Server {
 		cfg.Mailer = mailer.New(mailer.Config{DB: cfg.DB, Logger: cfg.Logger})
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
-	if !cfg.Email.RateLimitDisabled {
-		s.emailLimit = newSlidingWindow(cmp.Or(cfg.Email.RateLimit, 30), time.Minute)
+	if l := cfg.Limits; !l.Disabled {
+		s.emailLimit = newLimiter(cmp.Or(l.Emails, 30), time.Minute)
+		s.publicLimit = newLimiter(cmp.Or(l.Public, 600), time.Minute)
+		s.authFailures = newLimiter(cmp.Or(l.AuthFailures, 60), time.Minute)
 	}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
+	proxies := cfg.TrustedProxies
+	if proxies == nil {
+		proxies = PrivateNetworks
+	}
+	if err := e.SetTrustedProxies(proxies); err != nil {
+		s.log.Error("invalid trusted proxies; trusting none", "error", err)
+		_ = e.SetTrustedProxies(nil)
+	}
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
 	e.HandleMethodNotAllowed = false

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -43,7 +42,7 @@ func (h *trackingHandlers) click(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	click, err := h.m.RecordClick(c.Request.Context(), id, clientIP(c.Request), optionalHeader(c.Request, "User-Agent"))
+	click, err := h.m.RecordClick(c.Request.Context(), id, clientIP(c), optionalHeader(c.Request, "User-Agent"))
 	if errors.Is(err, store.ErrNotFound) {
 		c.Redirect(http.StatusFound, h.publicURL)
 		return nil
@@ -55,15 +54,12 @@ func (h *trackingHandlers) click(c *gin.Context) error {
 	return nil
 }
 
-// clientIP is the first X-Forwarded-For entry, else X-Real-IP, else nothing.
-func clientIP(r *http.Request) *string {
-	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-		first, _, _ := strings.Cut(xff, ",")
-		if first = strings.TrimSpace(first); first != "" {
-			return &first
-		}
+// clientIP is the client's address: X-Forwarded-For's only from a trusted proxy.
+func clientIP(c *gin.Context) *string {
+	if ip := c.ClientIP(); ip != "" {
+		return &ip
 	}
-	return optionalHeader(r, "X-Real-IP")
+	return nil
 }
 
 func optionalHeader(r *http.Request, name string) *string {

@@ -94,6 +94,11 @@ var (
 // key on the instance that revoked it; other instances converge within this TTL.
 const CacheTTL = 60 * time.Second
 
+// UnknownTTL is how long a token that matched no key is refused without a database read: a
+// flood of bogus tokens costs one query per token and interval. Tokens are random, so a key
+// created meanwhile is never one of them.
+const UnknownTTL = 10 * time.Second
+
 type cached struct {
 	id        Identity
 	expiresAt *time.Time
@@ -108,8 +113,9 @@ type Service struct {
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
 
-	mu    sync.Mutex
-	cache map[string]cached
+	mu      sync.Mutex
+	cache   map[string]cached
+	unknown map[string]time.Time // token hash → refused without a lookup until
 }
 
 func (s *Service) now() time.Time {
@@ -131,7 +137,11 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Identity, err
 	now := s.now()
 	s.mu.Lock()
 	c, ok := s.cache[hash]
+	refusedUntil := s.unknown[hash]
 	s.mu.Unlock()
+	if now.Before(refusedUntil) {
+		return Identity{}, ErrUnauthorized
+	}
 	if ok && now.Before(c.until) {
 		if c.expiresAt != nil && c.expiresAt.Before(now) {
 			return Identity{}, ErrExpired
@@ -140,6 +150,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Identity, err
 	}
 	k, err := store.ActiveAPIKeyByHash(ctx, s.DB, hash)
 	if errors.Is(err, store.ErrNotFound) {
+		s.refuse(hash, now.Add(UnknownTTL))
 		return Identity{}, ErrUnauthorized
 	}
 	if err != nil {
@@ -169,6 +180,15 @@ func (s *Service) remember(hash string, c cached) {
 		s.cache = map[string]cached{}
 	}
 	s.cache[hash] = c
+}
+
+func (s *Service) refuse(hash string, until time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.unknown == nil || len(s.unknown) >= maxCached {
+		s.unknown = map[string]time.Time{}
+	}
+	s.unknown[hash] = until
 }
 
 func (s *Service) forget(hash string) {

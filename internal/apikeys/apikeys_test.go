@@ -6,11 +6,15 @@ import (
 	"encoding/hex"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hogsend/hogsend/internal/apikeys"
+	"github.com/hogsend/hogsend/internal/store"
 	"github.com/hogsend/hogsend/schema/schematest"
 )
 
@@ -72,4 +76,38 @@ func TestCreateDedupesScopesAndDefaultsToRead(t *testing.T) {
 	k, err = s.Create(context.Background(), apikeys.NewKey{Name: "b", Scopes: []apikeys.Scope{apikeys.Ingest, apikeys.Ingest, apikeys.Read}})
 	require.NoError(t, err)
 	require.Equal(t, []string{"ingest", "read"}, k.Scopes)
+}
+
+// countingDB counts the rows it is asked for.
+type countingDB struct {
+	store.DBTX
+	queries atomic.Int32
+}
+
+func (d *countingDB) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	d.queries.Add(1)
+	return d.DBTX.QueryRow(ctx, sql, args...)
+}
+
+func TestABogusTokenCostsOneLookupPerInterval(t *testing.T) {
+	t.Parallel()
+	pool, _ := schematest.TestDB(t)
+	db := &countingDB{DBTX: pool}
+	now := time.Now()
+	s := &apikeys.Service{DB: db, Now: func() time.Time { return now }}
+	for range 50 {
+		_, err := s.Authenticate(context.Background(), "hsk_bogus")
+		require.ErrorIs(t, err, apikeys.ErrUnauthorized)
+	}
+	require.EqualValues(t, 1, db.queries.Load())
+	now = now.Add(apikeys.UnknownTTL)
+	_, err := s.Authenticate(context.Background(), "hsk_bogus")
+	require.ErrorIs(t, err, apikeys.ErrUnauthorized)
+	require.EqualValues(t, 2, db.queries.Load(), "the refusal is brief")
+
+	// A real key is unaffected.
+	k, err := s.Create(context.Background(), apikeys.NewKey{Name: "real"})
+	require.NoError(t, err)
+	_, err = s.Authenticate(context.Background(), k.Token)
+	require.NoError(t, err)
 }
