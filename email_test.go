@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -504,6 +505,16 @@ func TestEmailPreferenceCenterAndListPolarity(t *testing.T) {
 	require.NotNil(t, manage, page)
 	code, _, _, center := m.call(t, http.MethodGet, m.local(htmlUnescape(manage[1])), "", nil, nil)
 	require.Equal(t, http.StatusOK, code)
+	// Tokens are bound to their endpoint: a preference-center token does not unsubscribe, and an
+	// unsubscribe token does not open the preference center.
+	manageToken := strings.SplitN(htmlUnescape(manage[1]), "token=", 2)[1]
+	code, _, _, wrong := m.call(t, http.MethodPost, "/v1/email/unsubscribe?token="+manageToken, "", nil, nil)
+	require.Equal(t, http.StatusBadRequest, code)
+	require.Contains(t, wrong, "This link is not meant for this page")
+	require.Equal(t, false, m.prefs(t, "pc@example.com")["unsubscribedAll"])
+	unsubToken := strings.SplitN(unsub, "token=", 2)[1]
+	code, _, _, _ = m.call(t, http.MethodGet, "/v1/email/preferences?token="+unsubToken, "", nil, nil)
+	require.Equal(t, http.StatusBadRequest, code)
 	row := func(label string) string {
 		i := strings.Index(center, ">"+label+"<")
 		require.GreaterOrEqual(t, i, 0, "no row %q in %s", label, center)
@@ -570,7 +581,9 @@ func TestEmailFrequencyCapAndRateLimit(t *testing.T) {
 	code, out, res, _ := m.call(t, http.MethodPost, "/v1/emails", m.ing, map[string]any{"to": "x@example.com", "template": "welcome"}, nil)
 	require.Equal(t, http.StatusTooManyRequests, code)
 	require.Equal(t, "Rate limit exceeded", out["error"])
-	require.Equal(t, "60", res.Header.Get("Retry-After"))
+	retry, err := strconv.Atoi(res.Header.Get("Retry-After"))
+	require.NoError(t, err)
+	require.True(t, retry >= 1 && retry <= 60, "Retry-After %d: until the budget has room again", retry)
 	require.Equal(t, "0", res.Header.Get("X-RateLimit-Remaining"))
 	code, _, _, _ = m.call(t, http.MethodPost, "/v1/emails", m.adm, map[string]any{"to": "x@example.com", "template": "welcome"}, nil)
 	require.Equal(t, http.StatusAccepted, code)

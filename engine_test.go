@@ -170,10 +170,10 @@ func TestEngineEndToEnd(t *testing.T) {
 	stopWorker := runWorker(t, e)
 
 	waitUntil(t, "worker up in health", func() bool {
-		_, body := getJSON(t, base+"/v1/health", "")
+		_, body := getJSON(t, base+"/v1/health", testAdminKey)
 		return component(body, "worker") == "up"
 	})
-	code, body := getJSON(t, base+"/v1/health", "")
+	code, body := getJSON(t, base+"/v1/health", testAdminKey)
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, "healthy", body["status"])
 	require.Equal(t, "up", component(body, "database"))
@@ -191,7 +191,7 @@ func TestEngineEndToEnd(t *testing.T) {
 
 	// A gracefully stopped worker is down at once (its heartbeat row goes first).
 	stopWorker()
-	_, body = getJSON(t, base+"/v1/health", "")
+	_, body = getJSON(t, base+"/v1/health", testAdminKey)
 	require.Equal(t, "down", component(body, "worker"))
 	require.Equal(t, "healthy", body["status"], "a missing worker never changes the overall status")
 }
@@ -202,7 +202,7 @@ func TestAPIServesWhileTemporalIsDown(t *testing.T) {
 	e, _ := testEngine(t, testEnv(t, dsn, false))
 	base := serve(t, e)
 
-	code, body := getJSON(t, base+"/v1/health", "")
+	code, body := getJSON(t, base+"/v1/health", testAdminKey)
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, "degraded", body["status"])
 	require.Equal(t, "down", component(body, "temporal"))
@@ -245,7 +245,7 @@ func TestServeRefusesABehindSchema(t *testing.T) {
 	env["SKIP_SCHEMA_CHECK"] = "true"
 	e, _ = testEngine(t, env)
 	base := serve(t, e)
-	_, body := getJSON(t, base+"/v1/health", "")
+	_, body := getJSON(t, base+"/v1/health", testAdminKey)
 	require.Equal(t, "migration_pending", body["status"])
 }
 

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -290,8 +289,8 @@ func (h *adminContactHandlers) export(c *gin.Context) error {
 			if err != nil {
 				return err
 			}
-			_, err = w.WriteString("\n" + ptr.Deref(ct.ExternalID) + "," + ptr.Deref(ct.Email) + "," +
-				strings.ReplaceAll(string(props), ",", ";") + "," + journey.Timestamp(ct.FirstSeenAt) + "," + journey.Timestamp(ct.LastSeenAt))
+			_, err = w.WriteString("\n" + csvRecord(ptr.Deref(ct.ExternalID), ptr.Deref(ct.Email), string(props),
+				journey.Timestamp(ct.FirstSeenAt), journey.Timestamp(ct.LastSeenAt)))
 			return err
 		}
 	} else {

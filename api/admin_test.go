@@ -168,8 +168,8 @@ func TestExport(t *testing.T) {
 	lines := strings.Split(res.Body.String(), "\n")
 	require.Len(t, lines, 3, "no trailing newline")
 	require.Equal(t, "externalId,email,properties,firstSeenAt,lastSeenAt", lines[0])
-	require.True(t, strings.HasPrefix(lines[1], ",e2@x.com,{},"), "newest first: %s", lines[1])
-	require.True(t, strings.HasPrefix(lines[2], `e1,e1@x.com,{"a":1;"b":"x"},`), lines[2])
+	require.True(t, strings.HasPrefix(lines[1], `"","e2@x.com","{}",`), "newest first: %s", lines[1])
+	require.True(t, strings.HasPrefix(lines[2], `"e1","e1@x.com","{""a"":1,""b"":""x""}",`), lines[2])
 
 	res = b.do(t, http.MethodGet, "/v1/admin/contacts/export", legacyKey, nil)
 	contacts := res.json()["contacts"].([]any)
@@ -177,6 +177,13 @@ func TestExport(t *testing.T) {
 	require.NotContains(t, contacts[0], "updatedAt")
 	require.Equal(t, http.StatusBadRequest, b.do(t, http.MethodGet, "/v1/admin/contacts/export?limit=100001", legacyKey, nil).Code)
 	require.Len(t, b.do(t, http.MethodGet, "/v1/admin/contacts/export?limit=1", legacyKey, nil).json()["contacts"], 1)
+
+	// A cell a spreadsheet would run is neutralised, and a quote or newline stays inside its cell.
+	b.do(t, http.MethodPost, "/v1/admin/contacts", legacyKey, map[string]any{"externalId": "=HYPERLINK(\"http://evil\")", "email": "f@x.com"})
+	b.do(t, http.MethodPost, "/v1/admin/contacts", legacyKey, map[string]any{"externalId": "@SUM(1)\nnext", "email": "g@x.com"})
+	body := b.do(t, http.MethodGet, "/v1/admin/contacts/export?format=csv&limit=2", legacyKey, nil).Body.String()
+	require.Contains(t, body, "\n\"'@SUM(1)\nnext\",\"g@x.com\",")
+	require.Contains(t, body, "\n\"'=HYPERLINK(\"\"http://evil\"\")\",\"f@x.com\",")
 }
 
 func TestReplay(t *testing.T) {

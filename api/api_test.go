@@ -7,8 +7,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -421,7 +423,14 @@ func TestBearerSchemeIsStrict(t *testing.T) {
 func TestHealth(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	res := b.do(t, http.MethodGet, "/v1/health", "", nil)
+	// Anyone gets the verdict; the details need a read key.
+	public := b.do(t, http.MethodGet, "/v1/health", "", nil)
+	require.Equal(t, http.StatusOK, public.Code)
+	require.ElementsMatch(t, []string{"status", "timestamp"}, slices.Collect(maps.Keys(public.json())))
+	require.Equal(t, "healthy", public.json()["status"])
+	require.Equal(t, []string{"status", "timestamp"}, slices.Sorted(maps.Keys(b.do(t, http.MethodGet, "/v1/health", "hsk_bogus", nil).json())))
+	require.Equal(t, []string{"status", "timestamp"}, slices.Sorted(maps.Keys(b.do(t, http.MethodGet, "/v1/health/ready", "", nil).json())))
+	res := b.do(t, http.MethodGet, "/v1/health", b.key(t, apikeys.Read), nil)
 	require.Equal(t, http.StatusOK, res.Code)
 	body := res.json()
 	require.Equal(t, "healthy", body["status"])
@@ -438,7 +447,7 @@ func TestHealth(t *testing.T) {
 
 	// Temporal down: still 200, degraded, database up; readiness does not depend on Temporal.
 	b.temporal.err = errors.New("connection refused")
-	body = b.do(t, http.MethodGet, "/v1/health", "", nil).json()
+	body = b.do(t, http.MethodGet, "/v1/health", legacyKey, nil).json()
 	require.Equal(t, "degraded", body["status"])
 	require.Equal(t, "down", body["components"].(map[string]any)["temporal"].(map[string]any)["status"])
 	require.Equal(t, "up", body["components"].(map[string]any)["database"].(map[string]any)["status"])
@@ -449,7 +458,7 @@ func TestHealth(t *testing.T) {
 	_, err := b.pool.Exec(context.Background(), `INSERT INTO worker_heartbeats (worker_id, task_queue, hostname, engine_version, last_seen_at)
 		VALUES ('w1', 'hogsend', 'h', 'v', now())`)
 	require.NoError(t, err)
-	worker := b.do(t, http.MethodGet, "/v1/health", "", nil).json()["components"].(map[string]any)["worker"].(map[string]any)
+	worker := b.do(t, http.MethodGet, "/v1/health", legacyKey, nil).json()["components"].(map[string]any)["worker"].(map[string]any)
 	require.Equal(t, "up", worker["status"])
 	require.NotEmpty(t, worker["lastSeenAt"])
 
@@ -457,7 +466,7 @@ func TestHealth(t *testing.T) {
 	_, err = b.pool.Exec(context.Background(), `DELETE FROM schema_migrations WHERE track = 'engine'
 		AND version = (SELECT max(version) FROM schema_migrations WHERE track = 'engine')`)
 	require.NoError(t, err)
-	res = b.do(t, http.MethodGet, "/v1/health", "", nil)
+	res = b.do(t, http.MethodGet, "/v1/health", legacyKey, nil)
 	require.Equal(t, http.StatusOK, res.Code)
 	body = res.json()
 	require.Equal(t, "migration_pending", body["status"])

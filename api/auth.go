@@ -36,7 +36,7 @@ func (s *Server) requireScope(scope apikeys.Scope) gin.HandlerFunc {
 func (s *Server) authenticate(c *gin.Context) (apikeys.Identity, error) {
 	if s.authFailures != nil {
 		if spent, retry := s.authFailures.spent(c.ClientIP()); spent {
-			return apikeys.Identity{}, tooMany(c, retry)
+			return apikeys.Identity{}, tooMany(retry)
 		}
 	}
 	id, err := s.lookUpKey(c)

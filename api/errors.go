@@ -3,9 +3,12 @@ package api
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -14,6 +17,8 @@ import (
 type HTTPError struct {
 	Status  int
 	Message string
+	// RetryAfter, when set, is sent as Retry-After (whole seconds, at least 1).
+	RetryAfter time.Duration
 }
 
 func (e *HTTPError) Error() string { return e.Message }
@@ -92,6 +97,9 @@ func (s *Server) renderError(c *gin.Context, err error) {
 		}
 		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"success": false, "error": ve.Error(), "issues": issues})
 	case errors.As(err, &he):
+		if he.RetryAfter > 0 {
+			c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(he.RetryAfter.Seconds())))))
+		}
 		c.AbortWithStatusJSON(he.Status, gin.H{"error": he.Message})
 	default:
 		s.log.Error("request failed", "error", err.Error(), "path", c.Request.URL.Path,

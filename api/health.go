@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 
+	"github.com/hogsend/hogsend/internal/apikeys"
 	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
 	"github.com/hogsend/hogsend/journey"
@@ -127,8 +128,26 @@ func (h *healthHandlers) check(ctx context.Context) healthJSON {
 	}
 }
 
+// publicHealth is what health says to a caller without a key: the verdict, not the versions,
+// migration tags or worker timestamps.
+type publicHealth struct {
+	Status    string `json:"status"`
+	Timestamp string `json:"timestamp"`
+}
+
+// answer writes body in full to a caller with a read key, else only its verdict.
+func (h *healthHandlers) answer(c *gin.Context, code int, body healthJSON) {
+	if c.GetHeader("Authorization") != "" {
+		if id, err := h.s.authenticate(c); err == nil && apikeys.HasScope(id.Scopes, apikeys.Read) {
+			c.JSON(code, body)
+			return
+		}
+	}
+	c.JSON(code, publicHealth{Status: body.Status, Timestamp: body.Timestamp})
+}
+
 func (h *healthHandlers) health(c *gin.Context) error {
-	c.JSON(http.StatusOK, h.check(c.Request.Context()))
+	h.answer(c, http.StatusOK, h.check(c.Request.Context()))
 	return nil
 }
 
@@ -140,10 +159,10 @@ func (h *healthHandlers) live(c *gin.Context) error {
 func (h *healthHandlers) ready(c *gin.Context) error {
 	body := h.check(c.Request.Context())
 	engine, ok := body.Schema[schema.TrackEngine]
+	code := http.StatusOK
 	if body.Components["database"].Status != "up" || (ok && !engine.InSync) {
-		c.JSON(http.StatusServiceUnavailable, body)
-		return nil
+		code = http.StatusServiceUnavailable
 	}
-	c.JSON(http.StatusOK, body)
+	h.answer(c, code, body)
 	return nil
 }

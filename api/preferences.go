@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"regexp"
+	"slices"
 
 	"github.com/gin-gonic/gin"
 
@@ -80,8 +81,9 @@ func invalidLinkPage(c *gin.Context, reason string) error {
 // categoryPattern is what a token's category may look like.
 var categoryPattern = regexp.MustCompile(`(?i)^[a-z0-9_-]+$`)
 
-// token verifies the token of a link, from the query or (one-click POST) the form.
-func (h *preferenceHandlers) token(c *gin.Context) (mailer.TokenPayload, error) {
+// token verifies the token of a link, from the query or (one-click POST) the form, and that
+// its action is one this endpoint performs.
+func (h *preferenceHandlers) token(c *gin.Context, actions ...string) (mailer.TokenPayload, error) {
 	raw := c.Query("token")
 	if raw == "" && c.Request.Method == http.MethodPost {
 		raw = c.PostForm("token")
@@ -89,13 +91,17 @@ func (h *preferenceHandlers) token(c *gin.Context) (mailer.TokenPayload, error) 
 	if raw == "" {
 		return mailer.TokenPayload{}, mailer.ErrTokenMalformed
 	}
-	return h.m.VerifyToken(raw)
+	t, err := h.m.VerifyToken(raw)
+	if err == nil && !slices.Contains(actions, t.Action) {
+		return mailer.TokenPayload{}, mailer.ErrTokenAction
+	}
+	return t, err
 }
 
 // unsubscribe is GET and POST /v1/email/unsubscribe: apply the token's action and say so. It
 // needs no cookie, key or confirmation, so a mailbox provider's one-click POST works.
 func (h *preferenceHandlers) unsubscribe(c *gin.Context) error {
-	t, err := h.token(c)
+	t, err := h.token(c, mailer.ActionUnsubscribe, mailer.ActionResubscribe)
 	var bad *mailer.TokenError
 	if errors.As(err, &bad) {
 		return invalidLinkPage(c, bad.Reason)
@@ -148,7 +154,7 @@ const journeyLabel = "Journey & lifecycle emails"
 // preferences is GET /v1/email/preferences: every category the recipient can leave or join,
 // and the global switch, each with a link that flips it.
 func (h *preferenceHandlers) preferences(c *gin.Context) error {
-	t, err := h.token(c)
+	t, err := h.token(c, mailer.ActionManage)
 	var bad *mailer.TokenError
 	if errors.As(err, &bad) {
 		return invalidLinkPage(c, bad.Reason)

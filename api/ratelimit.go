@@ -80,10 +80,8 @@ func (l *limiter) spent(key string) (bool, time.Duration) {
 }
 
 // tooMany is the 429 of a spent budget.
-func tooMany(c *gin.Context, retry time.Duration) error {
-	c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(retry.Seconds())))))
-	c.Abort()
-	return &HTTPError{Status: http.StatusTooManyRequests, Message: "Rate limit exceeded"}
+func tooMany(retry time.Duration) error {
+	return &HTTPError{Status: http.StatusTooManyRequests, Message: "Rate limit exceeded", RetryAfter: retry}
 }
 
 // rateLimit answers 429 once a caller spent its budget. The email limit runs after
@@ -94,7 +92,7 @@ func (s *Server) rateLimit(l *limiter, keyOf func(c *gin.Context) string) gin.Ha
 		c.Header("X-RateLimit-Limit", strconv.Itoa(l.limit))
 		c.Header("X-RateLimit-Remaining", strconv.Itoa(remaining))
 		if !ok {
-			return tooMany(c, retry)
+			return tooMany(retry)
 		}
 		c.Next()
 		return nil

@@ -301,12 +301,7 @@ func (h *reportingHandlers) exportSends(c *gin.Context) error {
 		cells := []string{e.ID, journey.Timestamp(e.CreatedAt), ptr.Deref(e.TemplateKey), e.Status, e.ToEmail, ptr.Deref(e.RowUserID), e.Subject,
 			ts(e.SentAt), ts(e.DeliveredAt), ts(e.OpenedAt), ts(e.ClickedAt), ts(e.BouncedAt), ts(e.ComplainedAt), ptr.Deref(e.BounceType)}
 		b.WriteByte('\n')
-		for i, cell := range cells {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(csvCell(cell))
-		}
+		b.WriteString(csvRecord(cells...))
 		return nil
 	})
 	if err != nil {
@@ -315,12 +310,4 @@ func (h *reportingHandlers) exportSends(c *gin.Context) error {
 	c.Header("Content-Disposition", `attachment; filename="email-sends.csv"`)
 	c.Data(http.StatusOK, "text/csv; charset=utf-8", []byte(b.String()))
 	return nil
-}
-
-// csvCell quotes a value holding a quote, comma, CR or LF, doubling its quotes.
-func csvCell(s string) string {
-	if !strings.ContainsAny(s, "\",\r\n") {
-		return s
-	}
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }

@@ -39,9 +39,9 @@ func (s *Server) Routes() []Route {
 	}
 	pw := &providerWebhookHandlers{m: s.cfg.Mailer, secret: s.cfg.Email.WebhookSecret}
 	return []Route{
-		{http.MethodGet, "/v1/health", Public, "Component and schema health (always 200)", h.health},
+		{http.MethodGet, "/v1/health", Public, "Health verdict (always 200); components, versions and schema with a read key", h.health},
 		{http.MethodGet, "/v1/health/live", Public, "Process liveness", h.live},
-		{http.MethodGet, "/v1/health/ready", Public, "200 when the database is up and the schema in sync, else 503", h.ready},
+		{http.MethodGet, "/v1/health/ready", Public, "200 when the database is up and the schema in sync, else 503 (details with a read key)", h.ready},
 
 		{http.MethodPut, "/v1/contacts", apikeys.Ingest, "Create or update a contact by email or userId", c.upsert},
 		{http.MethodGet, "/v1/contacts/find", apikeys.Ingest, "Find contacts by email or userId", c.find},

@@ -43,6 +43,9 @@ var (
 	ErrTokenPayload    = &TokenError{"Malformed token payload"}
 	ErrTokenIncomplete = &TokenError{"Incomplete token payload"}
 	ErrTokenExpired    = &TokenError{"Token has expired"}
+	// ErrTokenAction is a valid token used on an endpoint its action does not belong to (a
+	// preference-center token on the unsubscribe endpoint, say).
+	ErrTokenAction = &TokenError{"This link is not meant for this page"}
 )
 
 // Tokens signs and verifies with one secret.
