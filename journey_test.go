@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/hogsend/hogsend/activities"
 	"github.com/hogsend/hogsend/example/journeys"
@@ -532,4 +534,35 @@ func TestASecondRunOfOneEnrolmentDoesNothing(t *testing.T) {
 	})
 	require.Equal(t, 0, j.eventCount(t, user, "test.slept"), "the second run did not replay the journey")
 	require.Equal(t, []string{"entered", "checkpoint", "waiting"}, j.logActions(t, s["id"].(string)))
+}
+
+func TestNoEmailAddressReachesTemporal(t *testing.T) {
+	t.Parallel()
+	j := startJourneyEngine(t)
+	const addr = "pii.ada@example.com"
+	code, out := postJSON(t, j.base+"/v1/events", map[string]any{"name": "e2e.send", "userId": "pii-1", "email": addr})
+	require.Equal(t, http.StatusAccepted, code, out)
+	s := j.waitState(t, "e2e-send", "pii-1", "completed")
+	for _, sent := range j.sent.Sent() {
+		if sent.StateID == s["id"] {
+			require.Equal(t, addr, sent.To, "the send activity found the enrolled address")
+		}
+	}
+	require.Len(t, j.sentTo("pii-1"), 2)
+
+	// Not in the input, memo, search attributes, activity inputs or results: the whole history,
+	// payloads included, is searched byte for byte.
+	var wfID string
+	require.NoError(t, j.engine.pool.QueryRow(context.Background(), `SELECT workflow_id FROM journey_states WHERE id = $1`, s["id"]).Scan(&wfID))
+	it := j.engine.temporal.GetWorkflowHistory(context.Background(), wfID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	events := 0
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		raw, err := proto.Marshal(ev)
+		require.NoError(t, err)
+		require.NotContains(t, string(raw), addr, "history event %d (%s)", ev.GetEventId(), ev.GetEventType())
+		events++
+	}
+	require.Greater(t, events, 5)
 }

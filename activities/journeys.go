@@ -70,6 +70,11 @@ func (a *Journeys) Transition(ctx context.Context, in contract.TransitionInput) 
 			if ok, err = store.CompleteJourney(ctx, tx, in.StateID); ok && err == nil && in.Completed != nil {
 				data := *in.Completed
 				data.CompletedAt = journey.Timestamp(a.now())
+				s, err := store.JourneyStateByID(ctx, tx, in.StateID)
+				if err != nil {
+					return err
+				}
+				data.UserEmail = s.UserEmail // never in the run's history
 				_, err = outbox.Append(ctx, tx, []outbox.Intent{outbound.Emit(outbound.JourneyCompleted, data,
 					outbound.JourneyCompleted+":"+in.StateID, a.now())})
 			}
@@ -96,8 +101,12 @@ func (a *Journeys) Transition(ctx context.Context, in contract.TransitionInput) 
 
 // Send sends one email unless the run has ended, and logs the outcome once.
 func (a *Journeys) Send(ctx context.Context, in contract.SendInput) (journey.SendEmailResult, error) {
-	if err := a.requireLive(ctx, in.Send.StateID, in.RunID); err != nil {
+	state, err := a.requireLive(ctx, in.Send.StateID, in.RunID)
+	if err != nil {
 		return journey.SendEmailResult{}, err
+	}
+	if in.Send.To == "" { // the enrolled address, kept out of the run's history
+		in.Send.To = state.UserEmail
 	}
 	if a.Sender == nil {
 		return journey.SendEmailResult{}, temporal.NewNonRetryableApplicationError("no email sender is configured", "NoSender", nil)
@@ -114,30 +123,30 @@ func (a *Journeys) Send(ctx context.Context, in contract.SendInput) (journey.Sen
 }
 
 // requireLive refuses a side effect for a run that has ended: no email after an exit, even
-// when the exit signal was lost.
-func (a *Journeys) requireLive(ctx context.Context, stateID, runID string) error {
+// when the exit signal was lost. It returns the live state.
+func (a *Journeys) requireLive(ctx context.Context, stateID, runID string) (store.JourneyState, error) {
 	if runID != "" {
 		mine, err := store.ClaimJourneyRun(ctx, a.DB, stateID, runID)
 		if err != nil {
-			return err
+			return store.JourneyState{}, err
 		}
 		if !mine {
-			return temporal.NewNonRetryableApplicationError("another run executes this enrolment", contract.ErrExitedType, nil)
+			return store.JourneyState{}, temporal.NewNonRetryableApplicationError("another run executes this enrolment", contract.ErrExitedType, nil)
 		}
 	}
 	s, err := store.JourneyStateByID(ctx, a.DB, stateID)
 	if err != nil {
-		return err
+		return store.JourneyState{}, err
 	}
 	if s.Status != journey.StatusActive && s.Status != journey.StatusWaiting {
-		return temporal.NewNonRetryableApplicationError("journey run has ended", contract.ErrExitedType, nil)
+		return store.JourneyState{}, temporal.NewNonRetryableApplicationError("journey run has ended", contract.ErrExitedType, nil)
 	}
-	return nil
+	return s, nil
 }
 
 // Trigger ingests an event through the whole pipeline (exits, wake-ups, enrolments), once.
 func (a *Journeys) Trigger(ctx context.Context, in contract.TriggerInput) error {
-	if err := a.requireLive(ctx, in.StateID, in.RunID); err != nil {
+	if _, err := a.requireLive(ctx, in.StateID, in.RunID); err != nil {
 		return err
 	}
 	ev := ingest.Event{Name: in.Event, UserID: in.UserID, Email: in.Email,
@@ -200,7 +209,7 @@ func (r *RecordingSender) SendJourneyEmail(_ context.Context, s contract.Journey
 		r.seen[s.IdempotencyKey] = true
 		r.sent = append(r.sent, s)
 		if r.Logger != nil {
-			r.Logger.Info("journey email recorded", "template", s.Template, "to", s.To, "journeyId", s.JourneyID)
+			r.Logger.Info("journey email recorded", "template", s.Template, "stateId", s.StateID, "journeyId", s.JourneyID)
 		}
 	}
 	return journey.SendEmailResult{Status: journey.SendSent, SentAt: journey.Timestamp(time.Now())}, nil

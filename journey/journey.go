@@ -1,6 +1,8 @@
 package journey
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -63,9 +65,10 @@ type Meta struct {
 
 // User is the enrolled contact as a run sees it.
 type User struct {
-	ID          string         // the contact's user key
-	ContactID   string         // the contact's uuid
-	Email       string         // the triggering event's email, "" when none
+	ID        string // the contact's user key
+	ContactID string // the contact's uuid
+	// No email address: a run's inputs and history hold none. SendEmail without To goes to the
+	// enrolled address, which the send activity reads from the state row.
 	Properties  map[string]any // the trigger event's scalar properties
 	StateID     string         // journey_states.id
 	JourneyID   string
@@ -91,12 +94,14 @@ type Journey struct {
 // WorkflowName is the Temporal workflow type of a journey.
 func WorkflowName(journeyID string) string { return "journey-" + journeyID }
 
-// WorkflowID is the Temporal workflow ID of one run: journey:<journeyId>:<contactId>[:<key>].
+// WorkflowID is the Temporal workflow ID of one run: journey:<journeyId>:<contactId>[:<key hash>].
 // It carries the contact's uuid, never an email or other personal data.
 func WorkflowID(journeyID, contactID, key string) string {
 	id := "journey:" + journeyID + ":" + contactID
 	if key != "" {
-		id += ":" + key
+		// The key is an event property (a cart id, maybe an address): only its hash is shown.
+		sum := sha256.Sum256([]byte(key))
+		id += ":" + hex.EncodeToString(sum[:8])
 	}
 	return id
 }

@@ -71,7 +71,9 @@ func TestNames(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, "journey-welcome", journey.WorkflowName("welcome"))
 	require.Equal(t, "journey:welcome:5f0c", journey.WorkflowID("welcome", "5f0c", ""))
-	require.Equal(t, "journey:cart:5f0c:c-9", journey.WorkflowID("cart", "5f0c", "c-9"))
+	keyed := journey.WorkflowID("cart", "5f0c", "ada@example.com")
+	require.Regexp(t, `^journey:cart:5f0c:[0-9a-f]{16}$`, keyed, "the key is hashed: no property value in the id")
+	require.NotEqual(t, keyed, journey.WorkflowID("cart", "5f0c", "bob@example.com"))
 	u := journey.User{Properties: map[string]any{"firstName": "Ada", "n": 1.0}}
 	require.Equal(t, "Ada", u.String("firstName"))
 	require.Equal(t, "", u.String("n"))

@@ -73,7 +73,11 @@ func (a activityFakes) Send(_ context.Context, in contract.SendInput) (journey.S
 	now := f.env.Now()
 	if !f.sentKeys[in.Send.IdempotencyKey] {
 		f.sentKeys[in.Send.IdempotencyKey] = true
-		f.sent = append(f.sent, Send{Template: in.Send.Template, To: in.Send.To, Props: in.Send.Props, At: now})
+		to := in.Send.To
+		if to == "" { // as the real activity does: the enrolled address
+			to = f.user.Email
+		}
+		f.sent = append(f.sent, Send{Template: in.Send.Template, To: to, Props: in.Send.Props, At: now})
 		f.steps = append(f.steps, "email_sent:"+in.Send.Template)
 	}
 	return journey.SendEmailResult{Status: journey.SendSent, SentAt: now.UTC().Format(time.RFC3339)}, nil

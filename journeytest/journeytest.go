@@ -98,7 +98,7 @@ func (e *Env) Run(u User) {
 		props = map[string]any{}
 	}
 	e.env.ExecuteWorkflow(journey.WorkflowName(e.j.ID), workflows.JourneyInput{
-		StateID: StateID, JourneyID: e.j.ID, UserID: u.ID, ContactID: "contact-" + u.ID, Email: u.Email, Key: u.Key,
+		StateID: StateID, JourneyID: e.j.ID, UserID: u.ID, ContactID: "contact-" + u.ID, Key: u.Key,
 		Properties: props, TriggerEvent: e.j.Trigger.Event, EventID: "event-1", TriggeredAt: "2026-01-01T00:00:00.000Z",
 		Timezone: journey.FirstValidZone(u.Timezone),
 	})

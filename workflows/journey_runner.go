@@ -17,13 +17,13 @@ import (
 )
 
 // JourneyInput starts one run. The state row already exists: ingest enrolled the contact (guards,
-// entry limit, one live run) in the transaction that stored the trigger event.
+// entry limit, one live run) in the transaction that stored the trigger event. It holds no
+// email address (inputs and histories stay free of it): activities read it from the state row.
 type JourneyInput struct {
 	StateID      string         `json:"stateId"`
 	JourneyID    string         `json:"journeyId"`
 	UserID       string         `json:"userId"` // the contact's user key
 	ContactID    string         `json:"contactId"`
-	Email        string         `json:"userEmail"`
 	Key          string         `json:"key,omitempty"`
 	Properties   map[string]any `json:"properties"`
 	TriggerEvent string         `json:"triggerEvent"`
@@ -127,7 +127,7 @@ func (r *run) execute() (JourneyResult, error) {
 	switch {
 	case err == nil && !r.exited:
 		terr := r.transitionIn(end, contract.TransitionInput{Kind: contract.TransitionComplete, Completed: &contract.JourneyCompletedData{
-			JourneyID: r.j.ID, JourneyName: r.j.Name, StateID: r.in.StateID, UserID: r.in.UserID, UserEmail: r.in.Email,
+			JourneyID: r.j.ID, JourneyName: r.j.Name, StateID: r.in.StateID, UserID: r.in.UserID,
 		}})
 		if terr == nil {
 			r.status, r.node = journey.StatusCompleted, "done"
@@ -197,7 +197,7 @@ func panicFromSDK() bool {
 }
 
 func (r *run) user() journey.User {
-	return journey.User{ID: r.in.UserID, ContactID: r.in.ContactID, Email: r.in.Email, Properties: r.in.Properties,
+	return journey.User{ID: r.in.UserID, ContactID: r.in.ContactID, Properties: r.in.Properties,
 		StateID: r.in.StateID, JourneyID: r.j.ID, JourneyName: r.j.Name, Key: r.in.Key}
 }
 
@@ -405,9 +405,6 @@ func (r *run) Trigger(opts journey.TriggerOptions) error {
 	if in.UserID == "" {
 		in.UserID = r.in.UserID
 	}
-	if in.Email == "" {
-		in.Email = r.in.Email
-	}
 	if err := r.local(r.wctx, contract.JourneyTriggerName, in, nil); err != nil {
 		return err
 	}
@@ -421,15 +418,11 @@ func (r *run) SendEmail(opts journey.SendEmailOptions) (journey.SendEmailResult,
 		return journey.SendEmailResult{}, err
 	}
 	step := r.step("e")
-	to := opts.To
-	if to == "" {
-		to = r.in.Email
-	}
 	var res journey.SendEmailResult
 	err := r.local(workflow.WithLocalActivityOptions(r.wctx, sendOptions), contract.JourneySendName, contract.SendInput{
 		Step: step, RunID: r.runID(),
 		Send: contract.JourneySend{IdempotencyKey: fmt.Sprintf("journey:%s:email:%s", r.in.StateID, step[1:]),
-			StateID: r.in.StateID, JourneyID: r.j.ID, JourneyName: r.j.Name, UserID: r.in.UserID, To: to,
+			StateID: r.in.StateID, JourneyID: r.j.ID, JourneyName: r.j.Name, UserID: r.in.UserID, To: opts.To,
 			Template: opts.Template, Subject: opts.Subject, Props: opts.Props},
 	}, &res)
 	r.attached = r.attached || err == nil

@@ -42,7 +42,7 @@ func (p *Provider) Send(_ context.Context, m email.Message) (email.SendResult, e
 		return email.SendResult{}, &email.SendError{Retryable: true, Err: err}
 	}
 	if p.Logger != nil {
-		p.Logger.Info("email written", "to", m.To, "subject", m.Subject, "id", id, "file", path)
+		p.Logger.Info("email written", "id", id, "file", path) // no address at info level: the file has it
 	}
 	return email.SendResult{ID: id}, nil
 }

@@ -132,7 +132,7 @@ func TestRecordJourneyHistories(t *testing.T) {
 	defer cancel()
 	for _, j := range journeys.All() {
 		in := workflows.JourneyInput{StateID: journeytest.StateID, JourneyID: j.ID, UserID: "u1", ContactID: "c1",
-			Email: "ada@example.com", Properties: map[string]any{"eligible": true, "plan": "pro"},
+			Properties:   map[string]any{"eligible": true, "plan": "pro"},
 			TriggerEvent: j.Trigger.Event, EventID: "e1", TriggeredAt: "2026-01-01T00:00:00.000Z", Timezone: "UTC"}
 		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "record-" + j.ID, TaskQueue: queue}, journey.WorkflowName(j.ID), in)
 		require.NoError(t, err)

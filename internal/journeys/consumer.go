@@ -248,7 +248,7 @@ func (j *Consumer) enroll(ctx context.Context, tx pgx.Tx, jn *journey.Journey, e
 		return err
 	}
 	input := map[string]any{"stateId": state.ID, "journeyId": jn.ID, "userId": ev.UserKey, "contactId": ev.ContactID,
-		"userEmail": email, "key": key, "properties": props, "triggerEvent": ev.Name, "eventId": ev.ID,
+		"key": key, "properties": props, "triggerEvent": ev.Name, "eventId": ev.ID,
 		"triggeredAt": journey.Timestamp(ev.OccurredAt), "timezone": journey.FirstValidZone(column, property, j.DefaultTimezone)}
 	if j.SendWindow != nil {
 		input["window"] = j.SendWindow
@@ -256,7 +256,7 @@ func (j *Consumer) enroll(ctx context.Context, tx pgx.Tx, jn *journey.Journey, e
 	fx.Intents = append(fx.Intents, outbox.Intent{Kind: KindStart, DedupeKey: startKeyPrefix + state.ID,
 		Payload: StartIntent{WorkflowID: wfID, Type: journey.WorkflowName(jn.ID), Input: input, StateID: state.ID,
 			JourneyID: jn.ID, ContactID: ev.ContactID,
-			Memo: map[string]any{"journeyName": jn.Name, "userEmail": email, "triggerEvent": ev.Name, "stateId": state.ID}}})
+			Memo: map[string]any{"journeyName": jn.Name, "triggerEvent": ev.Name, "stateId": state.ID}}}) // no address: memos are visible to every operator
 	return nil
 }
 

@@ -240,7 +240,7 @@ func (m *Mailer) gate(ctx context.Context, s *send) (res Result, stop bool, err 
 	}
 	switch blocked {
 	case StatusSkipped:
-		m.log.Info("send skipped: frequency_capped", "to", s.To, "category", s.Category)
+		m.log.Info("send skipped: frequency_capped", "userId", s.UserID, "category", s.Category)
 		if s.existing() {
 			if err := store.MarkSendFailed(ctx, m.cfg.DB, s.SendID, ReasonCapped); err != nil {
 				return Result{}, true, err
