@@ -63,6 +63,7 @@ var benchJourneys = []*journey.Journey{
 		return err
 	}),
 	benchJourney("bench-empty", "bench.empty", func(journey.Context, journey.User) error { return nil }),
+	faultsJourney,
 }
 
 // rawSleeping counts raw workflows that reached their sleep.
@@ -87,7 +88,7 @@ func runJourneys(runs, concurrency int) error {
 	}
 	defer setup.stop()
 	fmt.Printf("hogsend journeys benchmark — %d runs at concurrency %d, Temporal CLI dev server (in-memory SQLite)\n", runs, concurrency)
-	addr, temporalPID, stopTemporal, err := startTemporal(ctx)
+	addr, temporalPID, stopTemporal, err := startTemporal(ctx, 0, "")
 	if err != nil {
 		return err
 	}
@@ -251,9 +252,10 @@ func historyLength(ctx context.Context, s *benchSetup, tc client.Client, httpc *
 	return n, nil
 }
 
-// startTemporal runs the Temporal CLI's dev server (in memory, no UI) with the journey search
-// attributes, building the CLI as `dev` does when it is missing.
-func startTemporal(ctx context.Context) (string, int, func(), error) {
+// startTemporal runs the Temporal CLI's dev server (no UI) with the journey search attributes,
+// building the CLI as `dev` does when it is missing: in memory, or in dbFile when set; on port,
+// or a free one when zero.
+func startTemporal(ctx context.Context, port int, dbFile string) (string, int, func(), error) {
 	bin, err := filepath.Abs(filepath.Join(".hogsend", "bin", "temporal"))
 	if err != nil {
 		return "", 0, nil, err
@@ -266,13 +268,17 @@ func startTemporal(ctx context.Context) (string, int, func(), error) {
 			return "", 0, nil, fmt.Errorf("build the Temporal CLI (run the bench from the repository root): %w\n%s", err, out)
 		}
 	}
-	port, err := pglocal.FreePort()
-	if err != nil {
-		return "", 0, nil, err
+	if port == 0 {
+		if port, err = pglocal.FreePort(); err != nil {
+			return "", 0, nil, err
+		}
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	args := []string{"server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--log-level", "error"}
+	if dbFile != "" {
+		args = append(args, "--db-filename", dbFile)
+	}
 	for _, name := range hsworker.JourneySearchAttributes {
 		args = append(args, "--search-attribute", name+"=Keyword")
 	}

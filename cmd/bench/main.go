@@ -4,6 +4,7 @@
 //	go run ./cmd/bench ingest [-requests 40000] [-concurrency 64] [-batch-events 100000]
 //	go run ./cmd/bench journeys [-runs 1000] [-concurrency 32]
 //	go run ./cmd/bench email [-sends 20000] [-concurrency 64] [-gogc 400]
+//	go run ./cmd/bench faults [-load 60s] [-settle 3m] [-clients 8]
 //
 // ingest starts a private durable PostgreSQL (or uses HOGSEND_BENCH_DATABASE_URL), runs the
 // engine's API as a child process, and prints:
@@ -12,8 +13,8 @@
 //	(b) POST /v1/events/batch (500 events per request): events/s;
 //	(c) the ceiling: pgx CopyFrom of the same rows into user_events;
 //
-// the ratio (b)/(c), and the engine's RSS (current and peak) under that load. journeys and email
-// are described in journeys.go and email.go.
+// the ratio (b)/(c), and the engine's RSS (current and peak) under that load. journeys, email
+// and faults are described in journeys.go, email.go and faults.go.
 package main
 
 import (
@@ -57,7 +58,7 @@ func main() {
 		return
 	}
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench ingest|journeys|email [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench ingest|journeys|email|faults [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -77,6 +78,13 @@ func main() {
 		gogc := fs.String("gogc", "", "GOGC of the engine (empty = Go's default, 100)")
 		_ = fs.Parse(os.Args[2:])
 		err = runEmail(*sends, *concurrency, *gogc)
+	case "faults":
+		fs := flag.NewFlagSet("faults", flag.ExitOnError)
+		load := fs.Duration("load", time.Minute, "how long the load runs (the fault timeline stretches with it)")
+		settle := fs.Duration("settle", 3*time.Minute, "how long pending work may take to finish after the load")
+		clients := fs.Int("clients", 8, "concurrent clients")
+		_ = fs.Parse(os.Args[2:])
+		err = runFaults(*load, *settle, *clients)
 	case "journeys":
 		fs := flag.NewFlagSet("journeys", flag.ExitOnError)
 		runs := fs.Int("runs", 1000, "workflows to start in (a) and enrolments in (b)")
@@ -84,7 +92,7 @@ func main() {
 		_ = fs.Parse(os.Args[2:])
 		err = runJourneys(*runs, *concurrency)
 	default:
-		fmt.Fprintln(os.Stderr, "usage: bench ingest|journeys|email [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench ingest|journeys|email|faults [flags]")
 		os.Exit(2)
 	}
 	if err != nil {
@@ -131,6 +139,11 @@ func prepare(ctx context.Context) (*benchSetup, error) {
 	if err != nil {
 		return nil, err
 	}
+	return prepareOn(ctx, dsn, stopPG, "ingest")
+}
+
+// prepareOn migrates the database at dsn and creates an API key with scopes; stopPG runs at stop.
+func prepareOn(ctx context.Context, dsn string, stopPG func(), scopes ...string) (*benchSetup, error) {
 	fail := func(err error) (*benchSetup, error) { stopPG(); return nil, err }
 	m := &schema.Migrator{DatabaseURL: dsn, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if err := m.Up(ctx, schema.Engine()); err != nil {
@@ -141,7 +154,7 @@ func prepare(ctx context.Context) (*benchSetup, error) {
 		return fail(err)
 	}
 	token, _, hash := apikeys.Generate()
-	if _, err := conn.Exec(ctx, `INSERT INTO api_keys (name, key_prefix, key_hash, scopes) VALUES ('bench', $1, $2, '["ingest"]')`, token[:8], hash); err != nil {
+	if _, err := conn.Exec(ctx, `INSERT INTO api_keys (name, key_prefix, key_hash, scopes) VALUES ('bench', $1, $2, to_jsonb($3::text[]))`, token[:8], hash, scopes); err != nil {
 		conn.Close(ctx)
 		return fail(err)
 	}

@@ -317,7 +317,9 @@ func (m *Mailer) deliver(ctx context.Context, s *send) (Result, error) {
 		return Result{}, ErrNoProvider
 	}
 	s.headers["X-Hogsend-Email-Send-Id"] = row.ID
-	sent, err := m.cfg.Provider.Send(ctx, email.Message{From: s.From, To: []string{s.To}, ReplyTo: s.ReplyTo,
+	pctx, cancel := context.WithTimeout(ctx, ProviderTimeout)
+	defer cancel()
+	sent, err := m.cfg.Provider.Send(pctx, email.Message{From: s.From, To: []string{s.To}, ReplyTo: s.ReplyTo,
 		Subject: s.Subject, HTML: html, Text: rendered.Text, Headers: s.headers, Tags: s.Tags,
 		IdempotencyKey: "hogsend-" + row.ID, MessageID: email.MessageIDFor("hogsend-"+row.ID, s.From)})
 	switch {
@@ -357,36 +359,53 @@ func (m *Mailer) release(ctx context.Context, s *send) {
 	}
 }
 
+// Bounds of a send in flight. The provider call is cut at ProviderTimeout, so a send queued and
+// untouched for InFlight has lost its sender (a crash): the next retry with its key resumes it
+// as an outcome unknown, with the same row, provider key and Message-ID.
+const (
+	ProviderTimeout = 40 * time.Second
+	InFlight        = time.Minute
+	markPatience    = 15 * time.Second // markSent's retries; within InFlight with the provider call
+)
+
 // replay answers a send whose idempotency key is taken (done is true): a delivered or
-// progressed send is "sent"; one still queued is in flight (or crashed mid-send) and is never
-// sent again. A held send is returned for this attempt instead (done false): one of unknown
-// outcome claimed, one pending to be claimed after its checks.
+// progressed send is "sent"; one still in flight is waited for (until ctx ends). A held send is
+// returned for this attempt instead (done false): one of unknown outcome, or orphaned in
+// flight, claimed; one pending to be claimed after its checks.
 func (m *Mailer) replay(ctx context.Context, key string) (held *store.HeldSend, res Result, done bool, err error) {
-	h, err := store.SendByIdempotencyKey(ctx, m.cfg.DB, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, Result{}, false, nil
-	}
-	if err != nil {
-		return nil, Result{}, false, err
-	}
-	if h.Status == "queued" {
-		switch h.Reason {
-		case store.ReasonPending:
+	for {
+		h, err := store.SendByIdempotencyKey(ctx, m.cfg.DB, key, InFlight)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, Result{}, false, nil
+		}
+		if err != nil {
+			return nil, Result{}, false, err
+		}
+		if h.Status != "queued" && h.Status != "rendered" {
+			return nil, Result{EmailSendID: h.ID, Status: StatusSent}, true, nil
+		}
+		var claimed bool
+		switch {
+		case h.Reason == store.ReasonPending:
 			return &h, Result{}, false, nil
-		case store.ReasonOutcomeUnknown:
-			claimed, err := store.ClaimHeldSend(ctx, m.cfg.DB, h.ID, store.ReasonOutcomeUnknown)
-			if err != nil {
-				return nil, Result{}, false, err
-			}
-			if claimed {
-				return &h, Result{}, false, nil
-			}
+		case h.Reason == store.ReasonOutcomeUnknown:
+			claimed, err = store.ClaimHeldSend(ctx, m.cfg.DB, h.ID, store.ReasonOutcomeUnknown)
+		case h.Stale:
+			claimed, err = store.ClaimStaleSend(ctx, m.cfg.DB, h.ID, InFlight)
+			h.Reason = store.ReasonOutcomeUnknown
+		}
+		if err != nil {
+			return nil, Result{}, false, err
+		}
+		if claimed {
+			return &h, Result{}, false, nil
+		}
+		select { // in flight elsewhere: its outcome is the answer
+		case <-ctx.Done():
+			return nil, Result{EmailSendID: h.ID, Status: StatusQueued}, true, fmt.Errorf("send %s is still in flight: %w", h.ID, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	if h.Status == "queued" || h.Status == "rendered" {
-		return nil, Result{EmailSendID: h.ID, Status: StatusQueued}, true, nil
-	}
-	return nil, Result{EmailSendID: h.ID, Status: StatusSent}, true, nil
 }
 
 // check applies suppression, unsubscribes, category polarity and the frequency cap. It returns
@@ -465,11 +484,21 @@ func (m *Mailer) markSent(ctx context.Context, row store.SendRow, providerID str
 		return err
 	}
 	mark := store.SentMark{ID: row.ID, ProviderID: providerID, SentAt: now, EventType: outbound.EmailSent, Event: rows[0]}
-	if _, err := m.marks.Do(context.WithoutCancel(ctx), mark); err != nil {
-		return err
+	// The provider has the message: a row left queued would be taken for an orphan and sent
+	// again, so the mark outlasts a short database outage (a restart) and the caller's deadline.
+	ctx = context.WithoutCancel(ctx)
+	wait := 100 * time.Millisecond
+	for deadline := now.Add(markPatience); ; wait = min(2*wait, 2*time.Second) {
+		_, err := m.marks.Do(ctx, mark)
+		if err == nil {
+			m.kick()
+			return nil
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		time.Sleep(wait)
 	}
-	m.kick()
-	return nil
 }
 
 func (m *Mailer) kick() {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
@@ -176,20 +177,38 @@ func TestARefusalAfterAnAmbiguousOutcomeReleasesTheKey(t *testing.T) {
 	require.Len(t, p.sent, 1)
 }
 
-func TestASendLeftQueuedIsNeverSentAgain(t *testing.T) {
+func TestASendLeftQueuedIsWaitedForThenResumedAsTheSameMessage(t *testing.T) {
 	t.Parallel()
-	// A process that died between the provider call and recording it leaves a queued row: the
-	// replay answers "queued" rather than risking a second message.
+	// A process that died between the provider call and recording it leaves a queued row.
 	p := &flakyProvider{}
 	m, value := newMailer(t, p)
 	ctx := context.Background()
-	first, err := m.Send(ctx, mailer.SendOptions{Template: "hello", To: "a@example.com", IdempotencyKey: "k-crash"})
+	opts := mailer.SendOptions{Template: "hello", To: "a@example.com", IdempotencyKey: "k-crash"}
+	first, err := m.Send(ctx, opts)
 	require.NoError(t, err)
 	value(`UPDATE email_sends SET status = 'queued' WHERE id = $1 RETURNING id::text`, first.EmailSendID)
-	res, err := m.Send(ctx, mailer.SendOptions{Template: "hello", To: "a@example.com", IdempotencyKey: "k-crash"})
-	require.NoError(t, err)
+
+	// Within the in-flight bound it may still be sending: a retry waits for it, and gives up
+	// with its own deadline without sending anything.
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	res, err := m.Send(short, opts)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Equal(t, mailer.Result{EmailSendID: first.EmailSendID, Status: mailer.StatusQueued}, res)
-	require.Len(t, p.sent, 1)
+	require.Len(t, p.attempts, 1)
+
+	// Past the bound its sender is gone: the retry resumes it as an outcome unknown — the same
+	// row, provider key and Message-ID, so a provider or mailbox can tell it is a repeat.
+	value(`UPDATE email_sends SET updated_at = now() - interval '2 minutes' WHERE id = $1 RETURNING id::text`, first.EmailSendID)
+	res, err = m.Send(ctx, opts)
+	require.NoError(t, err)
+	require.Equal(t, first.EmailSendID, res.EmailSendID)
+	require.Equal(t, mailer.StatusSent, res.Status)
+	require.Len(t, p.attempts, 2)
+	require.Equal(t, p.attempts[0].MessageID, p.attempts[1].MessageID)
+	require.Equal(t, p.attempts[0].IdempotencyKey, p.attempts[1].IdempotencyKey)
+	require.Equal(t, "sent", value(`SELECT status::text FROM email_sends WHERE id = $1`, first.EmailSendID))
+	require.Equal(t, "1", value(`SELECT count(*)::text FROM email_sends`))
 }
 
 func TestConcurrentSendsWithOneKeySendOnce(t *testing.T) {

@@ -257,11 +257,17 @@ func (c *Cluster) clearStalePid() error {
 }
 
 // Stop shuts the server down (fast mode) and waits for it.
-func (c *Cluster) Stop() error {
+func (c *Cluster) Stop() error { return c.stop(syscall.SIGINT) }
+
+// Crash stops the server in immediate mode: no shutdown checkpoint, so the next Start recovers
+// from the write-ahead log, as after a crash (fault tests).
+func (c *Cluster) Crash() error { return c.stop(syscall.SIGQUIT) }
+
+func (c *Cluster) stop(sig syscall.Signal) error {
 	if c.cmd == nil || c.cmd.Process == nil {
 		return nil
 	}
-	_ = c.cmd.Process.Signal(syscall.SIGINT)
+	_ = c.cmd.Process.Signal(sig)
 	select {
 	case <-c.exited:
 	case <-time.After(15 * time.Second):

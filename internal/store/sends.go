@@ -113,6 +113,7 @@ func InsertSend(ctx context.Context, db DBTX, r SendRow, links []TrackedLink) (b
 // retry.
 type HeldSend struct {
 	ID, Status, Reason, UserID string
+	Stale                      bool // queued without a reason and untouched for longer than the in-flight bound
 }
 
 // Reasons a queued send is held for: a retry of the same send (same row, same key) claims it.
@@ -125,12 +126,23 @@ const (
 	ReasonOutcomeUnknown = "outcome_unknown"
 )
 
-// SendByIdempotencyKey returns the send holding a key.
-func SendByIdempotencyKey(ctx context.Context, db DBTX, key string) (HeldSend, error) {
+// SendByIdempotencyKey returns the send holding a key; inFlight bounds how long a send may be
+// in flight (Stale).
+func SendByIdempotencyKey(ctx context.Context, db DBTX, key string, inFlight time.Duration) (HeldSend, error) {
 	var h HeldSend
-	err := db.QueryRow(ctx, `SELECT id::text, status::text, coalesce(status_reason, ''), coalesce(user_id, '')
-		FROM email_sends WHERE idempotency_key = $1`, key).Scan(&h.ID, &h.Status, &h.Reason, &h.UserID)
+	err := db.QueryRow(ctx, `SELECT id::text, status::text, coalesce(status_reason, ''), coalesce(user_id, ''),
+			status = 'queued' AND status_reason IS NULL AND updated_at < now() - make_interval(secs => $2)
+		FROM email_sends WHERE idempotency_key = $1`, key, inFlight.Seconds()).Scan(&h.ID, &h.Status, &h.Reason, &h.UserID, &h.Stale)
 	return h, interpret(err)
+}
+
+// ClaimStaleSend takes a queued send whose sender died mid-send (untouched for longer than
+// inFlight) for one more attempt: of concurrent callers exactly one gets true.
+func ClaimStaleSend(ctx context.Context, db DBTX, id string, inFlight time.Duration) (bool, error) {
+	tag, err := db.Exec(ctx, `UPDATE email_sends SET updated_at = now()
+		WHERE id = $1 AND status = 'queued' AND status_reason IS NULL AND updated_at < now() - make_interval(secs => $2)`,
+		id, inFlight.Seconds())
+	return tag.RowsAffected() == 1, err
 }
 
 // HoldSend holds a queued send for a retry of the same send, for reason.
