@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/time/rate"
 
 	"github.com/hogsend/hogsend/email/smtptest"
 	"github.com/hogsend/hogsend/example/templates"
@@ -78,7 +79,7 @@ type faultRig struct {
 	api, wkr *exec.Cmd
 }
 
-func runFaults(load, settle time.Duration, clients int) error {
+func runFaults(load, settle time.Duration, clients int, perSecond float64) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "hogsend-faults-")
 	if err != nil {
@@ -128,7 +129,7 @@ func runFaults(load, settle time.Duration, clients int) error {
 	if err := waitHTTP(base+"/v1/health/live", 60*time.Second); err != nil {
 		return err
 	}
-	fmt.Printf("hogsend fault test — %s of load from %d clients, then up to %s to settle\n", load, clients, settle)
+	fmt.Printf("hogsend fault test — %s of load at %.0f requests/s from %d clients, then up to %s to settle\n", load, perSecond, clients, settle)
 
 	// The load: each client cycles through the kinds with its own sequence numbers.
 	var (
@@ -138,10 +139,13 @@ func runFaults(load, settle time.Duration, clients int) error {
 		wg      sync.WaitGroup
 	)
 	httpc := &http.Client{Timeout: 15 * time.Second}
+	// Paced to what the Temporal dev server can start (a quarter of the requests enrol a run).
+	pace := rate.NewLimiter(rate.Limit(perSecond), 1)
 	start := time.Now()
 	for range clients {
 		wg.Go(func() {
 			for !stopped.Load() {
+				_ = pace.Wait(ctx)
 				seq := int(next.Add(1))
 				kind := seq % kinds
 				if deliver(httpc, base, setup.token, kind, seq, &stopped, start.Add(load+settle)) {

@@ -4,7 +4,7 @@
 //	go run ./cmd/bench ingest [-requests 40000] [-concurrency 64] [-batch-events 100000]
 //	go run ./cmd/bench journeys [-runs 1000] [-concurrency 32]
 //	go run ./cmd/bench email [-sends 20000] [-concurrency 64] [-gogc 400]
-//	go run ./cmd/bench faults [-load 60s] [-settle 3m] [-clients 8]
+//	go run ./cmd/bench faults [-load 60s] [-settle 3m] [-clients 8] [-rate 60]
 //
 // ingest starts a private durable PostgreSQL (or uses HOGSEND_BENCH_DATABASE_URL), runs the
 // engine's API as a child process, and prints:
@@ -83,8 +83,9 @@ func main() {
 		load := fs.Duration("load", time.Minute, "how long the load runs (the fault timeline stretches with it)")
 		settle := fs.Duration("settle", 3*time.Minute, "how long pending work may take to finish after the load")
 		clients := fs.Int("clients", 8, "concurrent clients")
+		perSecond := fs.Float64("rate", 60, "requests per second, all clients together")
 		_ = fs.Parse(os.Args[2:])
-		err = runFaults(*load, *settle, *clients)
+		err = runFaults(*load, *settle, *clients, *perSecond)
 	case "journeys":
 		fs := flag.NewFlagSet("journeys", flag.ExitOnError)
 		runs := fs.Int("runs", 1000, "workflows to start in (a) and enrolments in (b)")
