@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/mail"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -114,6 +115,10 @@ func (h *emailHandlers) send(c *gin.Context) error {
 		UserEmail: r.email, Category: email.Category(b.Category), ReplyTo: b.ReplyTo,
 		SkipPreferenceCheck: b.SkipPreferenceCheck, IdempotencyKey: key,
 	})
+	if errors.Is(err, mailer.ErrInFlight) {
+		return &HTTPError{Status: http.StatusConflict, Message: "A send with this idempotency key is still in flight; retry later",
+			RetryAfter: 5 * time.Second}
+	}
 	if err != nil {
 		return err
 	}

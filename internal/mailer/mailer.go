@@ -146,6 +146,9 @@ var (
 	ErrTemplateNotFound = email.ErrTemplateNotFound
 	ErrNoProvider       = errors.New("no email provider is configured")
 	ErrNoRecipient      = errors.New("the recipient has no email address")
+	// ErrInFlight: another attempt of the send holding the key is in flight and did not finish
+	// within the caller's deadline; a later retry gets its outcome (or resumes it).
+	ErrInFlight = errors.New("a send with this idempotency key is still in flight")
 )
 
 // Send runs the pipeline: idempotency, template, preferences and suppression, frequency cap,
@@ -402,7 +405,7 @@ func (m *Mailer) replay(ctx context.Context, key string) (held *store.HeldSend, 
 		}
 		select { // in flight elsewhere: its outcome is the answer
 		case <-ctx.Done():
-			return nil, Result{EmailSendID: h.ID, Status: StatusQueued}, true, fmt.Errorf("send %s is still in flight: %w", h.ID, ctx.Err())
+			return nil, Result{EmailSendID: h.ID, Status: StatusQueued}, true, fmt.Errorf("%w (send %s): %w", ErrInFlight, h.ID, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -193,6 +193,7 @@ func TestASendLeftQueuedIsWaitedForThenResumedAsTheSameMessage(t *testing.T) {
 	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
 	res, err := m.Send(short, opts)
+	require.ErrorIs(t, err, mailer.ErrInFlight)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Equal(t, mailer.Result{EmailSendID: first.EmailSendID, Status: mailer.StatusQueued}, res)
 	require.Len(t, p.attempts, 1)
