@@ -1,10 +1,12 @@
 package condition_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -160,4 +162,74 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("unstable: %s vs %s", first, second)
 		}
 	})
+}
+
+// memFacts answers event counts from a list of event times by name.
+type memFacts struct {
+	events map[string][]time.Time
+	sent   map[string][2]bool // templateKey → opened, clicked
+	asked  []string
+}
+
+func (f *memFacts) EventCount(_ context.Context, name string, since *time.Time) (int, error) {
+	f.asked = append(f.asked, name)
+	n := 0
+	for _, at := range f.events[name] {
+		if since == nil || !at.Before(*since) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (f *memFacts) LatestSend(_ context.Context, key string) (bool, bool, bool, error) {
+	s, ok := f.sent[key]
+	return ok, s[0], s[1], nil
+}
+
+func TestEvaluateEventsWindowsAndShortCircuit(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 31, 12, 0, 0, 0, time.UTC)
+	f := &memFacts{events: map[string][]time.Time{
+		"app.active": {now.Add(-10 * 24 * time.Hour)},
+		"key.action": {now.Add(-time.Minute), now.Add(-2 * time.Minute), now.Add(-3 * time.Hour)},
+	}, sent: map[string][2]bool{"welcome": {true, false}}}
+	ctx := context.Background()
+	eval := func(c condition.Condition, props map[string]any) bool {
+		t.Helper()
+		ok, err := condition.Evaluate(ctx, c, props, f, now)
+		require.NoError(t, err)
+		return ok
+	}
+	dormant := condition.All(condition.Event("app.active").Exists(), condition.Event("app.active").Within(condition.Days(7)).NotExists())
+	require.True(t, eval(dormant, nil), "active ever, not in the last 7 days")
+	require.True(t, eval(condition.Event("key.action").Within(condition.Hours(1)).AtLeast(2), nil))
+	require.False(t, eval(condition.Event("key.action").Within(condition.Hours(1)).AtLeast(3), nil), "the window's lower bound excludes the old one")
+	require.True(t, eval(condition.Event("key.action").Exactly(3), nil))
+	require.True(t, eval(condition.Event("key.action").Count(condition.CountGt, 0), nil))
+	require.False(t, eval(condition.Event("never").Exists(), nil))
+	require.True(t, eval(condition.EmailEngaged("welcome", condition.Opened), nil))
+	require.True(t, eval(condition.EmailEngaged("welcome", condition.NotClicked), nil))
+	require.False(t, eval(condition.EmailEngaged("other", condition.NotOpened), nil), "no send: false for every check")
+	require.True(t, eval(condition.All(), nil))
+	require.False(t, eval(condition.Any(), nil))
+
+	// "and" stops at the first false: the event leg is never asked.
+	f.asked = nil
+	require.False(t, eval(condition.All(condition.Prop("plan").Eq("pro"), condition.Event("app.active").Exists()), map[string]any{"plan": "free"}))
+	require.Empty(t, f.asked)
+	require.True(t, eval(condition.Any(condition.Prop("plan").Eq("free"), condition.Event("x").Exists()), map[string]any{"plan": "free"}))
+	require.Empty(t, f.asked)
+}
+
+func TestLeafShapes(t *testing.T) {
+	t.Parallel()
+	c := condition.All(condition.Prop("plan").Neq("pro"), condition.Any(condition.Event("a").Within(condition.Seconds(5)).NotExists(), condition.Event("b").NotExists()))
+	leaves := condition.Leaves(c)
+	require.Len(t, leaves, 3)
+	require.True(t, condition.Negative(leaves[0]))
+	require.False(t, condition.Negative(leaves[1]), "a windowed not_exists anchors on a past event")
+	require.True(t, condition.Negative(leaves[2]))
+	require.Equal(t, 5*time.Second, condition.FirstWindow(c).Duration())
+	require.Nil(t, condition.FirstWindow(condition.Prop("x").Exists()))
 }

@@ -68,7 +68,7 @@ func (e *Env) Temporal() *testsuite.TestWorkflowEnvironment { return e.env }
 func (e *Env) Had(event string, ago journey.Duration) {
 	e.f.mu.Lock()
 	defer e.f.mu.Unlock()
-	e.f.past = append(e.f.past, pastEvent{name: event, ago: millis(ago)})
+	e.f.past = append(e.f.past, pastEvent{name: event, ago: ago.Duration()})
 }
 
 // Emit ingests an event for the contact after the given time from the start: it is recorded in
@@ -78,12 +78,12 @@ func (e *Env) Emit(event string, after journey.Duration, props ...map[string]any
 	if len(props) > 0 {
 		p = props[0]
 	}
-	e.env.RegisterDelayedCallback(func() { e.f.ingest(event, p) }, millis(after))
+	e.env.RegisterDelayedCallback(func() { e.f.ingest(event, p) }, after.Duration())
 }
 
 // Cancel exits the run as an admin cancel would, after d.
 func (e *Env) Cancel(after journey.Duration) {
-	e.env.RegisterDelayedCallback(func() { e.f.exit(journey.ExitAdminCancel, "") }, millis(after))
+	e.env.RegisterDelayedCallback(func() { e.f.exit(journey.ExitAdminCancel, "") }, after.Duration())
 }
 
 // Unsubscribe makes IsSubscribed false from the start.
@@ -170,10 +170,6 @@ type Send struct {
 	To       string
 	Props    map[string]any
 	At       time.Time
-}
-
-func millis(d journey.Duration) time.Duration {
-	return time.Duration(d.Milliseconds() * float64(time.Millisecond))
 }
 
 type pastEvent struct {

@@ -342,17 +342,13 @@ func (r *run) wait(kind, label string, d time.Duration, event string) (res journ
 	return res, timedOut, nil
 }
 
-func millis(d journey.Duration) time.Duration {
-	return time.Duration(d.Milliseconds() * float64(time.Millisecond))
-}
-
 // Sleep implements journey.Context.
 func (r *run) Sleep(d journey.Duration, label string) (journey.SleepResult, error) {
 	if label == "" {
 		b, _ := json.Marshal(d)
 		label = "wait:" + string(b)
 	}
-	res, _, err := r.wait("sleep", label, max(millis(d), 0), "")
+	res, _, err := r.wait("sleep", label, max(d.Duration(), 0), "")
 	return res, err
 }
 
@@ -367,7 +363,7 @@ func (r *run) SleepUntil(at time.Time, label string) (journey.SleepResult, error
 
 // WaitForEvent implements journey.Context.
 func (r *run) WaitForEvent(event string, timeout journey.Duration, label string) (journey.WaitResult, error) {
-	d := millis(timeout)
+	d := timeout.Duration()
 	if strings.TrimSpace(event) == "" {
 		return journey.WaitResult{}, errors.New("WaitForEvent: event is required")
 	}
@@ -461,7 +457,7 @@ type history struct{ r *run }
 func (h history) HasEvent(userID, event string, within *journey.Duration) (bool, int, error) {
 	in := contract.LookupInput{Kind: contract.LookupEvent, UserID: userID, Event: event}
 	if within != nil {
-		since := workflow.Now(h.r.wctx).Add(-millis(*within))
+		since := workflow.Now(h.r.wctx).Add(-within.Duration())
 		in.Since = &since
 	}
 	res, err := h.r.lookup(in)
