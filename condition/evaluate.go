@@ -96,7 +96,9 @@ func (e EventLeaf) MatchCount(n int) bool {
 }
 
 // Duration is the window as a time.Duration.
-func (d Duration) Duration() time.Duration { return time.Duration(d.Milliseconds() * float64(time.Millisecond)) }
+func (d Duration) Duration() time.Duration {
+	return time.Duration(d.Milliseconds() * float64(time.Millisecond))
+}
 
 // IsZero reports a window with no part set.
 func (d Duration) IsZero() bool { return d.Hours == nil && d.Minutes == nil && d.Seconds == nil }
