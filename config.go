@@ -53,7 +53,7 @@ type Config struct {
 	Email    EmailConfig
 	Temporal TemporalConfig
 
-	EnabledJourneys, EnabledLists Filter
+	EnabledJourneys, EnabledLists, EnabledBuckets Filter
 
 	// DefaultTimezone is the zone of contacts without a valid one; SendWindow the default quiet
 	// hours of When() (nil = none).
@@ -233,6 +233,8 @@ var configVars = []configVar{
 		func(c *Config, v string) error { c.Temporal.TLSServerName = v; return nil }},
 	{"ENABLED_JOURNEYS", "*", "Comma-separated journey ids to run, or * for all.", nil,
 		func(c *Config, v string) error { c.EnabledJourneys = ParseFilter(v); return nil }},
+	{"ENABLED_BUCKETS", "*", "Comma-separated bucket ids to register (with their reactions), or * for all.", nil,
+		func(c *Config, v string) error { c.EnabledBuckets = ParseFilter(v); return nil }},
 	{"DEFAULT_TIMEZONE", "UTC", "IANA zone journeys schedule in when a contact has no valid one.", nil,
 		func(c *Config, v string) error {
 			c.DefaultTimezone = v

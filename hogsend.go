@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -33,6 +34,7 @@ import (
 
 	"github.com/hogsend/hogsend/activities"
 	"github.com/hogsend/hogsend/api"
+	"github.com/hogsend/hogsend/bucket"
 	"github.com/hogsend/hogsend/email"
 	"github.com/hogsend/hogsend/internal/apikeys"
 	"github.com/hogsend/hogsend/internal/imports"
@@ -72,6 +74,9 @@ func EngineVersion() string {
 type Options struct {
 	// Journeys are the application's journeys (ENABLED_JOURNEYS chooses which are routed).
 	Journeys []*journey.Journey
+	// Buckets are the application's segments (ENABLED_BUCKETS chooses which are registered);
+	// their reactions join the journeys, chosen by ENABLED_BUCKETS alone.
+	Buckets []*bucket.Bucket
 	// Templates are the application's email templates; Lists its subscription lists.
 	Templates *email.Registry
 	Lists     []email.List
@@ -121,6 +126,7 @@ type Engine struct {
 	ingest   *ingest.Service
 	imports  *imports.Service
 	journeys *journey.Registry
+	buckets  *bucket.Registry
 	sender   activities.JourneySender
 	// mail is the API's send pipeline (in-process provider retries); workerMail the worker's.
 	mail, workerMail *mailer.Mailer
@@ -160,7 +166,18 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 	if err != nil {
 		return nil, fmt.Errorf("open database pool: %w", err)
 	}
-	registry, err := journey.NewRegistry(opts.Journeys, cfg.EnabledJourneys.Allows)
+	buckets, err := bucket.NewRegistry(opts.Buckets, cfg.EnabledBuckets.Allows)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	reactions := buckets.Journeys()
+	owned := map[string]bool{}
+	for _, j := range reactions {
+		owned[j.ID] = true
+	}
+	registry, err := journey.NewRegistry(append(slices.Clone(opts.Journeys), reactions...),
+		func(id string) bool { return owned[id] || cfg.EnabledJourneys.Allows(id) })
 	if err != nil {
 		pool.Close()
 		return nil, err
@@ -201,6 +218,7 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 		ingest:   svc,
 		imports:  importer,
 		journeys: registry,
+		buckets:  buckets,
 		sender:   sender,
 		mail:     mail, workerMail: workerMail, closeProvider: closeProvider,
 		started: time.Now(),
@@ -208,8 +226,11 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 	}, nil
 }
 
-// Journeys returns the journey registry.
+// Journeys returns the journey registry (the application's journeys and the buckets' reactions).
 func (e *Engine) Journeys() *journey.Registry { return e.journeys }
+
+// Buckets returns the bucket registry.
+func (e *Engine) Buckets() *bucket.Registry { return e.buckets }
 
 // Ingest returns the ingest service (events, contacts, lists).
 func (e *Engine) Ingest() *ingest.Service { return e.ingest }
