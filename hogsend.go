@@ -37,6 +37,7 @@ import (
 	"github.com/hogsend/hogsend/bucket"
 	"github.com/hogsend/hogsend/email"
 	"github.com/hogsend/hogsend/internal/apikeys"
+	"github.com/hogsend/hogsend/internal/buckets"
 	"github.com/hogsend/hogsend/internal/imports"
 	"github.com/hogsend/hogsend/internal/ingest"
 	"github.com/hogsend/hogsend/internal/journeys"
@@ -166,12 +167,12 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 	if err != nil {
 		return nil, fmt.Errorf("open database pool: %w", err)
 	}
-	buckets, err := bucket.NewRegistry(opts.Buckets, cfg.EnabledBuckets.Allows)
+	bucketRegistry, err := bucket.NewRegistry(opts.Buckets, cfg.EnabledBuckets.Allows)
 	if err != nil {
 		pool.Close()
 		return nil, err
 	}
-	reactions := buckets.Journeys()
+	reactions := bucketRegistry.Journeys()
 	owned := map[string]bool{}
 	for _, j := range reactions {
 		owned[j.ID] = true
@@ -191,8 +192,11 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 	outbox.RegisterTemporal(d, tc, cfg.Temporal.TaskQueue)
 	outbound.Register(d, pool, nil)
 	journeys.RegisterStarts(d, tc, pool, cfg.Temporal.TaskQueue)
+	// Buckets run after journey routing and exits, so a transition's own routing comes after.
+	membership := &buckets.Consumer{Registry: bucketRegistry, Journeys: registry, Logger: logger}
 	svc := &ingest.Service{DB: pool, Outbox: d, Consumers: []ingest.Consumer{&journeys.Consumer{Registry: registry, Logger: logger,
-		DefaultTimezone: cfg.DefaultTimezone, SendWindow: cfg.SendWindow}}}
+		DefaultTimezone: cfg.DefaultTimezone, SendWindow: cfg.SendWindow}, membership}}
+	membership.Ingest = svc
 	importer := &imports.Service{DB: pool, Outbox: d, Workflow: imports.Workflow{
 		Type:    workflows.ImportContactsName,
 		ID:      workflows.ImportWorkflowID,
@@ -218,7 +222,7 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 		ingest:   svc,
 		imports:  importer,
 		journeys: registry,
-		buckets:  buckets,
+		buckets:  bucketRegistry,
 		sender:   sender,
 		mail:     mail, workerMail: workerMail, closeProvider: closeProvider,
 		started: time.Now(),

@@ -192,32 +192,8 @@ func (s *Service) IngestTx(ctx context.Context, tx pgx.Tx, ev Event) (Result, er
 		if err != nil {
 			return err
 		}
-		props := ev.EventProperties
-		if props == nil {
-			props = map[string]any{}
-		}
-		id, at, inserted, err := store.InsertEvent(ctx, sp, store.NewEvent{ID: ev.ID, UserKey: r.Contact.Key(), Name: ev.Name,
-			Properties: props, IdempotencyKey: key, OccurredAt: ev.OccurredAt})
-		if err != nil {
-			return fmt.Errorf("store event: %w", err)
-		}
-		if !inserted {
-			return errDuplicate
-		}
-		stored := &StoredEvent{ID: id, Name: ev.Name, UserKey: r.Contact.Key(), ContactID: r.Contact.ID,
-			UserEmail: ev.Email, ContactEmail: ptr.Deref(r.Contact.Email), Properties: props, ContactProperties: ev.ContactProperties, OccurredAt: at}
-		fx := &Effects{Exits: []ExitResult{}}
-		for _, c := range s.Consumers {
-			if err := c.ConsumeEvent(ctx, sp, stored, fx); err != nil {
-				return err
-			}
-		}
-		fx.Intents = append(fx.Intents, cancelIntents(r.Exited)...)
-		if _, err := outbox.Append(ctx, sp, fx.Intents); err != nil {
-			return fmt.Errorf("record event intents: %w", err)
-		}
-		res = Result{Stored: true, EventID: id, Contact: r.Contact, Exits: fx.Exits}
-		return nil
+		res, err = s.storeFor(ctx, sp, r.Contact, ev, key, cancelIntents(r.Exited))
+		return err
 	})
 	if errors.Is(err, errDuplicate) {
 		return none, nil
@@ -226,6 +202,60 @@ func (s *Service) IngestTx(ctx context.Context, tx pgx.Tx, ev Event) (Result, er
 		return none, err
 	}
 	return res, nil
+}
+
+// EmitTx ingests an event the engine makes about a contact it already resolved (a bucket
+// transition), inside the caller's transaction: there is no identity resolution, so a uuid or
+// anonymous key is never taken for an external id. A duplicate idempotency key stores nothing
+// (Stored false); consumers see the event as any other.
+func (s *Service) EmitTx(ctx context.Context, tx pgx.Tx, contact store.Contact, ev Event) (Result, error) {
+	none := Result{Exits: []ExitResult{}}
+	var key *string
+	if ev.IdempotencyKey != "" {
+		key = &ev.IdempotencyKey
+	}
+	var res Result
+	err := store.WithTx(ctx, tx, func(sp pgx.Tx) error {
+		var err error
+		res, err = s.storeFor(ctx, sp, contact, ev, key, nil)
+		return err
+	})
+	if errors.Is(err, errDuplicate) {
+		return none, nil
+	}
+	if err != nil {
+		return none, err
+	}
+	return res, nil
+}
+
+// storeFor stores ev for contact, runs the consumers and records their intents (and extra).
+func (s *Service) storeFor(ctx context.Context, tx pgx.Tx, contact store.Contact, ev Event, key *string, extra []outbox.Intent) (Result, error) {
+	props := ev.EventProperties
+	if props == nil {
+		props = map[string]any{}
+	}
+	id, at, inserted, err := store.InsertEvent(ctx, tx, store.NewEvent{ID: ev.ID, UserKey: contact.Key(), Name: ev.Name,
+		Properties: props, IdempotencyKey: key, OccurredAt: ev.OccurredAt})
+	if err != nil {
+		return Result{}, fmt.Errorf("store event: %w", err)
+	}
+	if !inserted {
+		return Result{}, errDuplicate
+	}
+	stored := &StoredEvent{ID: id, Name: ev.Name, UserKey: contact.Key(), ContactID: contact.ID,
+		UserEmail: ev.Email, ContactEmail: ptr.Deref(contact.Email), Properties: props, ContactProperties: ev.ContactProperties, OccurredAt: at}
+	fx := &Effects{Exits: []ExitResult{}}
+	for _, c := range s.Consumers {
+		if err := c.ConsumeEvent(ctx, tx, stored, fx); err != nil {
+			return Result{}, err
+		}
+	}
+	fx.Intents = append(fx.Intents, extra...)
+	if _, err := outbox.Append(ctx, tx, fx.Intents); err != nil {
+		return Result{}, fmt.Errorf("record event intents: %w", err)
+	}
+	return Result{Stored: true, EventID: id, Contact: contact, Exits: fx.Exits}, nil
 }
 
 // prepare validates an event and cleans its identity.

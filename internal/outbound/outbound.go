@@ -31,6 +31,8 @@ const (
 	EmailBounced        = "email.bounced"
 	EmailOpened         = "email.opened"
 	EmailClicked        = "email.clicked"
+	BucketEntered       = "bucket.entered"
+	BucketLeft          = "bucket.left"
 )
 
 // Envelope is the signed body every receiver gets.

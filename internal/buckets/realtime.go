@@ -1,0 +1,318 @@
+// Package buckets keeps bucket memberships: the real-time check inside the ingest transaction,
+// and the one emission function every producer of a transition uses.
+package buckets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hogsend/hogsend/bucket"
+	"github.com/hogsend/hogsend/condition"
+	"github.com/hogsend/hogsend/internal/ingest"
+	"github.com/hogsend/hogsend/internal/outbound"
+	"github.com/hogsend/hogsend/internal/ptr"
+	"github.com/hogsend/hogsend/internal/store"
+	"github.com/hogsend/hogsend/journey"
+)
+
+// Consumer is the real-time membership check, run for every stored event inside its ingest
+// transaction: a join or leave and its transition event commit with the event that caused
+// them, so a client reads the membership as soon as it has the 202.
+type Consumer struct {
+	Registry *bucket.Registry
+	// Journeys decides whether the generic bucket:entered / bucket:left events are written
+	// (only when a journey triggers on them).
+	Journeys *journey.Registry
+	// Ingest stores transition events (set after the ingest service is built: it holds this
+	// consumer).
+	Ingest *ingest.Service
+	Logger *slog.Logger
+	Now    func() time.Time
+
+	mu       sync.Mutex
+	disabled map[string]bool // admin switch (bucket_configs), re-read every DisabledTTL
+	readAt   time.Time
+}
+
+// DisabledTTL is how long the admin switches are trusted before they are read again.
+const DisabledTTL = 5 * time.Second
+
+// Transition is one membership change the check made (a test seam).
+type Transition struct {
+	BucketID, Kind string
+}
+
+func (c *Consumer) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// ConsumeEvent implements ingest.Consumer.
+func (c *Consumer) ConsumeEvent(ctx context.Context, tx pgx.Tx, ev *ingest.StoredEvent, fx *ingest.Effects) error {
+	_, err := c.Check(ctx, tx, ev, fx)
+	return err
+}
+
+// Check evaluates the buckets ev may change for its contact and applies joins and leaves. A
+// failing bucket is rolled back to its savepoint and logged; the event stands.
+func (c *Consumer) Check(ctx context.Context, tx pgx.Tx, ev *ingest.StoredEvent, fx *ingest.Effects) ([]Transition, error) {
+	candidates := c.Registry.Candidates(ev.Name, ev.Properties, ev.ContactProperties)
+	if len(candidates) == 0 {
+		return nil, nil
+	}
+	off, err := c.adminDisabled(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	contact, err := store.LiveContactByKey(ctx, tx, ev.UserKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil // deleted (or merged away): no evaluation, no emission
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := c.now()
+	facts := eventFacts{db: tx, key: ev.UserKey}
+	var out []Transition
+	for _, b := range candidates {
+		if off[b.ID] {
+			continue
+		}
+		var t *Transition
+		err := store.WithTx(ctx, tx, func(sp pgx.Tx) error {
+			facts.db = sp
+			var err error
+			t, err = c.checkOne(ctx, sp, b, contact, facts, now, fx)
+			return err
+		})
+		if err != nil {
+			c.log().Error("bucket check failed; the event stands", "bucketId", b.ID, "event", ev.Name, "error", err)
+			continue
+		}
+		if t != nil {
+			out = append(out, *t)
+		}
+	}
+	return out, nil
+}
+
+func (c *Consumer) checkOne(ctx context.Context, tx pgx.Tx, b *bucket.Bucket, contact store.Contact, facts eventFacts,
+	now time.Time, fx *ingest.Effects) (*Transition, error) {
+	key := contact.Key()
+	was, member, err := store.ActiveMembership(ctx, tx, key, b.ID)
+	if err != nil {
+		return nil, err
+	}
+	is, err := condition.Evaluate(ctx, b.Criteria, contact.Properties, facts, now)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !member && is:
+		j, ok, err := store.JoinBucket(ctx, tx, store.NewMembership{UserKey: key, BucketID: b.ID, UserEmail: ptr.Deref(contact.Email),
+			Source: SourceEvent, ExpiresAt: expiresAt(b, now), MaxDwellAt: after(now, b.MaxDwell), Now: now})
+		if err != nil || !ok {
+			return nil, err // a concurrent join won: it emits
+		}
+		if EmitJoin(b, j, now) {
+			if err := c.emit(ctx, tx, fx, contact, Emission{Bucket: b, Kind: bucket.Entered, Epoch: j.EntryCount, Source: SourceEvent}, now); err != nil {
+				return nil, err
+			}
+		}
+		return &Transition{BucketID: b.ID, Kind: bucket.Entered}, nil
+	case member && is:
+		return nil, store.TouchMembership(ctx, tx, was.ID, now)
+	case member && !is:
+		if d := b.MinDwell.Duration(); d > 0 && now.Sub(was.EnteredAt) < d {
+			return nil, store.DeferLeave(ctx, tx, was.ID, was.EnteredAt.Add(d), now)
+		}
+		left, ok, err := store.LeaveBucket(ctx, tx, was.ID, now)
+		if err != nil || !ok {
+			return nil, err
+		}
+		if err := c.emit(ctx, tx, fx, contact, Emission{Bucket: b, Kind: bucket.Left, Epoch: left.EntryCount, Source: SourceEvent,
+			Reason: bucket.ReasonCriteria}, now); err != nil {
+			return nil, err
+		}
+		return &Transition{BucketID: b.ID, Kind: bucket.Left}, nil
+	}
+	return nil, nil
+}
+
+// EmitJoin is the entry-limit gate of a join's entered event (the row is written either way):
+// a first join always emits; once never again; once_per_period when the cooldown since the
+// last leave has passed.
+func EmitJoin(b *bucket.Bucket, j store.Joined, now time.Time) bool {
+	switch {
+	case j.EntryCount <= 1, b.EntryLimit == bucket.EntryUnlimited:
+		return true
+	case b.EntryLimit == bucket.EntryOnce:
+		return false
+	}
+	period := b.EntryPeriod.Duration()
+	return period <= 0 || j.LastLeaveAt == nil || now.Sub(*j.LastLeaveAt) >= period
+}
+
+// expiresAt is the deadline a join stamps: the first window from now, for buckets that asked
+// to be time-based or to expire fast.
+func expiresAt(b *bucket.Bucket, now time.Time) *time.Time {
+	if w := condition.FirstWindow(b.Criteria); w != nil && (b.TimeBased || b.FastExpiry) {
+		t := now.Add(w.Duration())
+		return &t
+	}
+	return nil
+}
+
+func after(now time.Time, d bucket.Duration) *time.Time {
+	if d.IsZero() {
+		return nil
+	}
+	t := now.Add(d.Duration())
+	return &t
+}
+
+func (c *Consumer) adminDisabled(ctx context.Context, db store.DBTX) (map[string]bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.disabled != nil && time.Since(c.readAt) < DisabledTTL {
+		return c.disabled, nil
+	}
+	off, err := store.DisabledBuckets(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	c.disabled, c.readAt = off, time.Now()
+	return off, nil
+}
+
+// Forget drops the cached admin switches (after a PATCH in this process).
+func (c *Consumer) Forget() {
+	c.mu.Lock()
+	c.disabled = nil
+	c.mu.Unlock()
+}
+
+func (c *Consumer) log() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	return slog.Default()
+}
+
+// eventFacts answers a contact's event counts from the database (inside the transaction, so
+// the event being ingested counts).
+type eventFacts struct {
+	db  store.DBTX
+	key string
+}
+
+func (f eventFacts) EventCount(ctx context.Context, name string, since *time.Time) (int, error) {
+	return store.CountUserEvents(ctx, f.db, f.key, name, since)
+}
+
+func (f eventFacts) LatestSend(context.Context, string) (bool, bool, bool, error) {
+	return false, false, false, fmt.Errorf("email engagement is not allowed in bucket criteria")
+}
+
+var _ condition.Facts = eventFacts{}
+
+// Transition sources.
+const (
+	SourceEvent     = "event"
+	SourceReconcile = "reconcile"
+	SourceBackfill  = "backfill"
+)
+
+// Emission is one transition to announce.
+type Emission struct {
+	Bucket *bucket.Bucket
+	Kind   string // bucket.Entered, Left or Dwelled
+	Epoch  int
+	Source string
+	Reason string // leaves
+	Label  string // dwell
+	Count  int    // dwell ordinal
+}
+
+// Name is the transition's event name.
+func (e Emission) Name() string {
+	switch e.Kind {
+	case bucket.Entered:
+		return bucket.EnteredEvent(e.Bucket.ID)
+	case bucket.Left:
+		return bucket.LeftEvent(e.Bucket.ID)
+	}
+	return bucket.DwellEvent(e.Bucket.ID, e.Label)
+}
+
+// Key is the transition's idempotency key: every producer computes the same one, so they meet
+// on one stored event. Dwell keys carry the epoch, so a re-joined member dwells again.
+func (e Emission) Key(userKey string) string {
+	base := "bucket:" + e.Bucket.ID + ":" + userKey + ":"
+	if e.Kind == bucket.Dwelled {
+		return fmt.Sprintf("%sdwell:%s:%d:%d", base, e.Label, e.Epoch, e.Count)
+	}
+	return fmt.Sprintf("%s%s:%d", base, e.Kind, e.Epoch)
+}
+
+// Properties are the transition event's properties (what reaction journeys receive).
+func (e Emission) Properties(userKey string) map[string]any {
+	p := map[string]any{"bucketId": e.Bucket.ID, "bucketName": e.Bucket.Name, "userId": userKey,
+		"transition": e.Kind, "source": e.Source, "entryCount": e.Epoch}
+	if e.Kind == bucket.Left && e.Reason != "" {
+		p["reason"] = e.Reason
+	}
+	if e.Kind == bucket.Dwelled {
+		p["dwellCount"] = e.Count
+	}
+	return p
+}
+
+// OutboundEvent is the payload of bucket.entered / bucket.left.
+type OutboundEvent struct {
+	BucketID   string  `json:"bucketId"`
+	BucketName string  `json:"bucketName"`
+	UserID     string  `json:"userId"`
+	UserEmail  *string `json:"userEmail"`
+	Transition string  `json:"transition"`
+	EntryCount int     `json:"entryCount"`
+	Source     string  `json:"source"`
+	Reason     string  `json:"reason,omitempty"`
+}
+
+// emit ingests the transition event for contact inside tx (journeys trigger and exit on it),
+// the generic alias when a journey listens to it, and records the outbound event.
+func (c *Consumer) emit(ctx context.Context, tx pgx.Tx, fx *ingest.Effects, contact store.Contact, e Emission, now time.Time) error {
+	key := contact.Key()
+	props := e.Properties(key)
+	ev := ingest.Event{Name: e.Name(), Email: ptr.Deref(contact.Email), EventProperties: props, IdempotencyKey: e.Key(key), OccurredAt: &now}
+	if _, err := c.Ingest.EmitTx(ctx, tx, contact, ev); err != nil {
+		return fmt.Errorf("emit %s: %w", ev.Name, err)
+	}
+	if generic := "bucket:" + e.Kind; c.Journeys != nil && len(c.Journeys.Triggered(generic)) > 0 {
+		alias := ev
+		alias.Name, alias.IdempotencyKey = generic, ev.IdempotencyKey+":generic"
+		if _, err := c.Ingest.EmitTx(ctx, tx, contact, alias); err != nil {
+			return fmt.Errorf("emit %s: %w", generic, err)
+		}
+	}
+	if e.Kind == bucket.Dwelled {
+		return nil
+	}
+	eventType := outbound.BucketEntered
+	if e.Kind == bucket.Left {
+		eventType = outbound.BucketLeft
+	}
+	fx.Intents = append(fx.Intents, outbound.Emit(eventType, OutboundEvent{BucketID: e.Bucket.ID, BucketName: e.Bucket.Name,
+		UserID: key, UserEmail: contact.Email, Transition: e.Kind, EntryCount: e.Epoch, Source: e.Source, Reason: e.Reason},
+		e.Key(key), now))
+	return nil
+}

@@ -1,0 +1,102 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Membership is a contact's row in a bucket.
+type Membership struct {
+	ID         string
+	UserID     string // the contact key
+	UserEmail  *string
+	EnteredAt  time.Time
+	EntryCount int
+}
+
+// ActiveMembership is a contact's active row in a bucket; ok false when there is none.
+func ActiveMembership(ctx context.Context, db DBTX, userKey, bucketID string) (m Membership, ok bool, err error) {
+	err = db.QueryRow(ctx, `SELECT id::text, user_id, user_email, entered_at, entry_count FROM bucket_memberships
+		WHERE user_id = $1 AND bucket_id = $2 AND status = 'active' AND deleted_at IS NULL`, userKey, bucketID).
+		Scan(&m.ID, &m.UserID, &m.UserEmail, &m.EnteredAt, &m.EntryCount)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return m, false, nil
+	}
+	return m, err == nil, err
+}
+
+// NewMembership is a join to write.
+type NewMembership struct {
+	UserKey, BucketID string
+	UserEmail         string // "" = NULL
+	Source            string // event | reconcile | backfill
+	ExpiresAt         *time.Time
+	MaxDwellAt        *time.Time
+	Now               time.Time
+}
+
+// Joined is a written join: its row, its epoch and what the entry-limit gate needs to know.
+type Joined struct {
+	ID          string
+	EntryCount  int        // 1 + every earlier row of (user, bucket), whatever their status
+	LastLeaveAt *time.Time // the latest leave of an earlier row
+}
+
+// JoinBucket writes an active row; ok is false when one exists already (a concurrent join won).
+func JoinBucket(ctx context.Context, db DBTX, j NewMembership) (out Joined, ok bool, err error) {
+	err = db.QueryRow(ctx, `WITH prior AS (
+			SELECT count(*) AS n, max(left_at) FILTER (WHERE status = 'left') AS last_left
+			FROM bucket_memberships WHERE user_id = $1 AND bucket_id = $2)
+		INSERT INTO bucket_memberships (user_id, user_email, bucket_id, status, entered_at, last_evaluated_at,
+			entry_count, source, expires_at, max_dwell_at)
+		SELECT $1, nullif($3, ''), $2, 'active', $4, $4, prior.n + 1, $5, $6, $7 FROM prior
+		ON CONFLICT (user_id, bucket_id) WHERE status = 'active' AND deleted_at IS NULL DO NOTHING
+		RETURNING id::text, entry_count, (SELECT last_left FROM prior)`,
+		j.UserKey, j.BucketID, j.UserEmail, j.Now, j.Source, j.ExpiresAt, j.MaxDwellAt).
+		Scan(&out.ID, &out.EntryCount, &out.LastLeaveAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return out, false, nil
+	}
+	return out, err == nil, err
+}
+
+// LeaveBucket flips an active row to left (compare and swap); ok false when it is not active.
+func LeaveBucket(ctx context.Context, db DBTX, id string, now time.Time) (m Membership, ok bool, err error) {
+	err = db.QueryRow(ctx, `UPDATE bucket_memberships SET status = 'left', left_at = $2, last_evaluated_at = $2, updated_at = $2
+		WHERE id = $1 AND status = 'active' RETURNING id::text, user_id, user_email, entered_at, entry_count`, id, now).
+		Scan(&m.ID, &m.UserID, &m.UserEmail, &m.EnteredAt, &m.EntryCount)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return m, false, nil
+	}
+	return m, err == nil, err
+}
+
+// DeferLeave keeps a too-young member until (minDwell): the sweep or a later event leaves it.
+func DeferLeave(ctx context.Context, db DBTX, id string, until, now time.Time) error {
+	_, err := db.Exec(ctx, `UPDATE bucket_memberships SET expires_at = $2, last_evaluated_at = $3, updated_at = $3
+		WHERE id = $1 AND status = 'active'`, id, until, now)
+	return err
+}
+
+// TouchMembership records that a member was evaluated and still matches.
+func TouchMembership(ctx context.Context, db DBTX, id string, now time.Time) error {
+	_, err := db.Exec(ctx, `UPDATE bucket_memberships SET last_evaluated_at = $2 WHERE id = $1`, id, now)
+	return err
+}
+
+// DisabledBuckets are the buckets an admin switched off (bucket_configs.enabled false).
+func DisabledBuckets(ctx context.Context, db DBTX) (map[string]bool, error) {
+	rows, err := db.Query(ctx, `SELECT bucket_id FROM bucket_configs WHERE NOT enabled`)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	out := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out, err
+}
