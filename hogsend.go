@@ -128,7 +128,9 @@ type Engine struct {
 	imports  *imports.Service
 	journeys *journey.Registry
 	buckets  *bucket.Registry
-	sender   activities.JourneySender
+	// membership is the real-time bucket check (its admin-switch cache is dropped on PATCH).
+	membership *buckets.Consumer
+	sender     activities.JourneySender
 	// mail is the API's send pipeline (in-process provider retries); workerMail the worker's.
 	mail, workerMail *mailer.Mailer
 	closeProvider    func()
@@ -222,9 +224,9 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 		ingest:   svc,
 		imports:  importer,
 		journeys: registry,
-		buckets:  bucketRegistry,
-		sender:   sender,
-		mail:     mail, workerMail: workerMail, closeProvider: closeProvider,
+		buckets:  bucketRegistry, membership: membership,
+		sender: sender,
+		mail:   mail, workerMail: workerMail, closeProvider: closeProvider,
 		started: time.Now(),
 		Stdout:  os.Stdout,
 	}, nil
@@ -382,6 +384,7 @@ func (e *Engine) apiServer() *api.Server {
 		Ingest:   e.ingest,
 		Imports:  e.imports,
 		Journeys: &journeys.Admin{Ingest: e.ingest, Registry: e.journeys, Temporal: e.temporal},
+		Buckets:  &buckets.Admin{DB: e.pool, Registry: e.buckets, Journeys: e.journeys, Switched: e.membership.Forget},
 		Mailer:   e.mail,
 		Email:    api.EmailConfig{WebhookSecret: e.cfg.Email.ResendWebhookSecret, UnsubscribeConfirm: e.cfg.Email.UnsubscribeConfirm},
 		Limits: api.Limits{Emails: e.cfg.RateLimit.EmailsMax, Public: e.cfg.RateLimit.PublicMax, AuthFailures: e.cfg.RateLimit.AuthFailuresMax,

@@ -20,10 +20,10 @@ type limiter struct {
 	now    func() time.Time
 
 	mu   sync.Mutex
-	keys map[string]*bucket
+	keys map[string]*tokens
 }
 
-type bucket struct {
+type tokens struct {
 	*xrate.Limiter
 	seen time.Time
 }
@@ -32,10 +32,10 @@ type bucket struct {
 const maxKeys = 10_000
 
 func newLimiter(limit int, window time.Duration) *limiter {
-	return &limiter{limit: limit, window: window, now: time.Now, keys: map[string]*bucket{}}
+	return &limiter{limit: limit, window: window, now: time.Now, keys: map[string]*tokens{}}
 }
 
-func (l *limiter) bucket(key string, now time.Time) *bucket {
+func (l *limiter) bucketOf(key string, now time.Time) *tokens {
 	b := l.keys[key]
 	if b == nil {
 		if len(l.keys) >= maxKeys {
@@ -45,7 +45,7 @@ func (l *limiter) bucket(key string, now time.Time) *bucket {
 				}
 			}
 		}
-		b = &bucket{Limiter: xrate.NewLimiter(xrate.Every(l.window/time.Duration(l.limit)), l.limit)}
+		b = &tokens{Limiter: xrate.NewLimiter(xrate.Every(l.window/time.Duration(l.limit)), l.limit)}
 		l.keys[key] = b
 	}
 	b.seen = now
@@ -58,7 +58,7 @@ func (l *limiter) take(key string) (ok bool, remaining int, retry time.Duration)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	b := l.bucket(key, now)
+	b := l.bucketOf(key, now)
 	r := b.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)

@@ -38,6 +38,7 @@ func (s *Server) Routes() []Route {
 		rp.journeys = s.cfg.Journeys.Registry
 	}
 	pw := &providerWebhookHandlers{m: s.cfg.Mailer, secret: s.cfg.Email.WebhookSecret}
+	ab := &adminBucketHandlers{svc: s.cfg.Buckets}
 	return []Route{
 		{http.MethodGet, "/v1/health", Public, "Health verdict (always 200); components, versions and schema with a read key", h.health},
 		{http.MethodGet, "/v1/health/live", Public, "Process liveness", h.live},
@@ -83,6 +84,11 @@ func (s *Server) Routes() []Route {
 		{http.MethodPost, "/v1/admin/journeys/:id/enroll", apikeys.JourneyAdmin, "Enroll a user (ingests the trigger event)", aj.enroll},
 		{http.MethodPost, "/v1/admin/journeys/:id/enroll/batch", apikeys.JourneyAdmin, "Enroll up to 500 users", aj.enrollBatch},
 		{http.MethodGet, "/v1/admin/journey-logs/:stateId", apikeys.Read, "Log of a run", aj.state},
+
+		{http.MethodGet, "/v1/admin/buckets", apikeys.Read, "Buckets with their switches and member counts", ab.list},
+		{http.MethodGet, "/v1/admin/buckets/:id", apikeys.Read, "A bucket: criteria, the journeys it feeds, newest members", ab.get},
+		{http.MethodPatch, "/v1/admin/buckets/:id", apikeys.JourneyAdmin, "Switch a bucket on or off (members stay)", ab.setEnabled},
+		{http.MethodGet, "/v1/admin/buckets/:id/members", apikeys.Read, "Members of a bucket (active or left)", ab.members},
 
 		{http.MethodGet, "/v1/admin/emails", apikeys.Read, "Email log (filters, sort, paging)", am.list},
 		{http.MethodGet, "/v1/admin/emails/:id", apikeys.Read, "A send with its timeline, links and clicks", am.get},

@@ -14,7 +14,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
 
+	"github.com/hogsend/hogsend/bucket"
 	"github.com/hogsend/hogsend/internal/apikeys"
+	"github.com/hogsend/hogsend/internal/buckets"
 	"github.com/hogsend/hogsend/internal/imports"
 	"github.com/hogsend/hogsend/internal/ingest"
 	"github.com/hogsend/hogsend/internal/journeys"
@@ -43,6 +45,7 @@ type Config struct {
 	Ingest   *ingest.Service
 	Imports  *imports.Service
 	Journeys *journeys.Admin
+	Buckets  *buckets.Admin // nil = no buckets
 	Mailer   *mailer.Mailer
 	Email    EmailConfig
 	Logger   *slog.Logger
@@ -88,6 +91,10 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Started.IsZero() {
 		cfg.Started = time.Now()
+	}
+	if cfg.Buckets == nil {
+		none, _ := bucket.NewRegistry(nil, nil)
+		cfg.Buckets = &buckets.Admin{DB: cfg.DB, Registry: none}
 	}
 	if cfg.Mailer == nil { // no templates and no provider: every send is refused
 		cfg.Mailer = mailer.New(mailer.Config{DB: cfg.DB, Logger: cfg.Logger})

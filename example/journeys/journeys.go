@@ -13,7 +13,7 @@ func All() []*journey.Journey {
 	return []*journey.Journey{
 		ActivationWelcome, ActivationNudges, TrialUpgrade, AbandonedCheckout, RetentionMilestone,
 		ReferralInvite, FeedbackNPS, ReactivationDormancy, ChurnPrevention,
-		TestOnboarding, TestWaitForEvent, TestSleep,
+		TestOnboarding, TestWaitForEvent, TestSleep, TestProWelcome,
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/hogsend/hogsend/activities/contract"
+	"github.com/hogsend/hogsend/example/buckets"
 	"github.com/hogsend/hogsend/example/journeys"
 	"github.com/hogsend/hogsend/journey"
 	"github.com/hogsend/hogsend/journeytest"
@@ -27,11 +28,22 @@ var record = flag.Bool("record", false, "re-record testdata/<journey>.json histo
 
 func historyFile(id string) string { return filepath.Join("testdata", id+".json") }
 
+// shipped is every journey the example app ships: its own and its buckets' reactions.
+func shipped() []*journey.Journey {
+	all := journeys.All()
+	for _, b := range buckets.All() {
+		for _, r := range b.Reactions() {
+			all = append(all, r.Journey)
+		}
+	}
+	return all
+}
+
 // TestReplayJourneyHistories replays the recorded history of every shipped journey against its
 // current code: a change that would break runs in flight fails here.
 func TestReplayJourneyHistories(t *testing.T) {
 	t.Parallel()
-	for _, j := range journeys.All() {
+	for _, j := range shipped() {
 		t.Run(j.ID, func(t *testing.T) {
 			t.Parallel()
 			require.FileExists(t, historyFile(j.ID), "record it with: go test ./example/journeys -run TestRecordJourneyHistories -record")
@@ -108,7 +120,7 @@ func TestRecordJourneyHistories(t *testing.T) {
 	require.NoError(t, worker.EnsureSearchAttributes(context.Background(), c, workertest.Server(t).GetDefaultNamespace()))
 	queue := workertest.TaskQueue(t)
 	w := sdkworker.New(c, queue, sdkworker.Options{DisableRegistrationAliasing: true, Interceptors: []interceptor.WorkerInterceptor{&compressTime{}}})
-	for _, j := range journeys.All() {
+	for _, j := range shipped() {
 		w.RegisterWorkflowWithOptions(workflows.JourneyWorkflow(j), workflow.RegisterOptions{Name: journey.WorkflowName(j.ID)})
 	}
 	for name, fn := range map[string]any{
@@ -130,7 +142,7 @@ func TestRecordJourneyHistories(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	for _, j := range journeys.All() {
+	for _, j := range shipped() {
 		in := workflows.JourneyInput{StateID: journeytest.StateID, JourneyID: j.ID, UserID: "u1", ContactID: "c1",
 			Properties:   map[string]any{"eligible": true, "plan": "pro"},
 			TriggerEvent: j.Trigger.Event, EventID: "e1", TriggeredAt: "2026-01-01T00:00:00.000Z", Timezone: "UTC"}

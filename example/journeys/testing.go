@@ -2,6 +2,7 @@ package journeys
 
 import (
 	"github.com/hogsend/hogsend/condition"
+	"github.com/hogsend/hogsend/example/buckets"
 	"github.com/hogsend/hogsend/journey"
 )
 
@@ -62,4 +63,17 @@ var TestSleep = journey.MustDefine(journey.Meta{
 		return err
 	}
 	return ctx.Trigger(journey.TriggerOptions{Event: "test.slept"})
+})
+
+// TestProWelcome starts when a contact joins the t-pro test bucket and waits five seconds
+// before its event; leaving the bucket meanwhile exits it.
+var TestProWelcome = journey.MustDefine(journey.Meta{
+	ID: "test-pro-welcome", Name: "Test — Pro welcome", Enabled: true,
+	Trigger: journey.Trigger{Event: buckets.TPro.Entered()}, EntryLimit: journey.EntryUnlimited,
+	ExitOn: journey.ExitOn(buckets.TPro.Left()), Suppress: journey.Seconds(0),
+}, func(ctx journey.Context, u journey.User) error {
+	if _, err := ctx.Sleep(journey.Seconds(5), "pro-welcome-wait"); err != nil {
+		return err
+	}
+	return ctx.Trigger(journey.TriggerOptions{Event: "test.pro_welcomed"})
 })

@@ -100,3 +100,97 @@ func DisabledBuckets(ctx context.Context, db DBTX) (map[string]bool, error) {
 	}
 	return out, err
 }
+
+// BucketCounts are a bucket's rows by status (not joined to contacts: soft-deleted contacts'
+// rows count).
+type BucketCounts struct {
+	Active int `json:"active"`
+	Left   int `json:"left"`
+}
+
+// CountMemberships counts every bucket's live rows by status.
+func CountMemberships(ctx context.Context, db DBTX) (map[string]BucketCounts, error) {
+	rows, err := db.Query(ctx, `SELECT bucket_id, count(*) FILTER (WHERE status = 'active'), count(*) FILTER (WHERE status = 'left')
+		FROM bucket_memberships WHERE deleted_at IS NULL GROUP BY bucket_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]BucketCounts{}
+	for rows.Next() {
+		var id string
+		var c BucketCounts
+		if err := rows.Scan(&id, &c.Active, &c.Left); err != nil {
+			return nil, err
+		}
+		out[id] = c
+	}
+	return out, rows.Err()
+}
+
+// BucketSwitches are the admin switches that exist (bucket id → enabled).
+func BucketSwitches(ctx context.Context, db DBTX) (map[string]bool, error) {
+	rows, err := db.Query(ctx, `SELECT bucket_id, enabled FROM bucket_configs`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id string
+		var on bool
+		if err := rows.Scan(&id, &on); err != nil {
+			return nil, err
+		}
+		out[id] = on
+	}
+	return out, rows.Err()
+}
+
+// SetBucketEnabled upserts a bucket's admin switch (a new row leaves criteria_hash NULL).
+func SetBucketEnabled(ctx context.Context, db DBTX, bucketID string, enabled bool) (time.Time, error) {
+	var at time.Time
+	err := db.QueryRow(ctx, `INSERT INTO bucket_configs (bucket_id, enabled) VALUES ($1, $2)
+		ON CONFLICT (bucket_id) DO UPDATE SET enabled = EXCLUDED.enabled, updated_at = now() RETURNING updated_at`,
+		bucketID, enabled).Scan(&at)
+	return at, err
+}
+
+// MemberRow is a membership as admin shows it.
+type MemberRow struct {
+	ID, UserID, BucketID, Status       string
+	UserEmail, Source                  *string
+	EnteredAt, CreatedAt, UpdatedAt    time.Time
+	LeftAt, ExpiresAt, LastEvaluatedAt *time.Time
+	EntryCount                         int
+	Context                            map[string]any
+}
+
+// MemberFilter narrows a bucket's member list.
+type MemberFilter struct {
+	BucketID, Status string
+	UserID           string // "" = every contact
+}
+
+// Members pages a bucket's rows of one status, newest entry first, with the filter's total.
+func Members(ctx context.Context, db DBTX, f MemberFilter, limit, offset int) ([]MemberRow, int, error) {
+	const where = ` FROM bucket_memberships WHERE bucket_id = $1 AND status = $2::bucket_membership_status AND deleted_at IS NULL
+		AND ($3 = '' OR user_id = $3)`
+	var total int
+	if err := db.QueryRow(ctx, `SELECT count(*)`+where, f.BucketID, f.Status, f.UserID).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := db.Query(ctx, `SELECT id::text, user_id, user_email, bucket_id, status::text, entered_at, left_at, expires_at,
+			last_evaluated_at, entry_count, source, coalesce(context, '{}'::jsonb), created_at, updated_at`+where+`
+		ORDER BY entered_at DESC, id LIMIT $4 OFFSET $5`, f.BucketID, f.Status, f.UserID, limit, offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (MemberRow, error) {
+		var m MemberRow
+		err := r.Scan(&m.ID, &m.UserID, &m.UserEmail, &m.BucketID, &m.Status, &m.EnteredAt, &m.LeftAt, &m.ExpiresAt,
+			&m.LastEvaluatedAt, &m.EntryCount, &m.Source, &m.Context, &m.CreatedAt, &m.UpdatedAt)
+		return m, err
+	})
+	return list, total, err
+}
