@@ -1,0 +1,122 @@
+package hogsend
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hogsend/hogsend/activities"
+	"github.com/hogsend/hogsend/example/buckets"
+	"github.com/hogsend/hogsend/example/journeys"
+	"github.com/hogsend/hogsend/schema/schematest"
+)
+
+// startBucketEngine runs API and worker with the example app's journeys and buckets.
+func startBucketEngine(t *testing.T) *journeyEnv {
+	t.Helper()
+	_, dsn := schematest.TestDB(t)
+	sent := &activities.RecordingSender{}
+	e, _ := testEngineWith(t, testEnv(t, dsn, true), &Options{Journeys: journeys.All(), Buckets: buckets.All(), JourneySender: sent})
+	base := serve(t, e)
+	runWorker(t, e)
+	return &journeyEnv{base: base, engine: e, sent: sent}
+}
+
+// members lists user's rows of a bucket with status over the admin route.
+func (j *journeyEnv) members(t *testing.T, bucketID, user, status string) []map[string]any {
+	t.Helper()
+	code, out := getJSON(t, j.base+"/v1/admin/buckets/"+bucketID+"/members?status="+status+"&userId="+url.QueryEscape(user), testAdminKey)
+	require.Equal(t, http.StatusOK, code, out)
+	var list []map[string]any
+	for _, m := range out["members"].([]any) {
+		list = append(list, m.(map[string]any))
+	}
+	return list
+}
+
+func TestBucketsOverHTTP(t *testing.T) {
+	t.Parallel()
+	j := startBucketEngine(t)
+	update := func(user string, props map[string]any) {
+		t.Helper()
+		code, out := postJSON(t, j.base+"/v1/events", map[string]any{"name": "user.updated", "userId": user, "contactProperties": props})
+		require.Equal(t, http.StatusAccepted, code, out)
+	}
+
+	// 1. A property join is readable as soon as the 202 is: it committed with the event.
+	update("hb-1", map[string]any{"plan": "pro"})
+	active := j.members(t, "t-pro", "hb-1", "active")
+	require.Len(t, active, 1)
+	require.EqualValues(t, 1, active[0]["entryCount"])
+	require.Equal(t, "event", active[0]["source"])
+	require.Equal(t, 1, j.eventCount(t, "hb-1", "bucket:entered:t-pro"))
+	// The bound journey started on the transition event.
+	run := j.waitState(t, "test-pro-welcome", "hb-1", "waiting")
+
+	// 4. Leaving exits the bound journey.
+	update("hb-1", map[string]any{"plan": "free"})
+	require.Len(t, j.members(t, "t-pro", "hb-1", "left"), 1)
+	require.Empty(t, j.members(t, "t-pro", "hb-1", "active"))
+	require.Equal(t, 1, j.eventCount(t, "hb-1", "bucket:left:t-pro"))
+	exited := j.waitState(t, "test-pro-welcome", "hb-1", "exited")
+	require.Equal(t, run["id"], exited["id"])
+	require.Equal(t, 0, j.eventCount(t, "hb-1", "test.pro_welcomed"))
+
+	// 15. Admin list and detail.
+	code, list := getJSON(t, j.base+"/v1/admin/buckets?limit=100", testAdminKey)
+	require.Equal(t, http.StatusOK, code, list)
+	require.EqualValues(t, len(buckets.All()), list["total"])
+	var pro map[string]any
+	for _, b := range list["buckets"].([]any) {
+		if b := b.(map[string]any); b["id"] == "t-pro" {
+			pro = b
+		}
+	}
+	require.Equal(t, "dynamic", pro["kind"])
+	require.Equal(t, "unlimited", pro["entryLimit"])
+	require.Equal(t, false, pro["timeBased"])
+	require.Equal(t, map[string]any{"active": float64(0), "left": float64(1)}, pro["counts"])
+	code, detail := getJSON(t, j.base+"/v1/admin/buckets/t-dormant", testAdminKey)
+	require.Equal(t, http.StatusOK, code, detail)
+	criteria := detail["bucket"].(map[string]any)["criteria"].(map[string]any)
+	require.Equal(t, map[string]any{"hours": float64(168)}, criteria["conditions"].([]any)[1].(map[string]any)["within"])
+	code, detail = getJSON(t, j.base+"/v1/admin/buckets/went-dormant", testAdminKey)
+	require.Equal(t, http.StatusOK, code, detail)
+	feeds := detail["bucket"].(map[string]any)["feedsJourneys"].([]any)
+	require.Equal(t, "bucket-went-dormant-on-enter", feeds[0].(map[string]any)["id"])
+	require.Equal(t, true, feeds[0].(map[string]any)["owned"])
+	require.Equal(t, map[string]any{"hours": float64(1440)}, detail["bucket"].(map[string]any)["entryPeriod"])
+	code, detail = getJSON(t, j.base+"/v1/admin/buckets/t-pro", testAdminKey)
+	require.Equal(t, http.StatusOK, code, detail)
+	feed := detail["bucket"].(map[string]any)["feedsJourneys"].([]any)[0].(map[string]any)
+	require.Equal(t, map[string]any{"id": "test-pro-welcome", "name": "Test — Pro welcome", "trigger": "bucket:entered:t-pro",
+		"sourceBucketId": nil, "owned": false}, feed)
+
+	// 16. The admin switch: a disabled bucket neither joins nor emits.
+	code, patched := requestJSON(t, http.MethodPatch, j.base+"/v1/admin/buckets/t-signed-up", testAdminKey, map[string]any{"enabled": false})
+	require.Equal(t, http.StatusOK, code, patched)
+	require.Equal(t, false, patched["bucket"].(map[string]any)["enabled"])
+	code, list = getJSON(t, j.base+"/v1/admin/buckets?enabled=false", testAdminKey)
+	require.Equal(t, http.StatusOK, code)
+	require.Len(t, list["buckets"], 1)
+	code, out := postJSON(t, j.base+"/v1/events", map[string]any{"name": "signup", "userId": "hb-2"})
+	require.Equal(t, http.StatusAccepted, code, out)
+	require.Empty(t, j.members(t, "t-signed-up", "hb-2", "active"))
+	code, missing := requestJSON(t, http.MethodPatch, j.base+"/v1/admin/buckets/nope", testAdminKey, map[string]any{"enabled": true})
+	require.Equal(t, http.StatusNotFound, code)
+	require.Equal(t, "Bucket not found", missing["error"])
+	code, _ = requestJSON(t, http.MethodPatch, j.base+"/v1/admin/buckets/t-pro", testAdminKey, map[string]any{})
+	require.Equal(t, http.StatusBadRequest, code)
+	code, _ = requestJSON(t, http.MethodPatch, j.base+"/v1/admin/buckets/t-pro", "", map[string]any{"enabled": true})
+	require.Equal(t, http.StatusUnauthorized, code)
+
+	// 17. Members: filters and bounds.
+	code, _ = getJSON(t, j.base+"/v1/admin/buckets/t-pro/members?limit=101", testAdminKey)
+	require.Equal(t, http.StatusBadRequest, code)
+	code, _ = getJSON(t, j.base+"/v1/admin/buckets/t-pro/members?status=gone", testAdminKey)
+	require.Equal(t, http.StatusBadRequest, code)
+	code, _ = getJSON(t, j.base+"/v1/admin/buckets/nope/members", testAdminKey)
+	require.Equal(t, http.StatusNotFound, code)
+}
