@@ -49,8 +49,14 @@ func newRig(t *testing.T) *rig {
 	return r
 }
 
+// ingest stores ev at the rig's clock (unless it says when), so windows see it where the
+// evaluator does.
 func (r *rig) ingest(t *testing.T, ev ingest.Event) {
 	t.Helper()
+	if ev.OccurredAt == nil {
+		at := r.now
+		ev.OccurredAt = &at
+	}
 	res, err := r.svc.Ingest(context.Background(), ev)
 	require.NoError(t, err)
 	require.True(t, res.Stored)
@@ -74,7 +80,8 @@ func (r *rig) rows(t *testing.T, bucketID, user string) []string {
 // events is user's stored events of a name, as their properties.
 func (r *rig) events(t *testing.T, user, name string) []map[string]any {
 	t.Helper()
-	rows, err := r.pool.Query(context.Background(), `SELECT properties FROM user_events WHERE user_id = $1 AND event = $2 ORDER BY occurred_at, id`, user, name)
+	rows, err := r.pool.Query(context.Background(), `SELECT properties FROM user_events WHERE user_id = $1 AND event = $2
+		ORDER BY occurred_at, (properties->>'entryCount')::int NULLS FIRST, id`, user, name)
 	require.NoError(t, err)
 	var out []map[string]any
 	for rows.Next() {

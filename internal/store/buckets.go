@@ -194,3 +194,133 @@ func Members(ctx context.Context, db DBTX, f MemberFilter, limit, offset int) ([
 	})
 	return list, total, err
 }
+
+// contactKey is the contact key expression of contacts row k.
+const contactKey = `coalesce(k.external_id, k.anonymous_id, k.id::text)`
+
+// Member is an active membership the sweep looks at, with its contact's properties.
+type Member struct {
+	ID, UserKey string
+	EnteredAt   time.Time
+	EntryCount  int
+	Count       int            // SingleEventCounts: the member's events counted
+	Properties  map[string]any // MembersToEvaluate
+	DwellState  map[string]string
+	Anchor      time.Time // dwell anchor: the backfilled one, else the join
+}
+
+// SingleEventCounts pages a bucket's active members of live contacts (by membership id, after
+// afterID) with their count of event since since (nil = all time).
+func SingleEventCounts(ctx context.Context, db DBTX, bucketID, event string, since *time.Time, afterID string, limit int) ([]Member, error) {
+	rows, err := db.Query(ctx, `SELECT m.id::text, m.user_id,
+			(SELECT count(*) FROM user_events e WHERE e.user_id = m.user_id AND e.event = $2
+				AND ($3::timestamptz IS NULL OR e.occurred_at >= $3))
+		FROM bucket_memberships m JOIN contacts k ON `+contactKey+` = m.user_id AND k.deleted_at IS NULL
+		WHERE m.bucket_id = $1 AND m.status = 'active' AND m.deleted_at IS NULL AND ($4 = '' OR m.id > $4::uuid)
+		ORDER BY m.id LIMIT $5`, bucketID, event, since, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Member, error) {
+		var m Member
+		return m, r.Scan(&m.ID, &m.UserKey, &m.Count)
+	})
+}
+
+// MembersToEvaluate are up to limit active members of live contacts, least recently evaluated
+// first, with their contact's properties.
+func MembersToEvaluate(ctx context.Context, db DBTX, bucketID string, limit int) ([]Member, error) {
+	rows, err := db.Query(ctx, `SELECT m.id::text, m.user_id, coalesce(k.properties, '{}'::jsonb)
+		FROM bucket_memberships m JOIN contacts k ON `+contactKey+` = m.user_id AND k.deleted_at IS NULL
+		WHERE m.bucket_id = $1 AND m.status = 'active' AND m.deleted_at IS NULL
+		ORDER BY m.last_evaluated_at ASC NULLS FIRST, m.id LIMIT $2`, bucketID, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Member, error) {
+		var m Member
+		return m, r.Scan(&m.ID, &m.UserKey, &m.Properties)
+	})
+}
+
+// TouchMemberships records that members were evaluated (the sweep's cursor advances).
+func TouchMemberships(ctx context.Context, db DBTX, ids []string, now time.Time) error {
+	_, err := db.Exec(ctx, `UPDATE bucket_memberships SET last_evaluated_at = $2 WHERE id = ANY($1::uuid[])`, ids, now)
+	return err
+}
+
+// LeaveMembers flips active rows of a bucket to left, sparing those younger than minDwell; it
+// returns the rows it flipped.
+func LeaveMembers(ctx context.Context, db DBTX, bucketID string, ids []string, minDwell time.Duration, now time.Time) ([]Membership, error) {
+	rows, err := db.Query(ctx, `UPDATE bucket_memberships SET status = 'left', left_at = $3, last_evaluated_at = $3, updated_at = $3
+		WHERE bucket_id = $1 AND id = ANY($2::uuid[]) AND status = 'active' AND deleted_at IS NULL
+			AND entered_at <= $3::timestamptz - make_interval(secs => $4)
+		RETURNING id::text, user_id, user_email, entered_at, entry_count`, bucketID, ids, now, minDwell.Seconds())
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Membership, error) {
+		var m Membership
+		return m, r.Scan(&m.ID, &m.UserID, &m.UserEmail, &m.EnteredAt, &m.EntryCount)
+	})
+}
+
+// OverstayedMembers are up to limit active members of live contacts whose max dwell passed.
+func OverstayedMembers(ctx context.Context, db DBTX, bucketID string, now time.Time, limit int) ([]string, error) {
+	rows, err := db.Query(ctx, `SELECT m.id::text FROM bucket_memberships m
+		JOIN contacts k ON `+contactKey+` = m.user_id AND k.deleted_at IS NULL
+		WHERE m.bucket_id = $1 AND m.status = 'active' AND m.deleted_at IS NULL AND m.max_dwell_at <= $2
+		ORDER BY m.max_dwell_at LIMIT $3`, bucketID, now, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// LapsedContacts are up to limit live contacts, by id, that fired event at some time but not
+// since cutoff, and are not active members of the bucket: the clock made them match an absence
+// bucket. Returned as their contacts.
+func LapsedContacts(ctx context.Context, db DBTX, bucketID, event string, cutoff time.Time, limit int) ([]Contact, error) {
+	return collectContacts(db.Query(ctx, `SELECT `+contactColumns+` FROM contacts k
+		WHERE k.deleted_at IS NULL
+			AND EXISTS (SELECT 1 FROM user_events e WHERE e.user_id = `+contactKey+` AND e.event = $2)
+			AND NOT EXISTS (SELECT 1 FROM user_events e WHERE e.user_id = `+contactKey+` AND e.event = $2 AND e.occurred_at >= $3)
+			AND NOT EXISTS (SELECT 1 FROM bucket_memberships m WHERE m.user_id = `+contactKey+` AND m.bucket_id = $1
+				AND m.status = 'active' AND m.deleted_at IS NULL)
+		ORDER BY k.id LIMIT $4`, bucketID, event, cutoff, limit))
+}
+
+// BackfillDone reports whether a bucket's first-time backfill completed (its criteria hash is
+// stored and no backfill job is pending): the sweep's joins and dwell wait for it.
+func BackfillDone(ctx context.Context, db DBTX, bucketID string) (bool, error) {
+	var done bool
+	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM bucket_configs WHERE bucket_id = $1 AND criteria_hash IS NOT NULL)
+		AND NOT EXISTS (SELECT 1 FROM import_jobs WHERE file_name = $1 AND format = 'bucket-backfill'
+			AND status IN ('pending', 'processing'))`, bucketID).Scan(&done)
+	return done, err
+}
+
+// DwellCandidates are up to limit active members of live contacts whose anchor (backfilled,
+// else the join) is at least offset before instant, least recently evaluated first.
+func DwellCandidates(ctx context.Context, db DBTX, bucketID string, instant time.Time, offset time.Duration, limit int) ([]Member, error) {
+	rows, err := db.Query(ctx, `SELECT m.id::text, m.user_id, m.entry_count, coalesce(m.dwell_state, '{}'::jsonb),
+			coalesce(m.dwell_anchor_at, m.entered_at)
+		FROM bucket_memberships m JOIN contacts k ON `+contactKey+` = m.user_id AND k.deleted_at IS NULL
+		WHERE m.bucket_id = $1 AND m.status = 'active' AND m.deleted_at IS NULL
+			AND coalesce(m.dwell_anchor_at, m.entered_at) <= $2::timestamptz - make_interval(secs => $3)
+		ORDER BY m.last_evaluated_at ASC NULLS FIRST, m.id LIMIT $4`, bucketID, instant, offset.Seconds(), limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Member, error) {
+		var m Member
+		return m, r.Scan(&m.ID, &m.UserKey, &m.EntryCount, &m.DwellState, &m.Anchor)
+	})
+}
+
+// StampDwell records a dwell fire of label at instant on an active row.
+func StampDwell(ctx context.Context, db DBTX, id, label string, instant, now time.Time) error {
+	_, err := db.Exec(ctx, `UPDATE bucket_memberships SET dwell_state = jsonb_set(coalesce(dwell_state, '{}'::jsonb), ARRAY[$2], to_jsonb($3::text)),
+		last_evaluated_at = $4, updated_at = $4 WHERE id = $1 AND status = 'active'`, id, label, instant.UTC().Format(time.RFC3339Nano), now)
+	return err
+}
