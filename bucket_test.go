@@ -1,16 +1,20 @@
 package hogsend
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 
 	"github.com/hogsend/hogsend/activities"
 	"github.com/hogsend/hogsend/example/buckets"
 	"github.com/hogsend/hogsend/example/journeys"
 	"github.com/hogsend/hogsend/schema/schematest"
+	"github.com/hogsend/hogsend/worker"
 )
 
 // startBucketEngine runs API and worker with the example app's journeys and buckets.
@@ -119,4 +123,32 @@ func TestBucketsOverHTTP(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, code)
 	code, _ = getJSON(t, j.base+"/v1/admin/buckets/nope/members", testAdminKey)
 	require.Equal(t, http.StatusNotFound, code)
+}
+
+func TestTheReconcileScheduleLeavesOnTheClock(t *testing.T) {
+	t.Parallel()
+	j := startBucketEngine(t)
+	ctx := context.Background()
+	// 11. A window member; the sweep, run through its schedule, leaves it once the window passed.
+	code, out := postJSON(t, j.base+"/v1/events", map[string]any{"name": "ping", "userId": "rs-1"})
+	require.Equal(t, http.StatusAccepted, code, out)
+	require.Len(t, j.members(t, "t-window", "rs-1", "active"), 1)
+
+	h := j.engine.temporal.ScheduleClient().GetHandle(ctx, worker.ReconcileScheduleID(j.engine.cfg.Temporal.TaskQueue))
+	t.Cleanup(func() { _ = h.Delete(context.Background()) })
+	waitUntil(t, "the worker to create the reconcile schedule", func() bool { _, err := h.Describe(ctx); return err == nil })
+	desc, err := h.Describe(ctx)
+	require.NoError(t, err)
+	require.Equal(t, enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE, desc.Schedule.Policy.Overlap)
+	require.NotEmpty(t, desc.Schedule.Spec.Calendars, "BUCKET_RECONCILE_CRON (the server keeps it as calendars)")
+	waitUntil(t, "a sweep to leave the member", func() bool {
+		_ = h.Trigger(ctx, client.ScheduleTriggerOptions{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE})
+		return len(j.members(t, "t-window", "rs-1", "left")) == 1
+	})
+	waitUntil(t, "the leave to be announced", func() bool { return j.eventCount(t, "rs-1", "bucket:left:t-window") == 1 })
+	code, events := getJSON(t, j.base+"/v1/admin/events?userId=rs-1&event=bucket:left:t-window", testAdminKey)
+	require.Equal(t, http.StatusOK, code, events)
+	props := events["events"].([]any)[0].(map[string]any)["properties"].(map[string]any)
+	require.Equal(t, "reconcile", props["source"])
+	require.Equal(t, "criteria", props["reason"])
 }

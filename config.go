@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/hogsend/hogsend/api"
 	"github.com/hogsend/hogsend/journey"
 	"github.com/hogsend/hogsend/worker"
@@ -54,6 +56,7 @@ type Config struct {
 	Temporal TemporalConfig
 
 	EnabledJourneys, EnabledLists, EnabledBuckets Filter
+	BucketReconcileCron                           string
 
 	// DefaultTimezone is the zone of contacts without a valid one; SendWindow the default quiet
 	// hours of When() (nil = none).
@@ -233,6 +236,14 @@ var configVars = []configVar{
 		func(c *Config, v string) error { c.Temporal.TLSServerName = v; return nil }},
 	{"ENABLED_JOURNEYS", "*", "Comma-separated journey ids to run, or * for all.", nil,
 		func(c *Config, v string) error { c.EnabledJourneys = ParseFilter(v); return nil }},
+	{"BUCKET_RECONCILE_CRON", "*/5 * * * *", "Cron (5 fields, UTC) of the bucket reconcile sweep (clock-driven leaves and joins, maxDwell, dwell reactions).", nil,
+		func(c *Config, v string) error {
+			if _, err := cron.ParseStandard(v); err != nil {
+				return fmt.Errorf("not a 5-field cron expression: %w", err)
+			}
+			c.BucketReconcileCron = v
+			return nil
+		}},
 	{"ENABLED_BUCKETS", "*", "Comma-separated bucket ids to register (with their reactions), or * for all.", nil,
 		func(c *Config, v string) error { c.EnabledBuckets = ParseFilter(v); return nil }},
 	{"DEFAULT_TIMEZONE", "UTC", "IANA zone journeys schedule in when a contact has no valid one.", nil,

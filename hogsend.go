@@ -199,6 +199,7 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 	svc := &ingest.Service{DB: pool, Outbox: d, Consumers: []ingest.Consumer{&journeys.Consumer{Registry: registry, Logger: logger,
 		DefaultTimezone: cfg.DefaultTimezone, SendWindow: cfg.SendWindow}, membership}}
 	membership.Ingest = svc
+	membership.Register(d) // the sweep's transitions, announced by the dispatcher
 	importer := &imports.Service{DB: pool, Outbox: d, Workflow: imports.Workflow{
 		Type:    workflows.ImportContactsName,
 		ID:      workflows.ImportWorkflowID,
@@ -473,6 +474,8 @@ func (e *Engine) NewWorker() (*worker.Worker, error) {
 		Namespace:         e.cfg.Temporal.Namespace,
 		Journeys:          e.journeys.Defined(),
 		JourneyActivities: &activities.Journeys{DB: e.pool, Ingest: e.ingest, Sender: e.sender, Logger: e.log},
+		Buckets:           &activities.Buckets{Reconciler: &buckets.Reconciler{DB: e.pool, Registry: e.buckets, Logger: e.log}},
+		ReconcileCron:     e.cfg.BucketReconcileCron,
 	})
 }
 

@@ -6,7 +6,10 @@ import (
 	"context"
 	"fmt"
 
+	"go.temporal.io/sdk/activity"
+
 	"github.com/hogsend/hogsend/activities/contract"
+	"github.com/hogsend/hogsend/internal/buckets"
 	"github.com/hogsend/hogsend/internal/journeys"
 	"github.com/hogsend/hogsend/internal/store"
 )
@@ -33,4 +36,18 @@ type Watchdog struct{ Watchdog *journeys.Watchdog }
 func (w *Watchdog) SweepStalledStarts(ctx context.Context) (contract.SweepResult, error) {
 	res, err := w.Watchdog.Sweep(ctx)
 	return contract.SweepResult{Redispatched: res.Redispatched, Failed: res.Failed}, err
+}
+
+// Buckets are the bucket reconcile sweep's activities.
+type Buckets struct{ Reconciler *buckets.Reconciler }
+
+// PlanReconcile lists the buckets the sweep visits this tick, with their passes.
+func (b *Buckets) PlanReconcile(ctx context.Context) ([]contract.ReconcilePlan, error) {
+	return b.Reconciler.Plan(ctx)
+}
+
+// ReconcilePass runs one bounded batch of a pass.
+func (b *Buckets) ReconcilePass(ctx context.Context, in contract.PassInput) (contract.PassResult, error) {
+	activity.RecordHeartbeat(ctx, in.Cursor)
+	return b.Reconciler.Pass(ctx, in.BucketID, in.Pass, in.Cursor)
 }

@@ -21,16 +21,38 @@ type Schedule struct {
 	Args      []any
 	// RunTimeout bounds each run (0 = none), so a run nobody picks up does not skip the next.
 	RunTimeout time.Duration
+	// Overlap is what a tick does while the last run is still going; unset = skip it.
+	Overlap enumspb.ScheduleOverlapPolicy
 }
 
 // WatchdogScheduleID is the journey watchdog's schedule: "hogsend-journey-watchdog", suffixed
 // with the task queue when it is not the default one, so engines sharing a namespace each
 // sweep their own database.
 func WatchdogScheduleID(taskQueue string) string {
+	return scheduleID("hogsend-journey-watchdog", taskQueue)
+}
+
+// ReconcileScheduleID is the bucket reconcile sweep's schedule, "hogsend-bucket-reconcile"
+// (suffixed as the watchdog's is).
+func ReconcileScheduleID(taskQueue string) string {
+	return scheduleID("hogsend-bucket-reconcile", taskQueue)
+}
+
+// DefaultReconcileCron is the sweep's cadence when BUCKET_RECONCILE_CRON is unset.
+const DefaultReconcileCron = "*/5 * * * *"
+
+func scheduleID(base, taskQueue string) string {
 	if taskQueue == DefaultTaskQueue {
-		return "hogsend-journey-watchdog"
+		return base
 	}
-	return "hogsend-journey-watchdog-" + taskQueue
+	return base + "-" + taskQueue
+}
+
+func (s Schedule) overlap() enumspb.ScheduleOverlapPolicy {
+	if s.Overlap == enumspb.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED {
+		return enumspb.SCHEDULE_OVERLAP_POLICY_SKIP
+	}
+	return s.Overlap
 }
 
 // catchupWindow: a schedule that missed runs while Temporal was down runs at most once late.
@@ -59,7 +81,7 @@ func EnsureSchedule(ctx context.Context, c client.Client, s Schedule) error {
 		ID:            s.ID,
 		Spec:          spec,
 		Action:        s.action(),
-		Overlap:       enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		Overlap:       s.overlap(),
 		CatchupWindow: catchupWindow,
 	})
 	if err == nil {
@@ -76,7 +98,7 @@ func EnsureSchedule(ctx context.Context, c client.Client, s Schedule) error {
 			if sched.Policy == nil {
 				sched.Policy = &client.SchedulePolicies{}
 			}
-			sched.Policy.Overlap = enumspb.SCHEDULE_OVERLAP_POLICY_SKIP
+			sched.Policy.Overlap = s.overlap()
 			sched.Policy.CatchupWindow = catchupWindow
 			return &client.ScheduleUpdate{Schedule: &sched}, nil
 		},

@@ -4,6 +4,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
@@ -68,6 +70,9 @@ type Config struct {
 	Journeys []*journey.Journey
 	// JourneyActivities back the journey runs (Trigger needs its Ingest service).
 	JourneyActivities *activities.Journeys
+	// Buckets back the reconcile sweep, scheduled on ReconcileCron (nil = no sweep).
+	Buckets       *activities.Buckets
+	ReconcileCron string
 }
 
 // Worker is one worker process's Temporal worker plus its heartbeat.
@@ -122,6 +127,11 @@ func New(cfg Config) (*Worker, error) {
 	for _, j := range cfg.Journeys {
 		wfs = append(wfs, Workflow{Name: journey.WorkflowName(j.ID), Func: workflows.JourneyWorkflow(j)})
 	}
+	if b := cfg.Buckets; b != nil {
+		acts = append(acts,
+			Activity{Name: contract.PlanReconcileName, Func: b.PlanReconcile},
+			Activity{Name: contract.ReconcilePassName, Func: b.ReconcilePass})
+	}
 	if ja := cfg.JourneyActivities; ja != nil {
 		acts = append(acts,
 			Activity{Name: contract.JourneyTransitionName, Func: ja.Transition},
@@ -160,6 +170,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := EnsureSchedule(ctx, w.cfg.Client, Schedule{ID: WatchdogScheduleID(w.cfg.TaskQueue), Cron: "* * * * *",
 		Workflow: workflows.JourneyWatchdogName, TaskQueue: w.cfg.TaskQueue, RunTimeout: time.Minute}); err != nil {
 		w.log.Warn("could not create the journey watchdog schedule; stalled enrolments are not swept", "error", err)
+	}
+	if w.cfg.Buckets != nil {
+		if err := EnsureSchedule(ctx, w.cfg.Client, Schedule{ID: ReconcileScheduleID(w.cfg.TaskQueue), Cron: cmp.Or(w.cfg.ReconcileCron, DefaultReconcileCron),
+			Workflow: workflows.BucketReconcileName, TaskQueue: w.cfg.TaskQueue, RunTimeout: 30 * time.Minute,
+			Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE}); err != nil {
+			w.log.Warn("could not create the bucket reconcile schedule; clock-driven bucket changes wait", "error", err)
+		}
 	}
 	if err := w.tw.Start(); err != nil {
 		return fmt.Errorf("start temporal worker: %w", err)

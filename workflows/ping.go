@@ -48,4 +48,5 @@ var Builtins = []Definition{
 	{Name: PingName, Func: Ping},
 	{Name: ImportContactsName, Func: ImportContacts},
 	{Name: JourneyWatchdogName, Func: JourneyWatchdog},
+	{Name: BucketReconcileName, Func: BucketReconcile},
 }

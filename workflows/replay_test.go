@@ -85,6 +85,8 @@ func TestRecordHistories(t *testing.T) {
 		contract.SweepStalledStartsName: func(context.Context) (contract.SweepResult, error) {
 			return contract.SweepResult{Redispatched: 1}, nil
 		},
+		contract.PlanReconcileName: func(context.Context) ([]contract.ReconcilePlan, error) { return reconcilePlan, nil },
+		contract.ReconcilePassName: fakeReconcilePass,
 	} {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

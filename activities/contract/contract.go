@@ -20,6 +20,10 @@ const (
 	// SweepStalledStartsName is the journey watchdog's one activity.
 	SweepStalledStartsName = "hogsend-journey-sweep-stalled-starts"
 
+	// The bucket reconcile sweep: a plan, then bounded batches of each pass.
+	PlanReconcileName = "hogsend-bucket-plan-reconcile"
+	ReconcilePassName = "hogsend-bucket-reconcile-pass"
+
 	PrepareImportName = "hogsend-import-prepare"
 	ImportBatchName   = "hogsend-import-batch"
 	FinishImportName  = "hogsend-import-finish"
@@ -39,6 +43,30 @@ const (
 type SweepResult struct {
 	Redispatched int
 	Failed       int
+}
+
+// ReconcilePlan is the passes one bucket needs this tick, in the order they run.
+type ReconcilePlan struct {
+	BucketID string   `json:"bucketId"`
+	Passes   []string `json:"passes"`
+}
+
+// PassInput asks for one bounded batch of a pass over a bucket, from Cursor.
+type PassInput struct {
+	BucketID, Pass, Cursor string
+}
+
+// PassResult is one batch of a pass: More asks for another call with Cursor.
+type PassResult struct {
+	Processed int    `json:"processed"`
+	Changed   int    `json:"changed"` // joins, leaves or dwell fires
+	Cursor    string `json:"cursor,omitempty"`
+	More      bool   `json:"more"`
+}
+
+// ReconcileResult sums one reconcile tick.
+type ReconcileResult struct {
+	Buckets, Changed, Failed int
 }
 
 // PingDatabaseResult names the worker that reached the database.

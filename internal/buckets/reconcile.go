@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hogsend/hogsend/activities/contract"
 	"github.com/hogsend/hogsend/bucket"
 	"github.com/hogsend/hogsend/condition"
 	"github.com/hogsend/hogsend/internal/ingest"
@@ -33,19 +34,12 @@ const (
 	countPage    = 1000
 )
 
-// Plan is the passes one bucket needs this tick.
-type Plan struct {
-	BucketID string   `json:"bucketId"`
-	Passes   []string `json:"passes"`
-}
-
-// PassResult is one bounded batch of a pass: More asks for another call with Cursor.
-type PassResult struct {
-	Processed int    `json:"processed"`
-	Changed   int    `json:"changed"` // joins, leaves or dwell fires
-	Cursor    string `json:"cursor,omitempty"`
-	More      bool   `json:"more"`
-}
+// Plan is the passes one bucket needs this tick; PassResult one bounded batch of a pass (the
+// workflow's contract types).
+type (
+	Plan       = contract.ReconcilePlan
+	PassResult = contract.PassResult
+)
 
 // Reconciler is the clock's side of bucket membership. Every flip and its transition intent
 // commit together; the dispatcher announces the transitions in parallel.
