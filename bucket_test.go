@@ -21,8 +21,19 @@ import (
 func startBucketEngine(t *testing.T) *journeyEnv {
 	t.Helper()
 	_, dsn := schematest.TestDB(t)
+	return startBucketEngineOn(t, dsn)
+}
+
+// startBucketEngineOn is startBucketEngine on an existing database.
+func startBucketEngineOn(t *testing.T, dsn string) *journeyEnv {
+	t.Helper()
 	sent := &activities.RecordingSender{}
-	e, _ := testEngineWith(t, testEnv(t, dsn, true), &Options{Journeys: journeys.All(), Buckets: buckets.All(), JourneySender: sent})
+	e, logs := testEngineWith(t, testEnv(t, dsn, true), &Options{Journeys: journeys.All(), Buckets: buckets.All(), JourneySender: sent})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	})
 	base := serve(t, e)
 	runWorker(t, e)
 	return &journeyEnv{base: base, engine: e, sent: sent}
@@ -151,4 +162,34 @@ func TestTheReconcileScheduleLeavesOnTheClock(t *testing.T) {
 	props := events["events"].([]any)[0].(map[string]any)["properties"].(map[string]any)
 	require.Equal(t, "reconcile", props["source"])
 	require.Equal(t, "criteria", props["reason"])
+}
+
+func TestAFirstBootBackfillsBucketsSilentlyOnce(t *testing.T) {
+	t.Parallel()
+	pool, dsn := schematest.TestDB(t)
+	ctx := context.Background()
+	// 19. Contacts from before the buckets existed.
+	_, err := pool.Exec(ctx, `INSERT INTO contacts (external_id, properties) VALUES ('pre-1', '{"plan":"pro"}'), ('pre-2', '{"plan":"free"}')`)
+	require.NoError(t, err)
+	j := startBucketEngineOn(t, dsn)
+	waitUntil(t, "the backfill to add the matching contact", func() bool { return len(j.members(t, "t-pro", "pre-1", "active")) == 1 })
+	require.Equal(t, "backfill", j.members(t, "t-pro", "pre-1", "active")[0]["source"])
+	require.Empty(t, j.members(t, "t-pro", "pre-2", "active"))
+	require.Equal(t, 0, j.eventCount(t, "pre-1", "bucket:entered:t-pro"), "a backfill announces nobody")
+	waitUntil(t, "every bucket's backfill to complete", func() bool {
+		var open int
+		require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM import_jobs WHERE format = 'bucket-backfill' AND status <> 'completed'`).Scan(&open))
+		return open == 0
+	})
+	var hashed, jobs int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM bucket_configs WHERE criteria_hash IS NOT NULL`).Scan(&hashed))
+	require.Equal(t, len(buckets.All()), hashed)
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM import_jobs`).Scan(&jobs))
+
+	// Another worker booting finds nothing to do.
+	stop := runWorker(t, j.engine)
+	stop()
+	var after int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM import_jobs`).Scan(&after))
+	require.Equal(t, jobs, after)
 }

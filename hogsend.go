@@ -474,8 +474,9 @@ func (e *Engine) NewWorker() (*worker.Worker, error) {
 		Namespace:         e.cfg.Temporal.Namespace,
 		Journeys:          e.journeys.Defined(),
 		JourneyActivities: &activities.Journeys{DB: e.pool, Ingest: e.ingest, Sender: e.sender, Logger: e.log},
-		Buckets:           &activities.Buckets{Reconciler: &buckets.Reconciler{DB: e.pool, Registry: e.buckets, Logger: e.log}},
-		ReconcileCron:     e.cfg.BucketReconcileCron,
+		Buckets: &activities.Buckets{Reconciler: &buckets.Reconciler{DB: e.pool, Registry: e.buckets, Logger: e.log},
+			Backfiller: &buckets.Backfiller{DB: e.pool, Registry: e.buckets}},
+		ReconcileCron: e.cfg.BucketReconcileCron,
 	})
 }
 

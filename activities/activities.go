@@ -38,8 +38,11 @@ func (w *Watchdog) SweepStalledStarts(ctx context.Context) (contract.SweepResult
 	return contract.SweepResult{Redispatched: res.Redispatched, Failed: res.Failed}, err
 }
 
-// Buckets are the bucket reconcile sweep's activities.
-type Buckets struct{ Reconciler *buckets.Reconciler }
+// Buckets are the activities of the bucket reconcile sweep and of backfills.
+type Buckets struct {
+	Reconciler *buckets.Reconciler
+	Backfiller *buckets.Backfiller
+}
 
 // PlanReconcile lists the buckets the sweep visits this tick, with their passes.
 func (b *Buckets) PlanReconcile(ctx context.Context) ([]contract.ReconcilePlan, error) {
@@ -50,4 +53,31 @@ func (b *Buckets) PlanReconcile(ctx context.Context) ([]contract.ReconcilePlan, 
 func (b *Buckets) ReconcilePass(ctx context.Context, in contract.PassInput) (contract.PassResult, error) {
 	activity.RecordHeartbeat(ctx, in.Cursor)
 	return b.Reconciler.Pass(ctx, in.BucketID, in.Pass, in.Cursor)
+}
+
+// BeginBackfill marks a backfill job processing; false when its bucket is gone.
+func (b *Buckets) BeginBackfill(ctx context.Context, in contract.BackfillInput) (bool, error) {
+	return b.Backfiller.Begin(ctx, in)
+}
+
+// BackfillJoinPage silently joins one page of matching contacts.
+func (b *Buckets) BackfillJoinPage(ctx context.Context, in contract.BackfillPage) (contract.PassResult, error) {
+	activity.RecordHeartbeat(ctx, in.Cursor)
+	return b.Backfiller.JoinPage(ctx, in.Job, in.Cursor)
+}
+
+// BackfillLeavePage re-checks one page of members (re-evaluation).
+func (b *Buckets) BackfillLeavePage(ctx context.Context, in contract.BackfillPage) (contract.PassResult, error) {
+	activity.RecordHeartbeat(ctx, in.Cursor)
+	return b.Backfiller.LeavePage(ctx, in.Job, in.Cursor)
+}
+
+// FinishBackfill stores the criteria hash and completes the job.
+func (b *Buckets) FinishBackfill(ctx context.Context, in contract.BackfillEnd) error {
+	return b.Backfiller.Finish(ctx, in.Job, in.Total, in.Processed)
+}
+
+// FailBackfill records why the job stopped.
+func (b *Buckets) FailBackfill(ctx context.Context, in contract.BackfillEnd) error {
+	return b.Backfiller.Fail(ctx, in.Job, in.Message)
 }

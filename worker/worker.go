@@ -130,7 +130,12 @@ func New(cfg Config) (*Worker, error) {
 	if b := cfg.Buckets; b != nil {
 		acts = append(acts,
 			Activity{Name: contract.PlanReconcileName, Func: b.PlanReconcile},
-			Activity{Name: contract.ReconcilePassName, Func: b.ReconcilePass})
+			Activity{Name: contract.ReconcilePassName, Func: b.ReconcilePass},
+			Activity{Name: contract.BeginBackfillName, Func: b.BeginBackfill},
+			Activity{Name: contract.BackfillJoinPageName, Func: b.BackfillJoinPage},
+			Activity{Name: contract.BackfillLeavePageName, Func: b.BackfillLeavePage},
+			Activity{Name: contract.FinishBackfillName, Func: b.FinishBackfill},
+			Activity{Name: contract.FailBackfillName, Func: b.FailBackfill})
 	}
 	if ja := cfg.JourneyActivities; ja != nil {
 		acts = append(acts,
@@ -177,6 +182,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE}); err != nil {
 			w.log.Warn("could not create the bucket reconcile schedule; clock-driven bucket changes wait", "error", err)
 		}
+		w.startBackfills(ctx)
 	}
 	if err := w.tw.Start(); err != nil {
 		return fmt.Errorf("start temporal worker: %w", err)
@@ -246,6 +252,26 @@ func (w *Worker) heartbeat(ctx context.Context) {
 			return
 		case <-t.C:
 			beat()
+		}
+	}
+}
+
+// startBackfills starts a backfill for every bucket that is new or whose criteria changed. One
+// workflow id per job, so workers booting together start each once; a failure is logged and
+// the next boot tries again (until then the sweep holds the bucket's joins).
+func (w *Worker) startBackfills(ctx context.Context) {
+	due, err := w.cfg.Buckets.Backfiller.Due(ctx)
+	if err != nil {
+		w.log.Warn("could not list the bucket backfills to run", "error", err)
+		return
+	}
+	for _, in := range due {
+		_, err := w.cfg.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.BackfillWorkflowID(in.BucketID, in.JobID),
+			TaskQueue: w.cfg.TaskQueue, WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY},
+			workflows.BucketBackfillName, workflows.BackfillState{Job: in})
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if err != nil && !errors.As(err, &started) {
+			w.log.Warn("could not start a bucket backfill", "bucketId", in.BucketID, "error", err)
 		}
 	}
 }

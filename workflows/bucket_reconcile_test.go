@@ -59,3 +59,46 @@ func TestBucketReconcileRunsPassesInBatchesAndSkipsAFailingBucket(t *testing.T) 
 		{BucketID: "b2", Pass: "dwell"}, {BucketID: "b2", Pass: "dwell"}, // retried once, then the bucket's later passes are skipped
 	}, calls)
 }
+
+// backfillJob is a re-evaluation whose joins take two pages and leaves one.
+var backfillJob = contract.BackfillInput{JobID: "00000000-0000-4000-8000-000000000002", BucketID: "b1", Mode: contract.BackfillReeval,
+	Hash: "0123456789abcdef0123456789abcdef"}
+
+func fakeBackfillPage(_ context.Context, in contract.BackfillPage) (contract.PassResult, error) {
+	if in.Cursor == "" && in.Job.Mode == contract.BackfillReeval {
+		return contract.PassResult{Processed: 500, Changed: 20, Cursor: "c-500", More: true}, nil
+	}
+	return contract.PassResult{Processed: 10, Changed: 1}, nil
+}
+
+func TestBucketBackfillPagesJoinsThenLeavesThenFinishes(t *testing.T) {
+	t.Parallel()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(workflows.BucketBackfill, workflow.RegisterOptions{Name: workflows.BucketBackfillName})
+	var mu sync.Mutex
+	var calls []string
+	record := func(name string) { mu.Lock(); calls = append(calls, name); mu.Unlock() }
+	env.RegisterActivityWithOptions(func(context.Context, contract.BackfillInput) (bool, error) { record("begin"); return true, nil },
+		activity.RegisterOptions{Name: contract.BeginBackfillName})
+	for _, name := range []string{contract.BackfillJoinPageName, contract.BackfillLeavePageName} {
+		env.RegisterActivityWithOptions(func(ctx context.Context, in contract.BackfillPage) (contract.PassResult, error) {
+			record(name + "@" + in.Cursor)
+			if name == contract.BackfillLeavePageName {
+				return contract.PassResult{Changed: 2}, nil
+			}
+			return fakeBackfillPage(ctx, in)
+		}, activity.RegisterOptions{Name: name})
+	}
+	var end contract.BackfillEnd
+	env.RegisterActivityWithOptions(func(_ context.Context, in contract.BackfillEnd) error { end = in; record("finish"); return nil },
+		activity.RegisterOptions{Name: contract.FinishBackfillName})
+
+	env.ExecuteWorkflow(workflows.BucketBackfillName, workflows.BackfillState{Job: backfillJob})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, []string{"begin", contract.BackfillJoinPageName + "@", contract.BackfillJoinPageName + "@c-500",
+		contract.BackfillLeavePageName + "@", "finish"}, calls)
+	require.Equal(t, 23, end.Processed)
+	require.Equal(t, "bucket-backfill:b1:"+backfillJob.JobID, workflows.BackfillWorkflowID("b1", backfillJob.JobID))
+}

@@ -49,4 +49,5 @@ var Builtins = []Definition{
 	{Name: ImportContactsName, Func: ImportContacts},
 	{Name: JourneyWatchdogName, Func: JourneyWatchdog},
 	{Name: BucketReconcileName, Func: BucketReconcile},
+	{Name: BucketBackfillName, Func: BucketBackfill},
 }

@@ -21,6 +21,7 @@ import (
 // recordArgs are the inputs the recorded runs start with.
 var recordArgs = map[string][]any{
 	workflows.ImportContactsName: {workflows.ImportContactsInput{JobID: "00000000-0000-4000-8000-000000000001", TotalRows: -1}},
+	workflows.BucketBackfillName: {workflows.BackfillState{Job: backfillJob}},
 }
 
 var record = flag.Bool("record", false, "re-record testdata/<workflow>.json histories on the in-process Temporal server")
@@ -85,8 +86,13 @@ func TestRecordHistories(t *testing.T) {
 		contract.SweepStalledStartsName: func(context.Context) (contract.SweepResult, error) {
 			return contract.SweepResult{Redispatched: 1}, nil
 		},
-		contract.PlanReconcileName: func(context.Context) ([]contract.ReconcilePlan, error) { return reconcilePlan, nil },
-		contract.ReconcilePassName: fakeReconcilePass,
+		contract.PlanReconcileName:     func(context.Context) ([]contract.ReconcilePlan, error) { return reconcilePlan, nil },
+		contract.ReconcilePassName:     fakeReconcilePass,
+		contract.BeginBackfillName:     func(context.Context, contract.BackfillInput) (bool, error) { return true, nil },
+		contract.BackfillJoinPageName:  fakeBackfillPage,
+		contract.BackfillLeavePageName: fakeBackfillPage,
+		contract.FinishBackfillName:    func(context.Context, contract.BackfillEnd) error { return nil },
+		contract.FailBackfillName:      func(context.Context, contract.BackfillEnd) error { return nil },
 	} {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

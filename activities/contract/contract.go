@@ -24,6 +24,13 @@ const (
 	PlanReconcileName = "hogsend-bucket-plan-reconcile"
 	ReconcilePassName = "hogsend-bucket-reconcile-pass"
 
+	// A bucket backfill: begin, pages of joins (and of leaves when re-evaluating), finish.
+	BeginBackfillName     = "hogsend-bucket-backfill-begin"
+	BackfillJoinPageName  = "hogsend-bucket-backfill-join-page"
+	BackfillLeavePageName = "hogsend-bucket-backfill-leave-page"
+	FinishBackfillName    = "hogsend-bucket-backfill-finish"
+	FailBackfillName      = "hogsend-bucket-backfill-fail"
+
 	PrepareImportName = "hogsend-import-prepare"
 	ImportBatchName   = "hogsend-import-batch"
 	FinishImportName  = "hogsend-import-finish"
@@ -62,6 +69,32 @@ type PassResult struct {
 	Changed   int    `json:"changed"` // joins, leaves or dwell fires
 	Cursor    string `json:"cursor,omitempty"`
 	More      bool   `json:"more"`
+}
+
+// Backfill modes: a bucket seen for the first time gets its existing matchers silently; one
+// whose criteria changed also loses, with leave events, the members that no longer match.
+const (
+	BackfillFirstTime = "first-time"
+	BackfillReeval    = "reeval"
+)
+
+// BackfillInput is one bucket backfill job: its import_jobs row, the mode (BackfillFirstTime or
+// BackfillReeval) and the criteria hash it brings the bucket to.
+type BackfillInput struct {
+	JobID, BucketID, Mode, Hash string
+}
+
+// BackfillPage asks for one page of a backfill, from Cursor.
+type BackfillPage struct {
+	Job    BackfillInput
+	Cursor string
+}
+
+// BackfillEnd closes a backfill job: Total and Processed are its counts, Message why it failed.
+type BackfillEnd struct {
+	Job              BackfillInput
+	Total, Processed int
+	Message          string
 }
 
 // ReconcileResult sums one reconcile tick.

@@ -178,14 +178,16 @@ func (r *Reconciler) leaves(ctx context.Context, tx pgx.Tx, b *bucket.Bucket, cu
 		if err != nil {
 			return res, err
 		}
-		ids := make([]string, len(page))
+		ids, keys, props := make([]string, len(page)), make([]string, len(page)), map[string]map[string]any{}
 		for i, m := range page {
-			ids[i] = m.ID
-			is, err := condition.Evaluate(ctx, b.Criteria, m.Properties, eventFacts{db: tx, key: m.UserKey}, now)
-			if err != nil {
-				return res, err
-			}
-			if !is {
+			ids[i], keys[i], props[m.UserKey] = m.ID, m.UserKey, m.Properties
+		}
+		match, err := evaluateAll(ctx, tx, b, keys, props, now)
+		if err != nil {
+			return res, err
+		}
+		for _, m := range page {
+			if !match[m.UserKey] {
 				leavers = append(leavers, m.ID)
 			}
 		}

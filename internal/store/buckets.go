@@ -324,3 +324,135 @@ func StampDwell(ctx context.Context, db DBTX, id, label string, instant, now tim
 		last_evaluated_at = $4, updated_at = $4 WHERE id = $1 AND status = 'active'`, id, label, instant.UTC().Format(time.RFC3339Nano), now)
 	return err
 }
+
+// Bucket backfill job formats (import_jobs.format; file_name holds the bucket id).
+const (
+	FormatBackfill = "bucket-backfill"
+	FormatReeval   = "bucket-reeval"
+)
+
+// BucketHash is the criteria hash a bucket's last backfill stored ("" = none yet).
+func BucketHash(ctx context.Context, db DBTX, bucketID string) (string, error) {
+	var h *string
+	err := db.QueryRow(ctx, `SELECT criteria_hash FROM bucket_configs WHERE bucket_id = $1`, bucketID).Scan(&h)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil || h == nil {
+		return "", err
+	}
+	return *h, nil
+}
+
+// EnsureBackfillJob returns the bucket's pending or processing job of format, or creates one:
+// an orphan pending job would hold the sweep's joins back forever.
+func EnsureBackfillJob(ctx context.Context, db DBTX, bucketID, format string) (string, error) {
+	var id string
+	err := db.QueryRow(ctx, `WITH open AS (SELECT id FROM import_jobs WHERE file_name = $1 AND format = $2
+			AND status IN ('pending', 'processing') ORDER BY created_at LIMIT 1),
+		created AS (INSERT INTO import_jobs (file_name, format, status) SELECT $1, $2, 'pending'
+			WHERE NOT EXISTS (SELECT 1 FROM open) RETURNING id)
+		SELECT id::text FROM open UNION ALL SELECT id::text FROM created`, bucketID, format).Scan(&id)
+	return id, err
+}
+
+// UpdateBackfillJob records a backfill job's status and counts (errors set only when failing).
+func UpdateBackfillJob(ctx context.Context, db DBTX, jobID, status string, total, processed int, failure string) error {
+	_, err := db.Exec(ctx, `UPDATE import_jobs SET status = $2::import_job_status, total_rows = $3, processed_rows = $4,
+		errors = CASE WHEN $5 = '' THEN errors ELSE jsonb_build_array(jsonb_build_object('row', 0, 'error', $5::text)) END,
+		updated_at = now() WHERE id = $1`, jobID, status, total, processed, failure)
+	return err
+}
+
+// SetCriteriaHash stores the criteria a bucket's backfill matched (the switch stays).
+func SetCriteriaHash(ctx context.Context, db DBTX, bucketID, hash string) error {
+	_, err := db.Exec(ctx, `INSERT INTO bucket_configs (bucket_id, criteria_hash) VALUES ($1, $2)
+		ON CONFLICT (bucket_id) DO UPDATE SET criteria_hash = EXCLUDED.criteria_hash, updated_at = now()`, bucketID, hash)
+	return err
+}
+
+// LiveContactsPage pages live contacts by id, after afterID.
+func LiveContactsPage(ctx context.Context, db DBTX, afterID string, limit int) ([]Contact, error) {
+	return collectContacts(db.Query(ctx, `SELECT `+contactColumns+` FROM contacts
+		WHERE deleted_at IS NULL AND ($1 = '' OR id > $1::uuid) ORDER BY id LIMIT $2`, afterID, limit))
+}
+
+// EventCounts counts event for each key since since (nil = all time); keys without events are
+// absent.
+func EventCounts(ctx context.Context, db DBTX, keys []string, event string, since *time.Time) (map[string]int, error) {
+	rows, err := db.Query(ctx, `SELECT user_id, count(*) FROM user_events WHERE user_id = ANY($1) AND event = $2
+		AND ($3::timestamptz IS NULL OR occurred_at >= $3) GROUP BY user_id`, keys, event, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, err
+		}
+		out[k] = n
+	}
+	return out, rows.Err()
+}
+
+// LastEvents is each key's latest event of a name.
+func LastEvents(ctx context.Context, db DBTX, keys []string, event string) (map[string]time.Time, error) {
+	rows, err := db.Query(ctx, `SELECT user_id, max(occurred_at) FROM user_events WHERE user_id = ANY($1) AND event = $2
+		GROUP BY user_id`, keys, event)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var k string
+		var at time.Time
+		if err := rows.Scan(&k, &at); err != nil {
+			return nil, err
+		}
+		out[k] = at
+	}
+	return out, rows.Err()
+}
+
+// BackfillMember is a contact a backfill adds.
+type BackfillMember struct {
+	UserKey, Email string
+	Anchor         *time.Time // the anchor event's latest occurrence: where dwell counts from
+}
+
+// JoinSilently writes active rows (source backfill, no transition) for members that have none;
+// it returns how many it wrote.
+func JoinSilently(ctx context.Context, db DBTX, bucketID string, members []BackfillMember, expiresAt, maxDwellAt *time.Time, now time.Time) (int, error) {
+	keys, emails, anchors := make([]string, len(members)), make([]string, len(members)), make([]*time.Time, len(members))
+	for i, m := range members {
+		keys[i], emails[i], anchors[i] = m.UserKey, m.Email, m.Anchor
+	}
+	tag, err := db.Exec(ctx, `INSERT INTO bucket_memberships (user_id, user_email, bucket_id, status, entered_at, last_evaluated_at,
+			entry_count, source, expires_at, max_dwell_at, dwell_anchor_at)
+		SELECT v.k, nullif(v.e, ''), $1, 'active', $5, $5,
+			1 + (SELECT count(*) FROM bucket_memberships p WHERE p.user_id = v.k AND p.bucket_id = $1), 'backfill', $6, $7, v.a
+		FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS v(k, e, a)
+		ON CONFLICT (user_id, bucket_id) WHERE status = 'active' AND deleted_at IS NULL DO NOTHING`,
+		bucketID, keys, emails, anchors, now, expiresAt, maxDwellAt)
+	return int(tag.RowsAffected()), err
+}
+
+// ActiveMembersPage pages a bucket's active members of live contacts by membership id, with
+// their contact's properties.
+func ActiveMembersPage(ctx context.Context, db DBTX, bucketID, afterID string, limit int) ([]Member, error) {
+	rows, err := db.Query(ctx, `SELECT m.id::text, m.user_id, coalesce(k.properties, '{}'::jsonb)
+		FROM bucket_memberships m JOIN contacts k ON `+contactKey+` = m.user_id AND k.deleted_at IS NULL
+		WHERE m.bucket_id = $1 AND m.status = 'active' AND m.deleted_at IS NULL AND ($2 = '' OR m.id > $2::uuid)
+		ORDER BY m.id LIMIT $3`, bucketID, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Member, error) {
+		var m Member
+		return m, r.Scan(&m.ID, &m.UserKey, &m.Properties)
+	})
+}
