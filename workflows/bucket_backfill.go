@@ -15,7 +15,9 @@ const BucketBackfillName = "hogsend-bucket-backfill"
 
 // BackfillWorkflowID is one workflow per backfill job: workers booting together reuse the open
 // job, so they start it once; engines sharing a namespace have their own jobs.
-func BackfillWorkflowID(bucketID, jobID string) string { return "bucket-backfill:" + bucketID + ":" + jobID }
+func BackfillWorkflowID(bucketID, jobID string) string {
+	return "bucket-backfill:" + bucketID + ":" + jobID
+}
 
 // Backfill phases.
 const (
