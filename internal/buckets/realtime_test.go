@@ -213,3 +213,26 @@ func TestConcurrentJoinsWriteOneRow(t *testing.T) {
 	require.Equal(t, []string{"active/1/event"}, r.rows(t, "t-signed-up", "race"))
 	require.Len(t, r.events(t, "race", "bucket:entered:t-signed-up"), 1)
 }
+
+func TestAMergeFoldsMembershipsOntoTheSurvivorSilently(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	r.ingest(t, plan("merge-a", "pro"))
+	r.ingest(t, ingest.Event{Name: "user.updated", Email: "merge-b@example.com", ContactProperties: map[string]any{"plan": "pro"}})
+	var loserKey string
+	require.NoError(t, r.pool.QueryRow(ctx, `SELECT user_id FROM bucket_memberships WHERE bucket_id = 't-pro' AND user_id <> 'merge-a'`).Scan(&loserKey))
+	// The event names both: the contacts merge (§15).
+	r.ingest(t, ingest.Event{Name: "user.updated", UserID: "merge-a", Email: "merge-b@example.com"})
+	var survivor string
+	require.NoError(t, r.pool.QueryRow(ctx, `SELECT coalesce(external_id, anonymous_id, id::text) FROM contacts
+		WHERE deleted_at IS NULL AND (external_id = 'merge-a' OR email = 'merge-b@example.com')`).Scan(&survivor))
+	var active, left, leftEvents int
+	require.NoError(t, r.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'active'), count(*) FILTER (WHERE status = 'left')
+		FROM bucket_memberships WHERE bucket_id = 't-pro' AND user_id = $1`, survivor).Scan(&active, &left))
+	require.Equal(t, 1, active, "one active membership for the merged contact")
+	require.Equal(t, 1, left, "the loser's row is folded in, closed")
+	require.NoError(t, r.pool.QueryRow(ctx, `SELECT count(*) FROM user_events WHERE event = 'bucket:left:t-pro'`).Scan(&leftEvents))
+	require.Zero(t, leftEvents, "folding is not a leave anybody is told about")
+	require.Empty(t, r.rows(t, "t-pro", loserKey))
+}
