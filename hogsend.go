@@ -239,6 +239,9 @@ func (e *Engine) Journeys() *journey.Registry { return e.journeys }
 // Buckets returns the bucket registry.
 func (e *Engine) Buckets() *bucket.Registry { return e.buckets }
 
+// Members reads bucket membership (count, has, pages of members) for application code.
+func (e *Engine) Members() buckets.Access { return buckets.Access{DB: e.pool} }
+
 // Ingest returns the ingest service (events, contacts, lists).
 func (e *Engine) Ingest() *ingest.Service { return e.ingest }
 

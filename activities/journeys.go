@@ -181,6 +181,9 @@ func (a *Journeys) Lookup(ctx context.Context, in contract.LookupInput) (contrac
 	case contract.LookupJourney:
 		n, last, err := store.JourneyEntries(ctx, a.DB, in.UserID, in.JourneyID)
 		return contract.LookupResult{Count: n, Yes: last != nil, Last: ptr.Map(last, journey.Timestamp)}, err
+	case contract.LookupBucket:
+		yes, err := store.IsMember(ctx, a.DB, in.BucketID, in.UserID)
+		return contract.LookupResult{Yes: yes}, err
 	case contract.LookupEmail:
 		n, last, err := store.TemplateSends(ctx, a.DB, in.Email, in.Template)
 		return contract.LookupResult{Count: n, Yes: n > 0, Last: ptr.Map(last, journey.Timestamp)}, err

@@ -50,6 +50,8 @@ type History interface {
 	HasEvent(userID, event string, within *Duration) (found bool, count int, err error)
 	Journey(userID, journeyID string) (JourneyHistory, error)
 	Email(email, templateKey string) (EmailHistory, error)
+	// InBucket reports whether the user is an active member of a bucket now.
+	InBucket(userID, bucketID string) (bool, error)
 }
 
 // Context is what a journey's code uses; the engine's journey runner implements it on top of a

@@ -116,6 +116,8 @@ func (a activityFakes) Lookup(_ context.Context, in contract.LookupInput) (contr
 		return contract.LookupResult{Count: n, Yes: n > 0}, nil
 	case contract.LookupJourney:
 		return contract.LookupResult{Count: 1}, nil
+	case contract.LookupBucket:
+		return contract.LookupResult{Yes: f.buckets[in.BucketID]}, nil
 	case contract.LookupEmail:
 		n := 0
 		for _, s := range f.sent {

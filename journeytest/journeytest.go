@@ -89,6 +89,14 @@ func (e *Env) Cancel(after journey.Duration) {
 // Unsubscribe makes IsSubscribed false from the start.
 func (e *Env) Unsubscribe() { e.f.unsubscribed = true }
 
+// InBucket makes the user an active member of a bucket (History().InBucket) from the start.
+func (e *Env) InBucket(bucketID string) {
+	if e.f.buckets == nil {
+		e.f.buckets = map[string]bool{}
+	}
+	e.f.buckets[bucketID] = true
+}
+
 // Run enrolls u and runs the journey to its end (skipping time).
 func (e *Env) Run(u User) {
 	e.t.Helper()
@@ -201,6 +209,7 @@ type fakes struct {
 	triggerKeys        map[string]bool
 	steps              []string
 	unsubscribed       bool
+	buckets            map[string]bool // InBucket
 	startedAt, endedAt time.Time
 }
 

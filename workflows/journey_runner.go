@@ -474,6 +474,11 @@ func (h history) Email(email, templateKey string) (journey.EmailHistory, error) 
 	return journey.EmailHistory{Count: res.Count, Sent: res.Yes, LastSentAt: res.Last}, err
 }
 
+func (h history) InBucket(userID, bucketID string) (bool, error) {
+	res, err := h.r.lookup(contract.LookupInput{Kind: contract.LookupBucket, UserID: userID, BucketID: bucketID})
+	return res.Yes, err
+}
+
 // When implements journey.Context: bound to the contact's zone and the default send window;
 // each computed instant is recorded, so replays do not depend on the tz data of the worker.
 func (r *run) When() journey.When {

@@ -209,6 +209,7 @@ const (
 	LookupEvent      = "event"
 	LookupJourney    = "journey"
 	LookupEmail      = "email"
+	LookupBucket     = "bucket"
 )
 
 // LookupInput is one history question.
@@ -220,6 +221,7 @@ type LookupInput struct {
 	JourneyID string
 	Email     string
 	Template  string
+	BucketID  string
 }
 
 // LookupResult answers it.

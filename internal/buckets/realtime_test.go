@@ -236,3 +236,44 @@ func TestAMergeFoldsMembershipsOntoTheSurvivorSilently(t *testing.T) {
 	require.Zero(t, leftEvents, "folding is not a leave anybody is told about")
 	require.Empty(t, r.rows(t, "t-pro", loserKey))
 }
+
+func TestAccessCountsHasAndPagesMembers(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	for i := range 5 {
+		r.ingest(t, ingest.Event{Name: "signup", UserID: fmt.Sprintf("acc-%d", i)})
+	}
+	a := buckets.Access{DB: r.pool}
+	n, err := a.Count(ctx, "t-signed-up")
+	require.NoError(t, err)
+	require.Equal(t, 5, n)
+	yes, err := a.Has(ctx, "t-signed-up", "acc-3")
+	require.NoError(t, err)
+	require.True(t, yes)
+	yes, err = a.Has(ctx, "t-signed-up", "nobody")
+	require.NoError(t, err)
+	require.False(t, yes)
+	seen := map[string]bool{}
+	cursor := ""
+	for pages := 0; ; pages++ {
+		page, err := a.Members(ctx, "t-signed-up", 2, cursor)
+		require.NoError(t, err)
+		require.Equal(t, 5, page.Count)
+		for _, m := range page.Data {
+			seen[m.UserID] = true
+			require.Equal(t, 1, m.EntryCount)
+		}
+		if page.Cursor == nil {
+			require.Equal(t, 2, pages, "pages of 2, 2 and 1")
+			break
+		}
+		cursor = *page.Cursor
+	}
+	require.Len(t, seen, 5)
+	// A deleted contact is no member to anybody reading.
+	_, err = r.pool.Exec(ctx, `UPDATE contacts SET deleted_at = now() WHERE external_id = 'acc-3'`)
+	require.NoError(t, err)
+	n, _ = a.Count(ctx, "t-signed-up")
+	require.Equal(t, 4, n)
+}

@@ -456,3 +456,36 @@ func ActiveMembersPage(ctx context.Context, db DBTX, bucketID, afterID string, l
 		return m, r.Scan(&m.ID, &m.UserKey, &m.Properties)
 	})
 }
+
+// IsMember reports whether the contact key is an active member of a bucket (a live contact).
+func IsMember(ctx context.Context, db DBTX, bucketID, userKey string) (bool, error) {
+	var yes bool
+	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM bucket_memberships m
+		JOIN contacts k ON `+contactKey+` = m.user_id AND k.deleted_at IS NULL
+		WHERE m.bucket_id = $1 AND m.user_id = $2 AND m.status = 'active' AND m.deleted_at IS NULL)`, bucketID, userKey).Scan(&yes)
+	return yes, err
+}
+
+// CountMembers counts a bucket's active members of live contacts.
+func CountMembers(ctx context.Context, db DBTX, bucketID string) (int, error) {
+	var n int
+	err := db.QueryRow(ctx, `SELECT count(*) FROM bucket_memberships m
+		JOIN contacts k ON `+contactKey+` = m.user_id AND k.deleted_at IS NULL
+		WHERE m.bucket_id = $1 AND m.status = 'active' AND m.deleted_at IS NULL`, bucketID).Scan(&n)
+	return n, err
+}
+
+// MembersAfter pages a bucket's active members of live contacts by membership id, after cursor.
+func MembersAfter(ctx context.Context, db DBTX, bucketID, cursor string, limit int) ([]Membership, error) {
+	rows, err := db.Query(ctx, `SELECT m.id::text, m.user_id, m.user_email, m.entered_at, m.entry_count FROM bucket_memberships m
+		JOIN contacts k ON `+contactKey+` = m.user_id AND k.deleted_at IS NULL
+		WHERE m.bucket_id = $1 AND m.status = 'active' AND m.deleted_at IS NULL AND ($2 = '' OR m.id > $2::uuid)
+		ORDER BY m.id LIMIT $3`, bucketID, cursor, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Membership, error) {
+		var m Membership
+		return m, r.Scan(&m.ID, &m.UserID, &m.UserEmail, &m.EnteredAt, &m.EntryCount)
+	})
+}
