@@ -86,7 +86,19 @@ func (f *Backfiller) JoinPage(ctx context.Context, in contract.BackfillInput, cu
 		return contract.PassResult{}, nil
 	}
 	now := f.now()
-	page, err := store.LiveContactsPage(ctx, f.DB, cursor, backfillPage)
+	var res contract.PassResult
+	err := store.WithTx(ctx, f.DB, func(tx pgx.Tx) error {
+		var err error
+		res, err = f.joinPage(ctx, tx, b, cursor, now)
+		return err
+	})
+	return res, err
+}
+
+// joinPage evaluates and joins one page inside tx, its contacts locked against a concurrent
+// ingest (which would otherwise change them between the verdict and the write).
+func (f *Backfiller) joinPage(ctx context.Context, tx pgx.Tx, b *bucket.Bucket, cursor string, now time.Time) (contract.PassResult, error) {
+	page, err := store.LiveContactsPage(ctx, tx, cursor, backfillPage)
 	if err != nil || len(page) == 0 {
 		return contract.PassResult{}, err
 	}
@@ -94,14 +106,14 @@ func (f *Backfiller) JoinPage(ctx context.Context, in contract.BackfillInput, cu
 	for i, c := range page {
 		keys[i], props[c.Key()] = c.Key(), c.Properties
 	}
-	match, err := evaluateAll(ctx, f.DB, b, keys, props, now)
+	match, err := evaluateAll(ctx, tx, b, keys, props, now)
 	if err != nil {
 		return contract.PassResult{}, err
 	}
 	anchorEvent, anchored := anchorOf(b)
 	if leaf, ok := b.Criteria.(condition.EventLeaf); ok && leaf.Check == condition.EventNotExists {
 		// A bare absence is lapsed-only: a contact that never had the event is not "gone quiet".
-		ever, err := store.EventCounts(ctx, f.DB, keys, leaf.Name, nil)
+		ever, err := store.EventCounts(ctx, tx, keys, leaf.Name, nil)
 		if err != nil {
 			return contract.PassResult{}, err
 		}
@@ -120,7 +132,7 @@ func (f *Backfiller) JoinPage(ctx context.Context, in contract.BackfillInput, cu
 		for i, m := range members {
 			mk[i] = m.UserKey
 		}
-		last, err := store.LastEvents(ctx, f.DB, mk, anchorEvent)
+		last, err := store.LastEvents(ctx, tx, mk, anchorEvent)
 		if err != nil {
 			return contract.PassResult{}, err
 		}
@@ -130,7 +142,7 @@ func (f *Backfiller) JoinPage(ctx context.Context, in contract.BackfillInput, cu
 			}
 		}
 	}
-	n, err := store.JoinSilently(ctx, f.DB, b.ID, members, expiresAt(b, now), after(now, b.MaxDwell), now)
+	n, err := store.JoinSilently(ctx, tx, b.ID, members, expiresAt(b, now), after(now, b.MaxDwell), now)
 	return contract.PassResult{Processed: len(page), Changed: n, Cursor: page[len(page)-1].ID, More: len(page) == backfillPage}, err
 }
 

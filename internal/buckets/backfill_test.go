@@ -140,3 +140,38 @@ func TestBackfillOfABareAbsenceIsLapsedOnlyAndAnchorsDwell(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, `SELECT dwell_anchor_at FROM bucket_memberships WHERE user_id = 'ab-1'`).Scan(&anchor))
 	require.WithinDuration(t, old, anchor, time.Millisecond, "dwell counts from the last activity")
 }
+
+func TestABackfillPageWaitsForAnIngestChangingItsContacts(t *testing.T) {
+	t.Parallel()
+	pool, _ := schematest.TestDB(t)
+	ctx := context.Background()
+	_, err := pool.Exec(ctx, `INSERT INTO contacts (external_id, properties) VALUES ('race-1', '{"plan":"pro"}')`)
+	require.NoError(t, err)
+	pro := bucket.MustDefine(bucket.Meta{ID: "race-pro", Name: "Pro", Enabled: true, Criteria: c.Prop("plan").Eq("pro")})
+	reg, err := bucket.NewRegistry([]*bucket.Bucket{pro}, nil)
+	require.NoError(t, err)
+	f := &buckets.Backfiller{DB: pool, Registry: reg}
+	due, err := f.Due(ctx)
+	require.NoError(t, err)
+
+	// An ingest in flight is changing the contact: the page must not judge the old state.
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `UPDATE contacts SET properties = '{"plan":"free"}' WHERE external_id = 'race-1'`)
+	require.NoError(t, err)
+	done := make(chan contract.PassResult, 1)
+	go func() {
+		res, err := f.JoinPage(ctx, due[0], "")
+		require.NoError(t, err)
+		done <- res
+	}()
+	require.Eventually(t, func() bool {
+		var waiting int
+		_ = pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting)
+		return waiting == 1
+	}, 10*time.Second, 10*time.Millisecond, "the page waits on the contact's row lock")
+	require.Empty(t, done, "nothing was judged while the ingest was open")
+	require.NoError(t, tx.Commit(ctx))
+	res := <-done
+	require.Zero(t, res.Changed, "it judged the committed state: plan free")
+}

@@ -195,7 +195,9 @@ func Members(ctx context.Context, db DBTX, f MemberFilter, limit, offset int) ([
 	return list, total, err
 }
 
-// contactKey is the contact key expression of contacts row k.
+// contactKey is the contact key expression of contacts row k. The sweep's and the backfill's
+// reads lock their contacts FOR SHARE for the transaction that evaluates and writes: an ingest
+// changing one of them waits (or is waited for), so no verdict is written over a newer one.
 const contactKey = `coalesce(k.external_id, k.anonymous_id, k.id::text)`
 
 // Member is an active membership the sweep looks at, with its contact's properties.
@@ -217,7 +219,7 @@ func SingleEventCounts(ctx context.Context, db DBTX, bucketID, event string, sin
 				AND ($3::timestamptz IS NULL OR e.occurred_at >= $3))
 		FROM bucket_memberships m JOIN contacts k ON `+contactKey+` = m.user_id AND k.deleted_at IS NULL
 		WHERE m.bucket_id = $1 AND m.status = 'active' AND m.deleted_at IS NULL AND ($4 = '' OR m.id > $4::uuid)
-		ORDER BY m.id LIMIT $5`, bucketID, event, since, afterID, limit)
+		ORDER BY m.id LIMIT $5 FOR SHARE OF k`, bucketID, event, since, afterID, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +235,7 @@ func MembersToEvaluate(ctx context.Context, db DBTX, bucketID string, limit int)
 	rows, err := db.Query(ctx, `SELECT m.id::text, m.user_id, coalesce(k.properties, '{}'::jsonb)
 		FROM bucket_memberships m JOIN contacts k ON `+contactKey+` = m.user_id AND k.deleted_at IS NULL
 		WHERE m.bucket_id = $1 AND m.status = 'active' AND m.deleted_at IS NULL
-		ORDER BY m.last_evaluated_at ASC NULLS FIRST, m.id LIMIT $2`, bucketID, limit)
+		ORDER BY m.last_evaluated_at ASC NULLS FIRST, m.id LIMIT $2 FOR SHARE OF k`, bucketID, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -287,7 +289,7 @@ func LapsedContacts(ctx context.Context, db DBTX, bucketID, event string, cutoff
 			AND NOT EXISTS (SELECT 1 FROM user_events e WHERE e.user_id = `+contactKey+` AND e.event = $2 AND e.occurred_at >= $3)
 			AND NOT EXISTS (SELECT 1 FROM bucket_memberships m WHERE m.user_id = `+contactKey+` AND m.bucket_id = $1
 				AND m.status = 'active' AND m.deleted_at IS NULL)
-		ORDER BY k.id LIMIT $4`, bucketID, event, cutoff, limit))
+		ORDER BY k.id LIMIT $4 FOR SHARE`, bucketID, event, cutoff, limit))
 }
 
 // BackfillDone reports whether a bucket's first-time backfill completed (its criteria hash is
@@ -374,7 +376,7 @@ func SetCriteriaHash(ctx context.Context, db DBTX, bucketID, hash string) error 
 // LiveContactsPage pages live contacts by id, after afterID.
 func LiveContactsPage(ctx context.Context, db DBTX, afterID string, limit int) ([]Contact, error) {
 	return collectContacts(db.Query(ctx, `SELECT `+contactColumns+` FROM contacts
-		WHERE deleted_at IS NULL AND ($1 = '' OR id > $1::uuid) ORDER BY id LIMIT $2`, afterID, limit))
+		WHERE deleted_at IS NULL AND ($1 = '' OR id > $1::uuid) ORDER BY id LIMIT $2 FOR SHARE`, afterID, limit))
 }
 
 // EventCounts counts event for each key since since (nil = all time); keys without events are
@@ -447,7 +449,7 @@ func ActiveMembersPage(ctx context.Context, db DBTX, bucketID, afterID string, l
 	rows, err := db.Query(ctx, `SELECT m.id::text, m.user_id, coalesce(k.properties, '{}'::jsonb)
 		FROM bucket_memberships m JOIN contacts k ON `+contactKey+` = m.user_id AND k.deleted_at IS NULL
 		WHERE m.bucket_id = $1 AND m.status = 'active' AND m.deleted_at IS NULL AND ($2 = '' OR m.id > $2::uuid)
-		ORDER BY m.id LIMIT $3`, bucketID, afterID, limit)
+		ORDER BY m.id LIMIT $3 FOR SHARE OF k`, bucketID, afterID, limit)
 	if err != nil {
 		return nil, err
 	}
