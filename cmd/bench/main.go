@@ -4,6 +4,7 @@
 //	go run ./cmd/bench ingest [-requests 40000] [-concurrency 64] [-batch-events 100000]
 //	go run ./cmd/bench journeys [-runs 1000] [-concurrency 32]
 //	go run ./cmd/bench email [-sends 20000] [-concurrency 64] [-gogc 400]
+//	go run ./cmd/bench buckets [-requests 20000] [-concurrency 64] [-members 200000]
 //	go run ./cmd/bench faults [-load 60s] [-settle 3m] [-clients 8] [-rate 60]
 //
 // ingest starts a private durable PostgreSQL (or uses HOGSEND_BENCH_DATABASE_URL), runs the
@@ -13,8 +14,8 @@
 //	(b) POST /v1/events/batch (500 events per request): events/s;
 //	(c) the ceiling: pgx CopyFrom of the same rows into user_events;
 //
-// the ratio (b)/(c), and the engine's RSS (current and peak) under that load. journeys, email
-// and faults are described in journeys.go, email.go and faults.go.
+// the ratio (b)/(c), and the engine's RSS (current and peak) under that load. journeys, email,
+// buckets and faults are described in their files.
 package main
 
 import (
@@ -42,6 +43,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hogsend/hogsend"
+	"github.com/hogsend/hogsend/example/buckets"
 	"github.com/hogsend/hogsend/example/templates"
 	"github.com/hogsend/hogsend/internal/apikeys"
 	"github.com/hogsend/hogsend/internal/pglocal"
@@ -58,7 +60,7 @@ func main() {
 		return
 	}
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench ingest|journeys|email|faults [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench ingest|journeys|email|buckets|faults [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -78,6 +80,13 @@ func main() {
 		gogc := fs.String("gogc", "", "GOGC of the engine (empty = Go's default, 100)")
 		_ = fs.Parse(os.Args[2:])
 		err = runEmail(*sends, *concurrency, *gogc)
+	case "buckets":
+		fs := flag.NewFlagSet("buckets", flag.ExitOnError)
+		requests := fs.Int("requests", 20000, "single-event requests per load and engine")
+		concurrency := fs.Int("concurrency", 64, "concurrent clients")
+		members := fs.Int("members", 200000, "members swept and contacts backfilled")
+		_ = fs.Parse(os.Args[2:])
+		err = runBuckets(*requests, *concurrency, *members)
 	case "faults":
 		fs := flag.NewFlagSet("faults", flag.ExitOnError)
 		load := fs.Duration("load", time.Minute, "how long the load runs (the fault timeline stretches with it)")
@@ -93,7 +102,7 @@ func main() {
 		_ = fs.Parse(os.Args[2:])
 		err = runJourneys(*runs, *concurrency)
 	default:
-		fmt.Fprintln(os.Stderr, "usage: bench ingest|journeys|email|faults [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench ingest|journeys|email|buckets|faults [flags]")
 		os.Exit(2)
 	}
 	if err != nil {
@@ -106,6 +115,9 @@ func main() {
 // the engine's life (inspect with `go tool pprof`).
 func runChild() {
 	opts := &hogsend.Options{Journeys: benchJourneys, Templates: templates.Registry(), Lists: templates.Lists()}
+	if os.Getenv(benchBucketsEnv) != "" {
+		opts.Buckets = buckets.All()
+	}
 	path := os.Getenv("HOGSEND_BENCH_CPUPROFILE")
 	if path == "" {
 		hogsend.Main(opts)
@@ -135,12 +147,16 @@ type benchSetup struct {
 	stop  func()
 }
 
-func prepare(ctx context.Context) (*benchSetup, error) {
+// prepare starts the bench database with an API key of scopes (default: ingest).
+func prepare(ctx context.Context, scopes ...string) (*benchSetup, error) {
 	dsn, stopPG, err := benchDatabase(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return prepareOn(ctx, dsn, stopPG, "ingest")
+	if len(scopes) == 0 {
+		scopes = []string{"ingest"}
+	}
+	return prepareOn(ctx, dsn, stopPG, scopes...)
 }
 
 // prepareOn migrates the database at dsn and creates an API key with scopes; stopPG runs at stop.
