@@ -61,8 +61,10 @@ func (c *Consumer) ConsumeEvent(ctx context.Context, tx pgx.Tx, ev *ingest.Store
 	return err
 }
 
-// Check evaluates the buckets ev may change for its contact and applies joins and leaves. A
-// failing bucket is rolled back to its savepoint and logged; the event stands.
+// Check evaluates the buckets ev may change for its contact and applies joins and leaves. The
+// common case — nothing changes — is three reads: the contact, its memberships among the
+// candidates, and every event count the candidates ask for. Writes run in a savepoint: a
+// failing bucket is rolled back and logged; the event stands.
 func (c *Consumer) Check(ctx context.Context, tx pgx.Tx, ev *ingest.StoredEvent, fx *ingest.Effects) ([]Transition, error) {
 	candidates := c.Registry.Candidates(ev.Name, ev.Properties, ev.ContactProperties)
 	if len(candidates) == 0 {
@@ -72,6 +74,16 @@ func (c *Consumer) Check(ctx context.Context, tx pgx.Tx, ev *ingest.StoredEvent,
 	if err != nil {
 		return nil, err
 	}
+	live := candidates[:0:0]
+	ids := make([]string, 0, len(candidates))
+	for _, b := range candidates {
+		if !off[b.ID] {
+			live, ids = append(live, b), append(ids, b.ID)
+		}
+	}
+	if len(live) == 0 {
+		return nil, nil
+	}
 	contact, err := store.LiveContactByKey(ctx, tx, ev.UserKey)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil // deleted (or merged away): no evaluation, no emission
@@ -79,22 +91,39 @@ func (c *Consumer) Check(ctx context.Context, tx pgx.Tx, ev *ingest.StoredEvent,
 	if err != nil {
 		return nil, err
 	}
-	now := c.now()
-	facts := eventFacts{db: tx, key: ev.UserKey}
+	key, now := contact.Key(), c.now()
+	members, err := store.ActiveMemberships(ctx, tx, key, ids)
+	if err != nil {
+		return nil, err
+	}
+	facts, err := countAll(ctx, tx, key, live, now)
+	if err != nil {
+		return nil, err
+	}
 	var out []Transition
-	for _, b := range candidates {
-		if off[b.ID] {
+	for _, b := range live {
+		is, err := condition.Evaluate(ctx, b.Criteria, contact.Properties, facts, now)
+		if err != nil {
+			return nil, err
+		}
+		was, member := members[b.ID]
+		if member && is {
+			if err := store.TouchMembership(ctx, tx, was.ID, now); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if member == is {
 			continue
 		}
 		var t *Transition
-		err := store.WithTx(ctx, tx, func(sp pgx.Tx) error {
-			facts.db = sp
+		err = store.WithTx(ctx, tx, func(sp pgx.Tx) error {
 			var err error
-			t, err = c.checkOne(ctx, sp, b, contact, facts, now, fx)
+			t, err = c.apply(ctx, sp, b, contact, was, is, now, fx)
 			return err
 		})
 		if err != nil {
-			c.log().Error("bucket check failed; the event stands", "bucketId", b.ID, "event", ev.Name, "error", err)
+			c.log().Error("bucket transition failed; the event stands", "bucketId", b.ID, "event", ev.Name, "error", err)
 			continue
 		}
 		if t != nil {
@@ -104,19 +133,46 @@ func (c *Consumer) Check(ctx context.Context, tx pgx.Tx, ev *ingest.StoredEvent,
 	return out, nil
 }
 
-func (c *Consumer) checkOne(ctx context.Context, tx pgx.Tx, b *bucket.Bucket, contact store.Contact, facts eventFacts,
+// countAll takes every event count the buckets' criteria ask for, in one round trip.
+func countAll(ctx context.Context, db store.DBTX, key string, bs []*bucket.Bucket, now time.Time) (pageFacts, error) {
+	var windows []store.EventWindow
+	seen := map[string]bool{}
+	for _, b := range bs {
+		for _, l := range condition.Leaves(b.Criteria) {
+			leaf, ok := l.(condition.EventLeaf)
+			if !ok {
+				continue
+			}
+			w := store.EventWindow{Name: leaf.Name}
+			if leaf.Within != nil {
+				t := now.Add(-leaf.Within.Duration())
+				w.Since = &t
+			}
+			if id := countID(w.Name, w.Since); !seen[id] {
+				seen[id] = true
+				windows = append(windows, w)
+			}
+		}
+	}
+	facts := pageFacts{counts: map[string]map[string]int{}, key: key}
+	if len(windows) == 0 {
+		return facts, nil
+	}
+	counts, err := store.CountEventWindows(ctx, db, key, windows)
+	if err != nil {
+		return facts, err
+	}
+	for i, w := range windows {
+		facts.counts[countID(w.Name, w.Since)] = map[string]int{key: counts[i]}
+	}
+	return facts, nil
+}
+
+// apply makes one bucket's join or leave and announces it.
+func (c *Consumer) apply(ctx context.Context, tx pgx.Tx, b *bucket.Bucket, contact store.Contact, was store.Membership, is bool,
 	now time.Time, fx *ingest.Effects) (*Transition, error) {
 	key := contact.Key()
-	was, member, err := store.ActiveMembership(ctx, tx, key, b.ID)
-	if err != nil {
-		return nil, err
-	}
-	is, err := condition.Evaluate(ctx, b.Criteria, contact.Properties, facts, now)
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case !member && is:
+	if is {
 		j, ok, err := store.JoinBucket(ctx, tx, store.NewMembership{UserKey: key, BucketID: b.ID, UserEmail: ptr.Deref(contact.Email),
 			Source: SourceEvent, ExpiresAt: expiresAt(b, now), MaxDwellAt: after(now, b.MaxDwell), Now: now})
 		if err != nil || !ok {
@@ -128,23 +184,19 @@ func (c *Consumer) checkOne(ctx context.Context, tx pgx.Tx, b *bucket.Bucket, co
 			}
 		}
 		return &Transition{BucketID: b.ID, Kind: bucket.Entered}, nil
-	case member && is:
-		return nil, store.TouchMembership(ctx, tx, was.ID, now)
-	case member && !is:
-		if d := b.MinDwell.Duration(); d > 0 && now.Sub(was.EnteredAt) < d {
-			return nil, store.DeferLeave(ctx, tx, was.ID, was.EnteredAt.Add(d), now)
-		}
-		left, ok, err := store.LeaveBucket(ctx, tx, was.ID, now)
-		if err != nil || !ok {
-			return nil, err
-		}
-		if err := c.emit(ctx, tx, fx, contact, Emission{Bucket: b, Kind: bucket.Left, Epoch: left.EntryCount, Source: SourceEvent,
-			Reason: bucket.ReasonCriteria}, now); err != nil {
-			return nil, err
-		}
-		return &Transition{BucketID: b.ID, Kind: bucket.Left}, nil
 	}
-	return nil, nil
+	if d := b.MinDwell.Duration(); d > 0 && now.Sub(was.EnteredAt) < d {
+		return nil, store.DeferLeave(ctx, tx, was.ID, was.EnteredAt.Add(d), now)
+	}
+	left, ok, err := store.LeaveBucket(ctx, tx, was.ID, now)
+	if err != nil || !ok {
+		return nil, err
+	}
+	if err := c.emit(ctx, tx, fx, contact, Emission{Bucket: b, Kind: bucket.Left, Epoch: left.EntryCount, Source: SourceEvent,
+		Reason: bucket.ReasonCriteria}, now); err != nil {
+		return nil, err
+	}
+	return &Transition{BucketID: b.ID, Kind: bucket.Left}, nil
 }
 
 // EmitJoin is the entry-limit gate of a join's entered event (the row is written either way):
@@ -206,23 +258,6 @@ func (c *Consumer) log() *slog.Logger {
 	}
 	return slog.Default()
 }
-
-// eventFacts answers a contact's event counts from the database (inside the transaction, so
-// the event being ingested counts).
-type eventFacts struct {
-	db  store.DBTX
-	key string
-}
-
-func (f eventFacts) EventCount(ctx context.Context, name string, since *time.Time) (int, error) {
-	return store.CountUserEvents(ctx, f.db, f.key, name, since)
-}
-
-func (f eventFacts) LatestSend(context.Context, string) (bool, bool, bool, error) {
-	return false, false, false, fmt.Errorf("email engagement is not allowed in bucket criteria")
-}
-
-var _ condition.Facts = eventFacts{}
 
 // Transition sources.
 const (

@@ -17,17 +17,6 @@ type Membership struct {
 	EntryCount int
 }
 
-// ActiveMembership is a contact's active row in a bucket; ok false when there is none.
-func ActiveMembership(ctx context.Context, db DBTX, userKey, bucketID string) (m Membership, ok bool, err error) {
-	err = db.QueryRow(ctx, `SELECT id::text, user_id, user_email, entered_at, entry_count FROM bucket_memberships
-		WHERE user_id = $1 AND bucket_id = $2 AND status = 'active' AND deleted_at IS NULL`, userKey, bucketID).
-		Scan(&m.ID, &m.UserID, &m.UserEmail, &m.EnteredAt, &m.EntryCount)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return m, false, nil
-	}
-	return m, err == nil, err
-}
-
 // NewMembership is a join to write.
 type NewMembership struct {
 	UserKey, BucketID string
@@ -490,4 +479,45 @@ func MembersAfter(ctx context.Context, db DBTX, bucketID, cursor string, limit i
 		var m Membership
 		return m, r.Scan(&m.ID, &m.UserID, &m.UserEmail, &m.EnteredAt, &m.EntryCount)
 	})
+}
+
+// ActiveMemberships are a contact's active rows in the given buckets, by bucket id.
+func ActiveMemberships(ctx context.Context, db DBTX, userKey string, bucketIDs []string) (map[string]Membership, error) {
+	rows, err := db.Query(ctx, `SELECT bucket_id, id::text, user_id, user_email, entered_at, entry_count FROM bucket_memberships
+		WHERE user_id = $1 AND bucket_id = ANY($2) AND status = 'active' AND deleted_at IS NULL`, userKey, bucketIDs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]Membership{}
+	for rows.Next() {
+		var b string
+		var m Membership
+		if err := rows.Scan(&b, &m.ID, &m.UserID, &m.UserEmail, &m.EnteredAt, &m.EntryCount); err != nil {
+			return nil, err
+		}
+		out[b] = m
+	}
+	return out, rows.Err()
+}
+
+// EventWindow is one event count to take: events named Name at or after Since (nil = ever).
+type EventWindow struct {
+	Name  string
+	Since *time.Time
+}
+
+// CountEventWindows takes several counts of one contact's events in one round trip, in order.
+func CountEventWindows(ctx context.Context, db DBTX, userKey string, windows []EventWindow) ([]int, error) {
+	names, sinces := make([]string, len(windows)), make([]*time.Time, len(windows))
+	for i, w := range windows {
+		names[i], sinces[i] = w.Name, w.Since
+	}
+	rows, err := db.Query(ctx, `SELECT (SELECT count(*) FROM user_events e WHERE e.user_id = $1 AND e.event = w.name
+			AND (w.since IS NULL OR e.occurred_at >= w.since))
+		FROM unnest($2::text[], $3::timestamptz[]) WITH ORDINALITY AS w(name, since, n) ORDER BY w.n`, userKey, names, sinces)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int])
 }
