@@ -83,9 +83,9 @@ func runBuckets(requests, concurrency, members int) error {
 			for i := range bodies {
 				bodies[i], _ = json.Marshal(load.event(i))
 			}
-			rate, failures := parallel(requests, concurrency, func(i int) error {
-				return postRaw(client, base+"/v1/events", setup.token, bodies[i%len(bodies)])
-			})
+			send := func(i int) error { return postRaw(client, base+"/v1/events", setup.token, bodies[i%len(bodies)]) }
+			parallel(requests/10, concurrency, send) // warm-up: a fresh engine's first requests are slower
+			rate, failures := parallel(requests, concurrency, send)
 			if failures > 0 {
 				fmt.Printf("    %d failures\n", failures)
 			}

@@ -4,7 +4,6 @@ package buckets
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -46,6 +45,7 @@ const DisabledTTL = 5 * time.Second
 // Transition is one membership change the check made (a test seam).
 type Transition struct {
 	BucketID, Kind string
+	row            store.Membership // the new row of a join
 }
 
 func (c *Consumer) now() time.Time {
@@ -57,115 +57,157 @@ func (c *Consumer) now() time.Time {
 
 // ConsumeEvent implements ingest.Consumer.
 func (c *Consumer) ConsumeEvent(ctx context.Context, tx pgx.Tx, ev *ingest.StoredEvent, fx *ingest.Effects) error {
-	_, err := c.Check(ctx, tx, ev, fx)
+	return c.ConsumeEvents(ctx, tx, []*ingest.StoredEvent{ev}, []*ingest.Effects{fx})
+}
+
+// ConsumeEvents implements ingest.BatchConsumer.
+func (c *Consumer) ConsumeEvents(ctx context.Context, tx pgx.Tx, evs []*ingest.StoredEvent, fxs []*ingest.Effects) error {
+	_, err := c.Check(ctx, tx, evs, fxs)
 	return err
 }
 
-// Check evaluates the buckets ev may change for its contact and applies joins and leaves. The
-// common case — nothing changes — is three reads: the contact, its memberships among the
-// candidates, and every event count the candidates ask for. Writes run in a savepoint: a
-// failing bucket is rolled back and logged; the event stands.
-func (c *Consumer) Check(ctx context.Context, tx pgx.Tx, ev *ingest.StoredEvent, fx *ingest.Effects) ([]Transition, error) {
-	candidates := c.Registry.Candidates(ev.Name, ev.Properties, ev.ContactProperties)
-	if len(candidates) == 0 {
-		return nil, nil
-	}
-	off, err := c.adminDisabled(ctx, tx)
-	if err != nil {
-		return nil, err
-	}
-	live := candidates[:0:0]
-	ids := make([]string, 0, len(candidates))
-	for _, b := range candidates {
-		if !off[b.ID] {
-			live, ids = append(live, b), append(ids, b.ID)
+// Check evaluates, for each event in order, the buckets it may change for its contact, and
+// applies joins and leaves. However many events, the common case — nothing changes — costs
+// three reads for all of them: the contacts, their memberships among the candidates, and every
+// event count asked for. A transition writes in a savepoint: a failing one is rolled back and
+// logged; the event stands.
+func (c *Consumer) Check(ctx context.Context, tx pgx.Tx, evs []*ingest.StoredEvent, fxs []*ingest.Effects) ([]Transition, error) {
+	cands := make([][]*bucket.Bucket, len(evs))
+	var keys, ids []string
+	seenKey, seenID := map[string]bool{}, map[string]bool{}
+	var off map[string]bool
+	for i, ev := range evs {
+		for _, b := range c.Registry.Candidates(ev.Name, ev.Properties, ev.ContactProperties) {
+			if off == nil {
+				var err error
+				if off, err = c.adminDisabled(ctx, tx); err != nil {
+					return nil, err
+				}
+			}
+			if off[b.ID] {
+				continue
+			}
+			cands[i] = append(cands[i], b)
+			if !seenID[b.ID] {
+				seenID[b.ID], ids = true, append(ids, b.ID)
+			}
+		}
+		if len(cands[i]) > 0 && !seenKey[ev.UserKey] {
+			seenKey[ev.UserKey], keys = true, append(keys, ev.UserKey)
 		}
 	}
-	if len(live) == 0 {
+	if len(keys) == 0 {
 		return nil, nil
 	}
-	contact, err := store.LiveContactByKey(ctx, tx, ev.UserKey)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil // deleted (or merged away): no evaluation, no emission
-	}
+	contacts, err := store.LiveContactsOfKeys(ctx, tx, keys)
 	if err != nil {
 		return nil, err
 	}
-	key, now := contact.Key(), c.now()
-	members, err := store.ActiveMemberships(ctx, tx, key, ids)
+	members, err := store.ActiveMembershipsOf(ctx, tx, keys, ids)
 	if err != nil {
 		return nil, err
 	}
-	facts, err := countAll(ctx, tx, key, live, now)
+	now := c.now()
+	counts, err := countAll(ctx, tx, evs, cands, now)
 	if err != nil {
 		return nil, err
 	}
 	var out []Transition
-	for _, b := range live {
-		is, err := condition.Evaluate(ctx, b.Criteria, contact.Properties, facts, now)
-		if err != nil {
-			return nil, err
+	var touch []string
+	touched := map[string]bool{}
+	for i, ev := range evs {
+		contact, live := contacts[ev.UserKey]
+		if !live {
+			continue // deleted (or merged away): no evaluation, no emission
 		}
-		was, member := members[b.ID]
-		if member && is {
-			if err := store.TouchMembership(ctx, tx, was.ID, now); err != nil {
+		key := contact.Key()
+		for _, b := range cands[i] {
+			is, err := condition.Evaluate(ctx, b.Criteria, contact.Properties, pageFacts{counts: counts, key: key}, now)
+			if err != nil {
 				return nil, err
 			}
-			continue
+			was, member := members[key][b.ID]
+			if member && is {
+				if !touched[was.ID] {
+					touched[was.ID], touch = true, append(touch, was.ID)
+				}
+				continue
+			}
+			if member == is {
+				continue
+			}
+			var t *Transition
+			err = store.WithTx(ctx, tx, func(sp pgx.Tx) error {
+				var err error
+				t, err = c.apply(ctx, sp, b, contact, was, is, now, fxs[i])
+				return err
+			})
+			if err != nil {
+				c.log().Error("bucket transition failed; the event stands", "bucketId", b.ID, "event", ev.Name, "error", err)
+				continue
+			}
+			if t != nil {
+				// Later events of this contact in the batch see the change.
+				if members[key] == nil {
+					members[key] = map[string]store.Membership{}
+				}
+				if t.Kind == bucket.Entered {
+					members[key][b.ID] = t.row
+				} else {
+					delete(members[key], b.ID)
+				}
+				out = append(out, *t)
+			}
 		}
-		if member == is {
-			continue
-		}
-		var t *Transition
-		err = store.WithTx(ctx, tx, func(sp pgx.Tx) error {
-			var err error
-			t, err = c.apply(ctx, sp, b, contact, was, is, now, fx)
-			return err
-		})
-		if err != nil {
-			c.log().Error("bucket transition failed; the event stands", "bucketId", b.ID, "event", ev.Name, "error", err)
-			continue
-		}
-		if t != nil {
-			out = append(out, *t)
+	}
+	if len(touch) > 0 {
+		if err := store.TouchMemberships(ctx, tx, touch, now); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// countAll takes every event count the buckets' criteria ask for, in one round trip.
-func countAll(ctx context.Context, db store.DBTX, key string, bs []*bucket.Bucket, now time.Time) (pageFacts, error) {
-	var windows []store.EventWindow
+// countAll takes every event count the events' candidates ask for, in one round trip; the
+// counts see every event of the batch (they are stored before consumers run).
+func countAll(ctx context.Context, db store.DBTX, evs []*ingest.StoredEvent, cands [][]*bucket.Bucket, now time.Time) (map[string]map[string]int, error) {
+	var windows []store.KeyedWindow
 	seen := map[string]bool{}
-	for _, b := range bs {
-		for _, l := range condition.Leaves(b.Criteria) {
-			leaf, ok := l.(condition.EventLeaf)
-			if !ok {
-				continue
-			}
-			w := store.EventWindow{Name: leaf.Name}
-			if leaf.Within != nil {
-				t := now.Add(-leaf.Within.Duration())
-				w.Since = &t
-			}
-			if id := countID(w.Name, w.Since); !seen[id] {
-				seen[id] = true
-				windows = append(windows, w)
+	for i, ev := range evs {
+		for _, b := range cands[i] {
+			for _, l := range condition.Leaves(b.Criteria) {
+				leaf, ok := l.(condition.EventLeaf)
+				if !ok {
+					continue
+				}
+				w := store.KeyedWindow{Key: ev.UserKey, EventWindow: store.EventWindow{Name: leaf.Name}}
+				if leaf.Within != nil {
+					t := now.Add(-leaf.Within.Duration())
+					w.Since = &t
+				}
+				if id := w.Key + " " + countID(w.Name, w.Since); !seen[id] {
+					seen[id] = true
+					windows = append(windows, w)
+				}
 			}
 		}
 	}
-	facts := pageFacts{counts: map[string]map[string]int{}, key: key}
+	counts := map[string]map[string]int{}
 	if len(windows) == 0 {
-		return facts, nil
+		return counts, nil
 	}
-	counts, err := store.CountEventWindows(ctx, db, key, windows)
+	n, err := store.CountKeyedWindows(ctx, db, windows)
 	if err != nil {
-		return facts, err
+		return nil, err
 	}
 	for i, w := range windows {
-		facts.counts[countID(w.Name, w.Since)] = map[string]int{key: counts[i]}
+		id := countID(w.Name, w.Since)
+		if counts[id] == nil {
+			counts[id] = map[string]int{}
+		}
+		counts[id][w.Key] = n[i]
 	}
-	return facts, nil
+	return counts, nil
 }
 
 // apply makes one bucket's join or leave and announces it.
@@ -183,7 +225,8 @@ func (c *Consumer) apply(ctx context.Context, tx pgx.Tx, b *bucket.Bucket, conta
 				return nil, err
 			}
 		}
-		return &Transition{BucketID: b.ID, Kind: bucket.Entered}, nil
+		return &Transition{BucketID: b.ID, Kind: bucket.Entered,
+			row: store.Membership{ID: j.ID, UserID: key, EnteredAt: now, EntryCount: j.EntryCount}}, nil
 	}
 	if d := b.MinDwell.Duration(); d > 0 && now.Sub(was.EnteredAt) < d {
 		return nil, store.DeferLeave(ctx, tx, was.ID, was.EnteredAt.Add(d), now)

@@ -481,43 +481,65 @@ func MembersAfter(ctx context.Context, db DBTX, bucketID, cursor string, limit i
 	})
 }
 
-// ActiveMemberships are a contact's active rows in the given buckets, by bucket id.
-func ActiveMemberships(ctx context.Context, db DBTX, userKey string, bucketIDs []string) (map[string]Membership, error) {
-	rows, err := db.Query(ctx, `SELECT bucket_id, id::text, user_id, user_email, entered_at, entry_count FROM bucket_memberships
-		WHERE user_id = $1 AND bucket_id = ANY($2) AND status = 'active' AND deleted_at IS NULL`, userKey, bucketIDs)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]Membership{}
-	for rows.Next() {
-		var b string
-		var m Membership
-		if err := rows.Scan(&b, &m.ID, &m.UserID, &m.UserEmail, &m.EnteredAt, &m.EntryCount); err != nil {
-			return nil, err
-		}
-		out[b] = m
-	}
-	return out, rows.Err()
-}
-
 // EventWindow is one event count to take: events named Name at or after Since (nil = ever).
 type EventWindow struct {
 	Name  string
 	Since *time.Time
 }
 
-// CountEventWindows takes several counts of one contact's events in one round trip, in order.
-func CountEventWindows(ctx context.Context, db DBTX, userKey string, windows []EventWindow) ([]int, error) {
-	names, sinces := make([]string, len(windows)), make([]*time.Time, len(windows))
+// KeyedWindow is one event count of one contact.
+type KeyedWindow struct {
+	Key string
+	EventWindow
+}
+
+// CountKeyedWindows takes many contacts' event counts in one round trip, in order.
+func CountKeyedWindows(ctx context.Context, db DBTX, windows []KeyedWindow) ([]int, error) {
+	keys, names, sinces := make([]string, len(windows)), make([]string, len(windows)), make([]*time.Time, len(windows))
 	for i, w := range windows {
-		names[i], sinces[i] = w.Name, w.Since
+		keys[i], names[i], sinces[i] = w.Key, w.Name, w.Since
 	}
-	rows, err := db.Query(ctx, `SELECT (SELECT count(*) FROM user_events e WHERE e.user_id = $1 AND e.event = w.name
+	rows, err := db.Query(ctx, `SELECT (SELECT count(*) FROM user_events e WHERE e.user_id = w.k AND e.event = w.name
 			AND (w.since IS NULL OR e.occurred_at >= w.since))
-		FROM unnest($2::text[], $3::timestamptz[]) WITH ORDINALITY AS w(name, since, n) ORDER BY w.n`, userKey, names, sinces)
+		FROM unnest($1::text[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS w(k, name, since, n) ORDER BY w.n`, keys, names, sinces)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[int])
+}
+
+// LiveContactsOfKeys finds the live contacts of many contact keys (with their properties), by
+// key.
+func LiveContactsOfKeys(ctx context.Context, db DBTX, keys []string) (map[string]Contact, error) {
+	list, err := collectContacts(db.Query(ctx, `SELECT `+contactColumns+` FROM contacts k
+		WHERE k.deleted_at IS NULL AND `+contactKey+` = ANY($1)`, keys))
+	out := make(map[string]Contact, len(list))
+	for _, c := range list {
+		out[c.Key()] = c
+	}
+	return out, err
+}
+
+// ActiveMembershipsOf are the active rows of many contacts in the given buckets: key → bucket →
+// row.
+func ActiveMembershipsOf(ctx context.Context, db DBTX, keys, bucketIDs []string) (map[string]map[string]Membership, error) {
+	rows, err := db.Query(ctx, `SELECT bucket_id, id::text, user_id, user_email, entered_at, entry_count FROM bucket_memberships
+		WHERE user_id = ANY($1) AND bucket_id = ANY($2) AND status = 'active' AND deleted_at IS NULL`, keys, bucketIDs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]map[string]Membership{}
+	for rows.Next() {
+		var b string
+		var m Membership
+		if err := rows.Scan(&b, &m.ID, &m.UserID, &m.UserEmail, &m.EnteredAt, &m.EntryCount); err != nil {
+			return nil, err
+		}
+		if out[m.UserID] == nil {
+			out[m.UserID] = map[string]Membership{}
+		}
+		out[m.UserID][b] = m
+	}
+	return out, rows.Err()
 }
