@@ -5,11 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hogsend/hogsend/bucket"
 	"github.com/hogsend/hogsend/condition"
 )
 
@@ -141,13 +143,29 @@ func FuzzParse(f *testing.F) {
 		`{"type":"property","property":"a","operator":"eq","value":1}`,
 		`{"type":"composite","operator":"or","conditions":[{"type":"event","eventName":"e","check":"count","operator":"gte","value":2,"within":{"hours":1.5}}]}`,
 		`{"type":"email_engagement","templateKey":"w","check":"opened"}`, `{}`, `null`,
+		`{"type":"composite","operator":"and","conditions":[{"type":"event","eventName":"app.active","check":"exists"},` +
+			`{"type":"event","eventName":"app.active","check":"not_exists","within":{"hours":168}}]}`,
+		`{"type":"composite","operator":"and","conditions":[{"type":"property","property":"plan","operator":"neq","value":"pro"},` +
+			`{"type":"composite","operator":"or","conditions":[]}]}`,
+		`{"type":"event","eventName":"bucket:entered:x","check":"count","within":{"minutes":-5,"seconds":0.5}}`,
 	} {
 		f.Add([]byte(s))
 	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	facts := &memFacts{events: map[string][]time.Time{"app.active": {now.Add(-time.Hour)}, "e": {now}}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := condition.Parse(data)
 		if err != nil {
 			return
+		}
+		// Whatever parses can be evaluated, walked and offered as bucket criteria without a
+		// panic: bad criteria are an error listing the problems.
+		if _, err := condition.Evaluate(context.Background(), c, map[string]any{"plan": "pro", "a": 1.0}, facts, now); err != nil {
+			t.Fatalf("evaluate %s: %v", data, err)
+		}
+		_ = condition.FirstWindow(c)
+		if _, err := bucket.Define(bucket.Meta{ID: "fuzz", Name: "Fuzz", Criteria: c}); err != nil && !errors.Is(err, bucket.ErrInvalid) {
+			t.Fatalf("define: %v", err)
 		}
 		first, err := json.Marshal(c)
 		if err != nil {
