@@ -79,6 +79,24 @@ func TestBucketsOverHTTP(t *testing.T) {
 	require.Equal(t, run["id"], exited["id"])
 	require.Equal(t, 0, j.eventCount(t, "hb-1", "test.pro_welcomed"))
 
+	// Metrics: size, joins and leaves, and the trend.
+	code, metrics := getJSON(t, j.base+"/v1/admin/metrics/buckets", testAdminKey)
+	require.Equal(t, http.StatusOK, code, metrics)
+	var proStats map[string]any
+	for _, m := range metrics["buckets"].([]any) {
+		if m := m.(map[string]any); m["bucketId"] == "t-pro" {
+			proStats = m
+		}
+	}
+	require.Equal(t, []any{float64(0), float64(1), float64(1)}, []any{proStats["size"], proStats["entered"], proStats["left"]})
+	require.NotNil(t, proStats["avgDwellSecs"])
+	code, trend := getJSON(t, j.base+"/v1/admin/metrics/buckets/t-pro?period=day", testAdminKey)
+	require.Equal(t, http.StatusOK, code, trend)
+	point := trend["points"].([]any)[0].(map[string]any)
+	require.Equal(t, []any{float64(1), float64(1)}, []any{point["entered"], point["left"]})
+	code, _ = getJSON(t, j.base+"/v1/admin/metrics/buckets/nope", testAdminKey)
+	require.Equal(t, http.StatusNotFound, code)
+
 	// 15. Admin list and detail.
 	code, list := getJSON(t, j.base+"/v1/admin/buckets?limit=100", testAdminKey)
 	require.Equal(t, http.StatusOK, code, list)

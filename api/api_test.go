@@ -154,6 +154,8 @@ var minimumScope = map[string]apikeys.Scope{
 	"GET /v1/admin/reporting/contacts/:id/activity": apikeys.Read,
 	"GET /v1/admin/reporting/sends/export":          apikeys.FullAdmin,
 	"GET /v1/admin/buckets":                         apikeys.Read,
+	"GET /v1/admin/metrics/buckets":                 apikeys.Read,
+	"GET /v1/admin/metrics/buckets/:id":             apikeys.Read,
 	"GET /v1/admin/buckets/:id":                     apikeys.Read,
 	"PATCH /v1/admin/buckets/:id":                   apikeys.JourneyAdmin,
 	"GET /v1/admin/buckets/:id/members":             apikeys.Read,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hogsend/hogsend/bucket"
 	"github.com/hogsend/hogsend/internal/ingest"
 	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
@@ -20,6 +21,7 @@ type reportingHandlers struct {
 	db       store.DBTX
 	ingest   *ingest.Service
 	journeys *journey.Registry
+	buckets  *bucket.Registry
 }
 
 // rate is num/den rounded half up to 4 decimals, 0 when den is 0 (integer math: no float
@@ -309,5 +311,55 @@ func (h *reportingHandlers) exportSends(c *gin.Context) error {
 	}
 	c.Header("Content-Disposition", `attachment; filename="email-sends.csv"`)
 	c.Data(http.StatusOK, "text/csv; charset=utf-8", []byte(b.String()))
+	return nil
+}
+
+// bucketList is GET /v1/admin/metrics/buckets: per registered bucket, in registry order.
+func (h *reportingHandlers) bucketList(c *gin.Context) error {
+	stats, err := store.BucketStatsByID(c.Request.Context(), h.db)
+	if err != nil {
+		return err
+	}
+	out := []gin.H{}
+	for _, b := range h.buckets.All() {
+		s := stats[b.ID]
+		out = append(out, gin.H{"bucketId": b.ID, "name": b.Name, "size": s.Size, "entered": s.Entered, "left": s.Left,
+			"avgDwellSecs": s.AvgDwellSecs})
+	}
+	c.JSON(http.StatusOK, gin.H{"buckets": out})
+	return nil
+}
+
+// bucketTrend is GET /v1/admin/metrics/buckets/:id: its size and joins/leaves per period
+// (default: the last 30 days by day).
+func (h *reportingHandlers) bucketTrend(c *gin.Context) error {
+	b, ok := h.buckets.Get(c.Param("id"))
+	if !ok {
+		return errBucketNotFound
+	}
+	v := &ValidationError{}
+	unit := unitQuery(c, "period", "day", []string{"day", "week", "month"}, v)
+	w := window(c, v)
+	if err := v.OrNil(); err != nil {
+		return err
+	}
+	if w.From == nil && w.To == nil {
+		now := time.Now()
+		from := now.Add(-30 * 24 * time.Hour)
+		w = store.Window{From: &from, To: &now}
+	}
+	stats, err := store.BucketStatsByID(c.Request.Context(), h.db)
+	if err != nil {
+		return err
+	}
+	points, err := store.BucketTrend(c.Request.Context(), h.db, b.ID, unit, w)
+	if err != nil {
+		return err
+	}
+	out := make([]gin.H, len(points))
+	for i, p := range points {
+		out[i] = gin.H{"date": p.Date, "entered": p.Entered, "left": p.Left}
+	}
+	c.JSON(http.StatusOK, gin.H{"bucketId": b.ID, "size": stats[b.ID].Size, "points": out})
 	return nil
 }

@@ -37,6 +37,7 @@ func (s *Server) Routes() []Route {
 	if s.cfg.Journeys != nil {
 		rp.journeys = s.cfg.Journeys.Registry
 	}
+	rp.buckets = s.cfg.Buckets.Registry
 	pw := &providerWebhookHandlers{m: s.cfg.Mailer, secret: s.cfg.Email.WebhookSecret}
 	ab := &adminBucketHandlers{svc: s.cfg.Buckets}
 	return []Route{
@@ -103,6 +104,8 @@ func (s *Server) Routes() []Route {
 		{http.MethodGet, "/v1/admin/metrics/journeys/:id", apikeys.Read, "A journey's funnel", rp.journeyFunnel},
 		{http.MethodGet, "/v1/admin/metrics/emails", apikeys.Read, "Per-template engagement and rates", rp.emails},
 		{http.MethodGet, "/v1/admin/metrics/emails/deliverability", apikeys.Read, "Deliverability series", rp.deliverability},
+		{http.MethodGet, "/v1/admin/metrics/buckets", apikeys.Read, "Per-bucket size, joins, leaves and average dwell", rp.bucketList},
+		{http.MethodGet, "/v1/admin/metrics/buckets/:id", apikeys.Read, "A bucket's size and joins/leaves per period", rp.bucketTrend},
 		{http.MethodGet, "/v1/admin/metrics/events", apikeys.Read, "Event volume series", rp.events},
 		{http.MethodGet, "/v1/admin/reporting/templates/:key", apikeys.Read, "A template's totals and series", rp.template},
 		{http.MethodGet, "/v1/admin/reporting/contacts/:id/activity", apikeys.Read, "A contact's sends with engagement", rp.contactActivity},

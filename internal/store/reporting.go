@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Reporting queries: set-based counts over sends, runs, events and memberships. Callers turn
@@ -248,4 +250,57 @@ func ContactSends(ctx context.Context, db DBTX, userKey string, addr *string, li
 		out = append(out, e)
 	}
 	return out, total, rows.Err()
+}
+
+// BucketStats are a bucket's live memberships: active, ever entered, left, and the average
+// dwell (left_at, or now, minus entered_at) in seconds.
+type BucketStats struct {
+	Size, Entered, Left int
+	AvgDwellSecs        *float64
+}
+
+// BucketStatsByID returns the stats of every bucket with memberships.
+func BucketStatsByID(ctx context.Context, db DBTX) (map[string]BucketStats, error) {
+	rows, err := db.Query(ctx, `SELECT bucket_id, count(*) FILTER (WHERE status = 'active'), count(*),
+			count(*) FILTER (WHERE status = 'left'), round(avg(extract(epoch FROM coalesce(left_at, now()) - entered_at)))::float8
+		FROM bucket_memberships WHERE deleted_at IS NULL GROUP BY bucket_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]BucketStats{}
+	for rows.Next() {
+		var id string
+		var s BucketStats
+		if err := rows.Scan(&id, &s.Size, &s.Entered, &s.Left, &s.AvgDwellSecs); err != nil {
+			return nil, err
+		}
+		out[id] = s
+	}
+	return out, rows.Err()
+}
+
+// BucketPoint is one period of a bucket's trend: joins by entered_at, leaves by left_at.
+type BucketPoint struct {
+	Date          string
+	Entered, Left int
+}
+
+// BucketTrend buckets a bucket's joins and leaves by period within w, merged by date, ascending.
+func BucketTrend(ctx context.Context, db DBTX, bucketID, unit string, w Window) ([]BucketPoint, error) {
+	rows, err := db.Query(ctx, `WITH e AS (SELECT date_trunc($2, entered_at)::text AS d, count(*) AS n FROM bucket_memberships
+			WHERE bucket_id = $1 AND deleted_at IS NULL AND ($3::timestamptz IS NULL OR entered_at >= $3)
+				AND ($4::timestamptz IS NULL OR entered_at <= $4) GROUP BY 1),
+		l AS (SELECT date_trunc($2, left_at)::text AS d, count(*) AS n FROM bucket_memberships
+			WHERE bucket_id = $1 AND deleted_at IS NULL AND left_at IS NOT NULL AND ($3::timestamptz IS NULL OR left_at >= $3)
+				AND ($4::timestamptz IS NULL OR left_at <= $4) GROUP BY 1)
+		SELECT coalesce(e.d, l.d), coalesce(e.n, 0), coalesce(l.n, 0) FROM e FULL JOIN l ON l.d = e.d ORDER BY 1`,
+		bucketID, unit, w.From, w.To)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (BucketPoint, error) {
+		var p BucketPoint
+		return p, r.Scan(&p.Date, &p.Entered, &p.Left)
+	})
 }
