@@ -81,3 +81,9 @@ func (b *Buckets) FinishBackfill(ctx context.Context, in contract.BackfillEnd) e
 func (b *Buckets) FailBackfill(ctx context.Context, in contract.BackfillEnd) error {
 	return b.Backfiller.Fail(ctx, in.Job, in.Message)
 }
+
+// ExpireMembership is a fast-expiry timer's check of its membership.
+func (b *Buckets) ExpireMembership(ctx context.Context, in contract.Expiry) (contract.ExpiryResult, error) {
+	outcome, err := b.Reconciler.Expire(ctx, in)
+	return contract.ExpiryResult{Outcome: outcome}, err
+}

@@ -135,7 +135,8 @@ func New(cfg Config) (*Worker, error) {
 			Activity{Name: contract.BackfillJoinPageName, Func: b.BackfillJoinPage},
 			Activity{Name: contract.BackfillLeavePageName, Func: b.BackfillLeavePage},
 			Activity{Name: contract.FinishBackfillName, Func: b.FinishBackfill},
-			Activity{Name: contract.FailBackfillName, Func: b.FailBackfill})
+			Activity{Name: contract.FailBackfillName, Func: b.FailBackfill},
+			Activity{Name: contract.ExpireMembershipName, Func: b.ExpireMembership})
 	}
 	if ja := cfg.JourneyActivities; ja != nil {
 		acts = append(acts,

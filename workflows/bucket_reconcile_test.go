@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
@@ -101,4 +102,24 @@ func TestBucketBackfillPagesJoinsThenLeavesThenFinishes(t *testing.T) {
 		contract.BackfillLeavePageName + "@", "finish"}, calls)
 	require.Equal(t, 23, end.Processed)
 	require.Equal(t, "bucket-backfill:b1:"+backfillJob.JobID, workflows.BackfillWorkflowID("b1", backfillJob.JobID))
+}
+
+func TestBucketExpirySleepsToTheDeadlineThenChecks(t *testing.T) {
+	t.Parallel()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(workflows.BucketExpiry, workflow.RegisterOptions{Name: workflows.BucketExpiryName})
+	start := env.Now()
+	var checkedAt time.Time
+	env.RegisterActivityWithOptions(func(ctx context.Context, in contract.Expiry) (contract.ExpiryResult, error) {
+		checkedAt = env.Now()
+		return contract.ExpiryResult{Outcome: "left"}, nil
+	}, activity.RegisterOptions{Name: contract.ExpireMembershipName})
+	env.ExecuteWorkflow(workflows.BucketExpiryName, contract.Expiry{RowID: "r1", BucketID: "b1", UserKey: "u1", ArmedExpiresAt: start.Add(90 * time.Minute)})
+	require.NoError(t, env.GetWorkflowError())
+	var res contract.ExpiryResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, "left", res.Outcome)
+	require.False(t, checkedAt.Before(start.Add(90*time.Minute)), "checked at the deadline, not before")
+	require.Equal(t, "bucket-expiry:r1", contract.BucketExpiryID("r1"))
 }

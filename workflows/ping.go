@@ -50,4 +50,5 @@ var Builtins = []Definition{
 	{Name: JourneyWatchdogName, Func: JourneyWatchdog},
 	{Name: BucketReconcileName, Func: BucketReconcile},
 	{Name: BucketBackfillName, Func: BucketBackfill},
+	{Name: BucketExpiryName, Func: BucketExpiry},
 }

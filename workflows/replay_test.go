@@ -22,6 +22,8 @@ import (
 var recordArgs = map[string][]any{
 	workflows.ImportContactsName: {workflows.ImportContactsInput{JobID: "00000000-0000-4000-8000-000000000001", TotalRows: -1}},
 	workflows.BucketBackfillName: {workflows.BackfillState{Job: backfillJob}},
+	workflows.BucketExpiryName: {contract.Expiry{RowID: "00000000-0000-4000-8000-000000000003", BucketID: "b1", UserKey: "u1",
+		ArmedExpiresAt: time.Now().Add(5 * time.Second)}}, // recorded within the 5 s: the history has the timer
 }
 
 var record = flag.Bool("record", false, "re-record testdata/<workflow>.json histories on the in-process Temporal server")
@@ -93,6 +95,9 @@ func TestRecordHistories(t *testing.T) {
 		contract.BackfillLeavePageName: fakeBackfillPage,
 		contract.FinishBackfillName:    func(context.Context, contract.BackfillEnd) error { return nil },
 		contract.FailBackfillName:      func(context.Context, contract.BackfillEnd) error { return nil },
+		contract.ExpireMembershipName: func(context.Context, contract.Expiry) (contract.ExpiryResult, error) {
+			return contract.ExpiryResult{Outcome: "left"}, nil
+		},
 	} {
 		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

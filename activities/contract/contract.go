@@ -31,6 +31,9 @@ const (
 	FinishBackfillName    = "hogsend-bucket-backfill-finish"
 	FailBackfillName      = "hogsend-bucket-backfill-fail"
 
+	// ExpireMembershipName is the fast-expiry timer's one activity.
+	ExpireMembershipName = "hogsend-bucket-expire-membership"
+
 	PrepareImportName = "hogsend-import-prepare"
 	ImportBatchName   = "hogsend-import-batch"
 	FinishImportName  = "hogsend-import-finish"
@@ -95,6 +98,26 @@ type BackfillEnd struct {
 	Job              BackfillInput
 	Total, Processed int
 	Message          string
+}
+
+// BucketExpiryWorkflow is the workflow type of a membership's fast-expiry timer, started by the
+// real-time join under BucketExpiryID.
+const BucketExpiryWorkflow = "hogsend-bucket-expiry"
+
+// BucketExpiryID is the workflow id of a membership's timer.
+func BucketExpiryID(rowID string) string { return "bucket-expiry:" + rowID }
+
+// Expiry is a fast-expiry timer of one membership: at ArmedExpiresAt the member is checked and
+// left if it no longer matches (and the row's deadline was not moved meanwhile).
+type Expiry struct {
+	RowID, BucketID, UserKey string
+	ArmedExpiresAt           time.Time
+}
+
+// ExpiryResult says what the timer found: left, still_member, re_armed_or_already_left, or
+// bucket_unregistered.
+type ExpiryResult struct {
+	Outcome string
 }
 
 // ReconcileResult sums one reconcile tick.

@@ -4,6 +4,7 @@ package buckets
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -11,10 +12,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hogsend/hogsend/activities/contract"
 	"github.com/hogsend/hogsend/bucket"
 	"github.com/hogsend/hogsend/condition"
 	"github.com/hogsend/hogsend/internal/ingest"
 	"github.com/hogsend/hogsend/internal/outbound"
+	"github.com/hogsend/hogsend/internal/outbox"
 	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
 	"github.com/hogsend/hogsend/journey"
@@ -225,6 +228,13 @@ func (c *Consumer) apply(ctx context.Context, tx pgx.Tx, b *bucket.Bucket, conta
 				return nil, err
 			}
 		}
+		if at := expiresAt(b, now); b.FastExpiry && at != nil {
+			arm, err := armExpiry(contract.Expiry{RowID: j.ID, BucketID: b.ID, UserKey: key, ArmedExpiresAt: *at})
+			if err != nil {
+				return nil, err
+			}
+			fx.Intents = append(fx.Intents, arm)
+		}
 		return &Transition{BucketID: b.ID, Kind: bucket.Entered,
 			row: store.Membership{ID: j.ID, UserID: key, EnteredAt: now, EntryCount: j.EntryCount}}, nil
 	}
@@ -393,4 +403,14 @@ func (c *Consumer) emit(ctx context.Context, tx pgx.Tx, fx *ingest.Effects, cont
 		UserID: key, UserEmail: contact.Email, Transition: e.Kind, EntryCount: e.Epoch, Source: e.Source, Reason: e.Reason},
 		e.Key(key), now))
 	return nil
+}
+
+// armExpiry starts a membership's fast-expiry timer through the outbox (with the join).
+func armExpiry(e contract.Expiry) (outbox.Intent, error) {
+	arg, err := json.Marshal(e)
+	if err != nil {
+		return outbox.Intent{}, err
+	}
+	return outbox.Start(outbox.StartWorkflow{WorkflowID: contract.BucketExpiryID(e.RowID), WorkflowType: contract.BucketExpiryWorkflow,
+		Args: []json.RawMessage{arg}}), nil
 }

@@ -376,3 +376,49 @@ func (c *Consumer) Register(d *outbox.Dispatcher) {
 		return err
 	})
 }
+
+// Expiry outcomes.
+const (
+	ExpiryLeft         = "left"
+	ExpiryStillMember  = "still_member"
+	ExpiryStale        = "re_armed_or_already_left"
+	ExpiryUnregistered = "bucket_unregistered"
+)
+
+// Expire is a fast-expiry timer's check: the member is evaluated (its contact locked against a
+// racing ingest) and left — with the transition intent, in one transaction — only if it no
+// longer matches and its row still carries the deadline the timer was armed with.
+func (r *Reconciler) Expire(ctx context.Context, in contract.Expiry) (string, error) {
+	b, ok := r.Registry.Get(in.BucketID)
+	if !ok {
+		return ExpiryUnregistered, nil
+	}
+	outcome := ExpiryStale
+	err := store.WithTx(ctx, r.DB, func(tx pgx.Tx) error {
+		now := r.now()
+		contacts, err := store.LiveContactsOfKeys(ctx, tx, []string{in.UserKey})
+		if err != nil {
+			return err
+		}
+		contact, live := contacts[in.UserKey]
+		if live {
+			match, err := evaluateAll(ctx, tx, b, []string{in.UserKey}, map[string]map[string]any{in.UserKey: contact.Properties}, now)
+			if err != nil {
+				return err
+			}
+			if match[in.UserKey] {
+				outcome = ExpiryStillMember
+				return nil
+			}
+		}
+		left, ok, err := store.ExpireMembership(ctx, tx, in.RowID, in.ArmedExpiresAt, now)
+		if err != nil || !ok {
+			return err
+		}
+		outcome = ExpiryLeft
+		_, err = outbox.Append(ctx, tx, []outbox.Intent{transitionIntent(Emission{Bucket: b, Kind: bucket.Left, Epoch: left.EntryCount,
+			Source: SourceReconcile, Reason: bucket.ReasonCriteria}, left.UserID)})
+		return err
+	})
+	return outcome, err
+}

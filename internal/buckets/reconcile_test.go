@@ -2,12 +2,14 @@ package buckets_test
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hogsend/hogsend/activities/contract"
 	"github.com/hogsend/hogsend/bucket"
 	c "github.com/hogsend/hogsend/condition"
 	"github.com/hogsend/hogsend/internal/buckets"
@@ -160,4 +162,47 @@ func TestSweepDwellsOncePerMembership(t *testing.T) {
 	require.Equal(t, float64(1), dwell[0]["dwellCount"])
 	require.Zero(t, s.sweep(t, "t-dwell", buckets.PassDwell))
 	require.Len(t, s.events(t, "x1", "bucket:dwell:t-dwell:after-2000"), 1)
+}
+
+func TestFastExpiryArmsAtJoinAndLeavesOnlyAStillArmedNonMatchingRow(t *testing.T) {
+	t.Parallel()
+	pool, _ := schematest.TestDB(t)
+	fast := bucket.MustDefine(bucket.Meta{ID: "t-fast", Name: "Fast", Enabled: true, FastExpiry: true,
+		Criteria: c.Event("ping").Within(c.Seconds(3)).Exists()})
+	reg, err := bucket.NewRegistry([]*bucket.Bucket{fast}, nil)
+	require.NoError(t, err)
+	r := &rig{pool: pool, now: time.Now()}
+	consumer := &buckets.Consumer{Registry: reg, Now: func() time.Time { return r.now }}
+	r.svc = &ingest.Service{DB: pool, Consumers: []ingest.Consumer{consumer}}
+	consumer.Ingest = r.svc
+	d := &outbox.Dispatcher{DB: pool, Logger: slog.New(slog.DiscardHandler)}
+	consumer.Register(d)
+	rec := &buckets.Reconciler{DB: pool, Registry: reg, Now: func() time.Time { return r.now }}
+	ctx := context.Background()
+
+	r.ingest(t, ingest.Event{Name: "ping", UserID: "f1"})
+	var in contract.Expiry
+	var raw []byte
+	require.NoError(t, pool.QueryRow(ctx, `SELECT payload->'args'->0 FROM outbox WHERE payload->>'workflowType' = $1`,
+		contract.BucketExpiryWorkflow).Scan(&raw))
+	require.NoError(t, json.Unmarshal(raw, &in))
+	require.WithinDuration(t, r.now.Add(3*time.Second), in.ArmedExpiresAt, time.Millisecond, "armed with the window's deadline")
+
+	// Still inside the window (a fresh ping): the timer leaves it be.
+	outcome, err := rec.Expire(ctx, in)
+	require.NoError(t, err)
+	require.Equal(t, buckets.ExpiryStillMember, outcome)
+	// Past it: left, announced by the dispatcher.
+	r.now = r.now.Add(4 * time.Second)
+	outcome, err = rec.Expire(ctx, in)
+	require.NoError(t, err)
+	require.Equal(t, buckets.ExpiryLeft, outcome)
+	_, err = d.DispatchOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"left/1/event"}, r.rows(t, "t-fast", "f1"))
+	require.Equal(t, "reconcile", r.events(t, "f1", "bucket:left:t-fast")[0]["source"])
+	// A second timer of the same (left) row, or one whose deadline moved, does nothing.
+	outcome, err = rec.Expire(ctx, in)
+	require.NoError(t, err)
+	require.Equal(t, buckets.ExpiryStale, outcome)
 }

@@ -509,10 +509,10 @@ func CountKeyedWindows(ctx context.Context, db DBTX, windows []KeyedWindow) ([]i
 }
 
 // LiveContactsOfKeys finds the live contacts of many contact keys (with their properties), by
-// key.
+// key, locked FOR SHARE for the caller's transaction (an ingest holds them already).
 func LiveContactsOfKeys(ctx context.Context, db DBTX, keys []string) (map[string]Contact, error) {
 	list, err := collectContacts(db.Query(ctx, `SELECT `+contactColumns+` FROM contacts k
-		WHERE k.deleted_at IS NULL AND `+contactKey+` = ANY($1)`, keys))
+		WHERE k.deleted_at IS NULL AND `+contactKey+` = ANY($1) FOR SHARE`, keys))
 	out := make(map[string]Contact, len(list))
 	for _, c := range list {
 		out[c.Key()] = c
@@ -542,4 +542,16 @@ func ActiveMembershipsOf(ctx context.Context, db DBTX, keys, bucketIDs []string)
 		out[m.UserID][b] = m
 	}
 	return out, rows.Err()
+}
+
+// ExpireMembership leaves an active row whose deadline is still the one armed (a moved
+// deadline means a newer decision owns the row); ok false otherwise.
+func ExpireMembership(ctx context.Context, db DBTX, id string, armed, now time.Time) (m Membership, ok bool, err error) {
+	err = db.QueryRow(ctx, `UPDATE bucket_memberships SET status = 'left', left_at = $3, last_evaluated_at = $3, updated_at = $3
+		WHERE id = $1 AND status = 'active' AND expires_at = $2 RETURNING id::text, user_id, user_email, entered_at, entry_count`,
+		id, armed, now).Scan(&m.ID, &m.UserID, &m.UserEmail, &m.EnteredAt, &m.EntryCount)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return m, false, nil
+	}
+	return m, err == nil, err
 }
