@@ -211,3 +211,35 @@ func TestAFirstBootBackfillsBucketsSilentlyOnce(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM import_jobs`).Scan(&after))
 	require.Equal(t, jobs, after)
 }
+
+func TestBucketTransitionsReachOutboundEndpoints(t *testing.T) {
+	t.Parallel()
+	j := startBucketEngine(t)
+	ctx := context.Background()
+	// 18. An endpoint subscribed to bucket.entered / bucket.left gets one payload each.
+	_, err := j.engine.pool.Exec(ctx, `INSERT INTO webhook_endpoints (url, secret, secret_prefix, event_types)
+		VALUES ('https://hooks.example.com/b', 'whsec_b', 'whsec_b', '["bucket.entered","bucket.left"]')`)
+	require.NoError(t, err)
+	for _, plan := range []string{"pro", "free"} {
+		code, out := postJSON(t, j.base+"/v1/events", map[string]any{"name": "user.updated", "userId": "ob-1", "contactProperties": map[string]any{"plan": plan}})
+		require.Equal(t, http.StatusAccepted, code, out)
+	}
+	payloads := map[string]map[string]any{}
+	waitUntil(t, "both deliveries", func() bool {
+		rows, err := j.engine.pool.Query(ctx, `SELECT event_type, payload FROM webhook_deliveries WHERE payload->'data'->>'bucketId' = 't-pro'`)
+		require.NoError(t, err)
+		defer rows.Close()
+		payloads = map[string]map[string]any{}
+		for rows.Next() {
+			var kind string
+			var p map[string]any
+			require.NoError(t, rows.Scan(&kind, &p))
+			payloads[kind] = p["data"].(map[string]any)
+		}
+		return len(payloads) == 2
+	})
+	require.Equal(t, map[string]any{"bucketId": "t-pro", "bucketName": "Test — Pro", "userId": "ob-1", "userEmail": nil,
+		"transition": "entered", "entryCount": float64(1), "source": "event"}, payloads["bucket.entered"])
+	require.Equal(t, "criteria", payloads["bucket.left"]["reason"])
+	require.Equal(t, "left", payloads["bucket.left"]["transition"])
+}
