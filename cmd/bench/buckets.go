@@ -176,6 +176,11 @@ func sweepAndBackfill(ctx context.Context, setup *benchSetup, members int) error
 		return fmt.Errorf("copy ceiling: %w", err)
 	}
 	copyRate := perSecond(members, start)
+	// Planner statistics as autovacuum would leave them: a bulk load is otherwise planned as an
+	// empty table.
+	if _, err := conn.Exec(ctx, `ANALYZE contacts; ANALYZE user_events; ANALYZE bucket_memberships`); err != nil {
+		return err
+	}
 
 	// (c) one sweep of the leaves pass, page after page.
 	rec := &internal.Reconciler{DB: setup.conn, Registry: reg}

@@ -152,18 +152,31 @@ func (r *Reconciler) leaves(ctx context.Context, tx pgx.Tx, b *bucket.Bucket, cu
 	var leavers []string
 	res := PassResult{}
 	if leaf, single := b.Criteria.(condition.EventLeaf); single {
-		// One statement per page: each member's count of the one event.
 		var since *time.Time
 		if leaf.Within != nil {
 			t := now.Add(-leaf.Within.Duration())
 			since = &t
 		}
-		page, err := store.SingleEventCounts(ctx, tx, b.ID, leaf.Name, since, cursor, countPage)
+		// Three statements a page, each an index walk of the page: the rows, their live contacts
+		// (locked), their counts.
+		page, err := store.ActiveMembersAfter(ctx, tx, b.ID, cursor, countPage)
+		if err != nil {
+			return res, err
+		}
+		keys := make([]string, len(page))
+		for i, m := range page {
+			keys[i] = m.UserKey
+		}
+		live, err := store.LiveContactsOfKeys(ctx, tx, keys)
+		if err != nil {
+			return res, err
+		}
+		counts, err := store.EventCounts(ctx, tx, keys, leaf.Name, since)
 		if err != nil {
 			return res, err
 		}
 		for _, m := range page {
-			if !leaf.MatchCount(m.Count) {
+			if _, ok := live[m.UserKey]; ok && !leaf.MatchCount(counts[m.UserKey]) {
 				leavers = append(leavers, m.ID)
 			}
 		}

@@ -194,27 +194,23 @@ type Member struct {
 	ID, UserKey string
 	EnteredAt   time.Time
 	EntryCount  int
-	Count       int            // SingleEventCounts: the member's events counted
 	Properties  map[string]any // MembersToEvaluate
 	DwellState  map[string]string
 	Anchor      time.Time // dwell anchor: the backfilled one, else the join
 }
 
-// SingleEventCounts pages a bucket's active members of live contacts (by membership id, after
-// afterID) with their count of event since since (nil = all time).
-func SingleEventCounts(ctx context.Context, db DBTX, bucketID, event string, since *time.Time, afterID string, limit int) ([]Member, error) {
-	rows, err := db.Query(ctx, `SELECT m.id::text, m.user_id,
-			(SELECT count(*) FROM user_events e WHERE e.user_id = m.user_id AND e.event = $2
-				AND ($3::timestamptz IS NULL OR e.occurred_at >= $3))
-		FROM bucket_memberships m JOIN contacts k ON `+contactKey+` = m.user_id AND k.deleted_at IS NULL
-		WHERE m.bucket_id = $1 AND m.status = 'active' AND m.deleted_at IS NULL AND ($4 = '' OR m.id > $4::uuid)
-		ORDER BY m.id LIMIT $5 FOR SHARE OF k`, bucketID, event, since, afterID, limit)
+// ActiveMembersAfter pages a bucket's active rows by membership id, after afterID (contacts
+// not joined: the caller locks and filters them, see LiveContactsOfKeys).
+func ActiveMembersAfter(ctx context.Context, db DBTX, bucketID, afterID string, limit int) ([]Member, error) {
+	rows, err := db.Query(ctx, `SELECT id::text, user_id FROM bucket_memberships
+		WHERE bucket_id = $1 AND status = 'active' AND deleted_at IS NULL AND ($2 = '' OR id > $2::uuid)
+		ORDER BY id LIMIT $3`, bucketID, afterID, limit)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Member, error) {
 		var m Member
-		return m, r.Scan(&m.ID, &m.UserKey, &m.Count)
+		return m, r.Scan(&m.ID, &m.UserKey)
 	})
 }
 
