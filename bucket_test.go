@@ -243,3 +243,41 @@ func TestBucketTransitionsReachOutboundEndpoints(t *testing.T) {
 	require.Equal(t, "criteria", payloads["bucket.left"]["reason"])
 	require.Equal(t, "left", payloads["bucket.left"]["transition"])
 }
+
+func TestBucketMembershipRulesOverHTTP(t *testing.T) {
+	t.Parallel()
+	j := startBucketEngine(t)
+	send := func(body map[string]any) {
+		t.Helper()
+		code, out := postJSON(t, j.base+"/v1/events", body)
+		require.Equal(t, http.StatusAccepted, code, out)
+	}
+	plan := func(user, p string) {
+		t.Helper()
+		send(map[string]any{"name": "user.updated", "userId": user, "contactProperties": map[string]any{"plan": p}})
+	}
+	// 2. A repeat changes nothing; 3. the contact's state beats the event's payload.
+	plan("hr-1", "pro")
+	plan("hr-1", "pro")
+	send(map[string]any{"name": "page.viewed", "userId": "hr-1", "eventProperties": map[string]any{"plan": "free"}})
+	require.Len(t, j.members(t, "t-pro", "hr-1", "active"), 1)
+	require.Equal(t, 1, j.eventCount(t, "hr-1", "bucket:entered:t-pro"))
+	// 5. Three memberships, epochs 1, 2, 3; 6. once: the rejoin is silent.
+	plan("hr-1", "free")
+	for range 2 {
+		plan("hr-1", "pro")
+		plan("hr-1", "free")
+	}
+	var epochs []any
+	for _, m := range j.members(t, "t-pro", "hr-1", "left") {
+		epochs = append(epochs, m["entryCount"])
+	}
+	require.ElementsMatch(t, []any{float64(1), float64(2), float64(3)}, epochs)
+	require.Equal(t, 3, j.eventCount(t, "hr-1", "bucket:entered:t-pro"))
+	require.Equal(t, 1, j.eventCount(t, "hr-1", "bucket:entered:t-once"), "t-once announces the first join only")
+	// 8. An event bucket; an unrelated event makes no row.
+	send(map[string]any{"name": "signup", "userId": "hr-2"})
+	require.Len(t, j.members(t, "t-signed-up", "hr-2", "active"), 1)
+	send(map[string]any{"name": "page.viewed", "userId": "hr-3"})
+	require.Empty(t, j.members(t, "t-signed-up", "hr-3", "active"))
+}
