@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -280,4 +281,37 @@ func TestBucketMembershipRulesOverHTTP(t *testing.T) {
 	require.Len(t, j.members(t, "t-signed-up", "hr-2", "active"), 1)
 	send(map[string]any{"name": "page.viewed", "userId": "hr-3"})
 	require.Empty(t, j.members(t, "t-signed-up", "hr-3", "active"))
+}
+
+func TestBackdatedDormancyAndDwellOverHTTP(t *testing.T) {
+	t.Parallel()
+	j := startBucketEngine(t)
+	ctx := context.Background()
+	// 9. A backdated activity makes the contact dormant at once; activity now ends it.
+	back := time.Now().Add(-30 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	code, out := postJSON(t, j.base+"/v1/events", map[string]any{"name": "app.active", "userId": "hd-1", "timestamp": back})
+	require.Equal(t, http.StatusAccepted, code, out)
+	require.Len(t, j.members(t, "t-dormant", "hd-1", "active"), 1)
+	code, out = postJSON(t, j.base+"/v1/events", map[string]any{"name": "app.active", "userId": "hd-1"})
+	require.Equal(t, http.StatusAccepted, code, out)
+	require.Len(t, j.members(t, "t-dormant", "hd-1", "left"), 1)
+
+	// 14. Two seconds into a t-dwell membership the sweep fires one dwell event, and no second.
+	code, out = postJSON(t, j.base+"/v1/events", map[string]any{"name": "user.updated", "userId": "hd-2", "contactProperties": map[string]any{"plan": "x"}})
+	require.Equal(t, http.StatusAccepted, code, out)
+	h := j.engine.temporal.ScheduleClient().GetHandle(ctx, worker.ReconcileScheduleID(j.engine.cfg.Temporal.TaskQueue))
+	t.Cleanup(func() { _ = h.Delete(context.Background()) })
+	waitUntil(t, "the worker to create the reconcile schedule", func() bool { _, err := h.Describe(ctx); return err == nil })
+	waitUntil(t, "a sweep to fire the dwell", func() bool {
+		_ = h.Trigger(ctx, client.ScheduleTriggerOptions{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE})
+		return j.eventCount(t, "hd-2", "bucket:dwell:t-dwell:after-2000") == 1
+	})
+	// The reaction journey ran on it.
+	waitUntil(t, "the dwell reaction", func() bool { return j.eventCount(t, "hd-2", "test.dwelled") == 1 })
+	require.NoError(t, h.Trigger(ctx, client.ScheduleTriggerOptions{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE}))
+	waitUntil(t, "that sweep to finish", func() bool {
+		desc, err := h.Describe(ctx)
+		return err == nil && len(desc.Info.RunningWorkflows) == 0 && len(desc.Info.RecentActions) >= 2
+	})
+	require.Equal(t, 1, j.eventCount(t, "hd-2", "bucket:dwell:t-dwell:after-2000"), "after fires once per membership")
 }
