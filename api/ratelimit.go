@@ -73,10 +73,13 @@ func (l *limiter) spent(key string) (bool, time.Duration) {
 	defer l.mu.Unlock()
 	now := l.now()
 	b := l.keys[key]
-	if b == nil || b.TokensAt(now) >= 1 {
+	if b == nil {
 		return false, 0
 	}
-	return true, time.Duration((1 - b.TokensAt(now)) * float64(l.window) / float64(l.limit))
+	if left := b.TokensAt(now); left < 1 {
+		return true, time.Duration((1 - left) * float64(l.window) / float64(l.limit))
+	}
+	return false, 0
 }
 
 // tooMany is the 429 of a spent budget.

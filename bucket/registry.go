@@ -3,7 +3,6 @@ package bucket
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -103,7 +102,14 @@ func (r *Registry) Candidates(event string, eventProps, contactProps map[string]
 	}
 	add(r.byEvent[event])
 	for _, props := range []map[string]any{eventProps, contactProps} {
-		for _, k := range slices.Sorted(maps.Keys(props)) {
+		var named []string // only keys some bucket names: nothing allocated for the rest
+		for k := range props {
+			if _, ok := r.byProperty[k]; ok {
+				named = append(named, k)
+			}
+		}
+		slices.Sort(named)
+		for _, k := range named {
 			add(r.byProperty[k])
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/hogsend/hogsend/activities/contract"
 	"github.com/hogsend/hogsend/bucket"
 	"github.com/hogsend/hogsend/condition"
-	"github.com/hogsend/hogsend/internal/outbox"
 	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
 )
@@ -156,13 +155,21 @@ func (f *Backfiller) LeavePage(ctx context.Context, in contract.BackfillInput, c
 	now := f.now()
 	var res contract.PassResult
 	err := store.WithTx(ctx, f.DB, func(tx pgx.Tx) error {
-		page, err := store.ActiveMembersPage(ctx, tx, b.ID, cursor, backfillPage)
+		page, err := store.ActiveMembersAfter(ctx, tx, b.ID, cursor, backfillPage)
 		if err != nil || len(page) == 0 {
 			return err
 		}
-		keys, props := make([]string, len(page)), map[string]map[string]any{}
+		keys := make([]string, len(page))
 		for i, m := range page {
-			keys[i], props[m.UserKey] = m.UserKey, m.Properties
+			keys[i] = m.UserKey
+		}
+		live, err := store.LiveContactsOfKeys(ctx, tx, keys) // locked against a racing ingest
+		if err != nil {
+			return err
+		}
+		props := make(map[string]map[string]any, len(live))
+		for k, c := range live {
+			props[k] = c.Properties
 		}
 		match, err := evaluateAll(ctx, tx, b, keys, props, now)
 		if err != nil {
@@ -170,21 +177,12 @@ func (f *Backfiller) LeavePage(ctx context.Context, in contract.BackfillInput, c
 		}
 		var ids []string
 		for _, m := range page {
-			if !match[m.UserKey] {
+			if _, ok := live[m.UserKey]; ok && !match[m.UserKey] { // a deleted contact's rows stay as they are
 				ids = append(ids, m.ID)
 			}
 		}
-		left, err := store.LeaveMembers(ctx, tx, b.ID, ids, 0, now)
-		if err != nil {
-			return err
-		}
-		intents := make([]outbox.Intent, len(left))
-		for i, m := range left {
-			intents[i] = transitionIntent(Emission{Bucket: b, Kind: bucket.Left, Epoch: m.EntryCount, Source: SourceBackfill,
-				Reason: bucket.ReasonCriteria}, m.UserID)
-		}
-		_, err = outbox.Append(ctx, tx, intents)
-		res = contract.PassResult{Processed: len(page), Changed: len(left), Cursor: page[len(page)-1].ID, More: len(page) == backfillPage}
+		n, err := leaveAndAnnounce(ctx, tx, b, ids, 0, SourceBackfill, bucket.ReasonCriteria, now)
+		res = contract.PassResult{Processed: len(page), Changed: n, Cursor: page[len(page)-1].ID, More: len(page) == backfillPage}
 		return err
 	})
 	return res, err

@@ -38,7 +38,7 @@ type Consumer struct {
 	Now    func() time.Time
 
 	mu       sync.Mutex
-	disabled map[string]bool // admin switch (bucket_configs), re-read every DisabledTTL
+	switches map[string]bool // admin switches (bucket_configs), re-read every DisabledTTL
 	readAt   time.Time
 }
 
@@ -78,16 +78,16 @@ func (c *Consumer) Check(ctx context.Context, tx pgx.Tx, evs []*ingest.StoredEve
 	cands := make([][]*bucket.Bucket, len(evs))
 	var keys, ids []string
 	seenKey, seenID := map[string]bool{}, map[string]bool{}
-	var off map[string]bool
+	var switches map[string]bool
 	for i, ev := range evs {
 		for _, b := range c.Registry.Candidates(ev.Name, ev.Properties, ev.ContactProperties) {
-			if off == nil {
+			if switches == nil {
 				var err error
-				if off, err = c.adminDisabled(ctx, tx); err != nil {
+				if switches, err = c.adminSwitches(ctx, tx); err != nil {
 					return nil, err
 				}
 			}
-			if off[b.ID] {
+			if switchedOff(switches, b.ID) {
 				continue
 			}
 			cands[i] = append(cands[i], b)
@@ -284,24 +284,30 @@ func after(now time.Time, d bucket.Duration) *time.Time {
 	return &t
 }
 
-func (c *Consumer) adminDisabled(ctx context.Context, db store.DBTX) (map[string]bool, error) {
+func (c *Consumer) adminSwitches(ctx context.Context, db store.DBTX) (map[string]bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.disabled != nil && time.Since(c.readAt) < DisabledTTL {
-		return c.disabled, nil
+	if c.switches != nil && time.Since(c.readAt) < DisabledTTL {
+		return c.switches, nil
 	}
-	off, err := store.DisabledBuckets(ctx, db)
+	switches, err := store.BucketSwitches(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	c.disabled, c.readAt = off, time.Now()
-	return off, nil
+	c.switches, c.readAt = switches, time.Now()
+	return switches, nil
+}
+
+// switchedOff reports a bucket an admin turned off (switches from store.BucketSwitches).
+func switchedOff(switches map[string]bool, id string) bool {
+	on, set := switches[id]
+	return set && !on
 }
 
 // Forget drops the cached admin switches (after a PATCH in this process).
 func (c *Consumer) Forget() {
 	c.mu.Lock()
-	c.disabled = nil
+	c.switches = nil
 	c.mu.Unlock()
 }
 

@@ -59,13 +59,13 @@ func (r *Reconciler) now() time.Time {
 
 // Plan lists the enabled buckets (code and admin switch) the sweep visits, with their passes.
 func (r *Reconciler) Plan(ctx context.Context) ([]Plan, error) {
-	off, err := store.DisabledBuckets(ctx, r.DB)
+	switches, err := store.BucketSwitches(ctx, r.DB)
 	if err != nil {
 		return nil, err
 	}
 	var out []Plan
 	for _, b := range r.Registry.All() {
-		if !b.Enabled || off[b.ID] || b.Criteria == nil {
+		if !b.Enabled || switchedOff(switches, b.ID) || b.Criteria == nil {
 			continue
 		}
 		var passes []string
@@ -226,16 +226,23 @@ func (r *Reconciler) ttl(ctx context.Context, tx pgx.Tx, b *bucket.Bucket) (Pass
 
 // leave flips the rows (sparing those younger than minDwell) and records their transitions.
 func (r *Reconciler) leave(ctx context.Context, tx pgx.Tx, b *bucket.Bucket, ids []string, reason string, now time.Time) (int, error) {
+	return leaveAndAnnounce(ctx, tx, b, ids, b.MinDwell.Duration(), SourceReconcile, reason, now)
+}
+
+// leaveAndAnnounce flips active rows of b (sparing those younger than minDwell) and records the
+// transition intent of each row it flipped, in tx.
+func leaveAndAnnounce(ctx context.Context, tx pgx.Tx, b *bucket.Bucket, ids []string, minDwell time.Duration, source, reason string,
+	now time.Time) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	left, err := store.LeaveMembers(ctx, tx, b.ID, ids, b.MinDwell.Duration(), now)
+	left, err := store.LeaveMembers(ctx, tx, b.ID, ids, minDwell, now)
 	if err != nil {
 		return 0, err
 	}
 	intents := make([]outbox.Intent, len(left))
 	for i, m := range left {
-		intents[i] = transitionIntent(Emission{Bucket: b, Kind: bucket.Left, Epoch: m.EntryCount, Source: SourceReconcile, Reason: reason}, m.UserID)
+		intents[i] = transitionIntent(Emission{Bucket: b, Kind: bucket.Left, Epoch: m.EntryCount, Source: source, Reason: reason}, m.UserID)
 	}
 	_, err = outbox.Append(ctx, tx, intents)
 	return len(left), err

@@ -76,20 +76,6 @@ func TouchMembership(ctx context.Context, db DBTX, id string, now time.Time) err
 	return err
 }
 
-// DisabledBuckets are the buckets an admin switched off (bucket_configs.enabled false).
-func DisabledBuckets(ctx context.Context, db DBTX) (map[string]bool, error) {
-	rows, err := db.Query(ctx, `SELECT bucket_id FROM bucket_configs WHERE NOT enabled`)
-	if err != nil {
-		return nil, err
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	out := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		out[id] = true
-	}
-	return out, err
-}
-
 // BucketCounts are a bucket's rows by status (not joined to contacts: soft-deleted contacts'
 // rows count).
 type BucketCounts struct {
@@ -426,22 +412,6 @@ func JoinSilently(ctx context.Context, db DBTX, bucketID string, members []Backf
 		ON CONFLICT (user_id, bucket_id) WHERE status = 'active' AND deleted_at IS NULL DO NOTHING`,
 		bucketID, keys, emails, anchors, now, expiresAt, maxDwellAt)
 	return int(tag.RowsAffected()), err
-}
-
-// ActiveMembersPage pages a bucket's active members of live contacts by membership id, with
-// their contact's properties.
-func ActiveMembersPage(ctx context.Context, db DBTX, bucketID, afterID string, limit int) ([]Member, error) {
-	rows, err := db.Query(ctx, `SELECT m.id::text, m.user_id, coalesce(k.properties, '{}'::jsonb)
-		FROM bucket_memberships m JOIN contacts k ON `+contactKey+` = m.user_id AND k.deleted_at IS NULL
-		WHERE m.bucket_id = $1 AND m.status = 'active' AND m.deleted_at IS NULL AND ($2 = '' OR m.id > $2::uuid)
-		ORDER BY m.id LIMIT $3 FOR SHARE OF k`, bucketID, afterID, limit)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Member, error) {
-		var m Member
-		return m, r.Scan(&m.ID, &m.UserKey, &m.Properties)
-	})
 }
 
 // IsMember reports whether the contact key is an active member of a bucket (a live contact).
