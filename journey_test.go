@@ -62,9 +62,10 @@ var e2eKeyed = journey.MustDefine(journey.Meta{
 })
 
 type journeyEnv struct {
-	base   string
-	engine *Engine
-	sent   *activities.RecordingSender
+	base       string
+	engine     *Engine
+	sent       *activities.RecordingSender
+	stopWorker func()
 }
 
 func startJourneyEngine(t *testing.T) *journeyEnv {

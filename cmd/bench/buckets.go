@@ -3,9 +3,10 @@ package main
 // buckets measures what buckets cost the event path and how fast the sweep and a backfill go,
 // in one run against one private durable PostgreSQL:
 //
-//	(a) POST /v1/events at the given concurrency, the engine without buckets, then with the
-//	    example app's twelve: the ingest benchmark's load (events no bucket names) and a load
-//	    every event of which a bucket must evaluate (session.completed: two windowed counts);
+//	(a) POST /v1/events at the given concurrency, the engine without buckets and with the
+//	    example app's twelve (twice each, alternating, best kept): the ingest benchmark's load
+//	    (events no bucket names) and a load every event of which a bucket must evaluate
+//	    (session.completed: two windowed counts);
 //	(b) freshness: a joining event, then the admin events route finds its bucket:entered —
 //	    p50 / p99 from the POST's start;
 //	(c) the sweep: members of a time-window bucket whose window has passed, left by the
@@ -57,8 +58,11 @@ func runBuckets(requests, concurrency, members int) error {
 			return map[string]any{"name": "session.completed", "userId": "bb-" + strconv.Itoa(i%5000)}
 		}},
 	}
+	// Each engine runs twice, alternating, and keeps its best: whichever ran first otherwise pays
+	// for the database's and the page cache's warm-up.
 	rates := map[string][2]float64{}
-	for k, with := range []bool{false, true} {
+	for round, with := range []bool{false, true, false, true} {
+		k := round % 2
 		extra := []string{}
 		if with {
 			extra = append(extra, benchBucketsEnv+"=1")
@@ -67,7 +71,7 @@ func runBuckets(requests, concurrency, members int) error {
 		if err != nil {
 			return err
 		}
-		if !with { // the contacts exist first: both engines see events of known people
+		if round == 0 { // the contacts exist first: both engines see events of known people
 			for from := 0; from < 5000; from += 500 {
 				seed := make([]map[string]any, 500)
 				for i := range seed {
@@ -90,10 +94,10 @@ func runBuckets(requests, concurrency, members int) error {
 				fmt.Printf("    %d failures\n", failures)
 			}
 			r := rates[load.name]
-			r[k] = rate
+			r[k] = max(r[k], rate)
 			rates[load.name] = r
 		}
-		if with {
+		if round == 1 {
 			if err := freshness(client, base, setup.token); err != nil {
 				return err
 			}

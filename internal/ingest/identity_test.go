@@ -105,6 +105,13 @@ func TestMergeFoldsEveryHistoryTable(t *testing.T) {
 	b.state(t, "uA", "J2", "active", "wf-a")
 	b.state(t, loser, "J2", "active", "wf-loser")
 	b.state(t, loser, "J3", "waiting", "wf-j3")
+	// A live collision in two live statuses (one live run per journey, whatever its status).
+	b.state(t, "uA", "J4", "waiting", "wf-a4")
+	b.state(t, loser, "J4", "active", "wf-loser4")
+	// A live collision where the survivor exited the journey before: finished runs may be many.
+	b.state(t, "uA", "J5", "exited", "")
+	b.state(t, "uA", "J5", "active", "wf-a5")
+	b.state(t, loser, "J5", "active", "wf-loser5")
 	// A send pointing at the completed state that will be folded away.
 	b.exec(t, `INSERT INTO email_sends (journey_state_id, user_id, from_email, to_email, subject) VALUES ($1, $2, 'f@x.com', 'b@x.com', 's')`, lostCompleted, loser)
 	// Buckets: both in bucket B1; the loser also in B2.
@@ -125,13 +132,18 @@ func TestMergeFoldsEveryHistoryTable(t *testing.T) {
 	require.EqualValues(t, 1, b.one(t, `SELECT count(*) FROM journey_states WHERE user_id = 'uA' AND journey_id = 'J1'`))
 	require.EqualValues(t, "exited", b.one(t, `SELECT status::text FROM journey_states WHERE workflow_id = 'wf-loser'`))
 	require.EqualValues(t, "uA", b.one(t, `SELECT user_id FROM journey_states WHERE workflow_id = 'wf-j3'`))
+	require.EqualValues(t, "exited", b.one(t, `SELECT status::text FROM journey_states WHERE workflow_id = 'wf-loser4'`))
+	require.EqualValues(t, "waiting", b.one(t, `SELECT status::text FROM journey_states WHERE workflow_id = 'wf-a4'`))
+	require.EqualValues(t, 2, b.one(t, `SELECT count(*) FROM journey_states WHERE user_id = 'uA' AND journey_id = 'J5' AND status = 'exited'`))
 	require.EqualValues(t, 0, b.one(t, `SELECT count(*) FROM journey_states WHERE user_id = $1`, loser))
 	require.EqualValues(t, 0, b.one(t, `SELECT count(*) FROM email_sends WHERE journey_state_id IS NULL OR user_id <> 'uA'`),
 		"the send follows the kept state and the survivor's key")
 	// The exited run's workflow is cancelled after commit, through the outbox.
-	var payload []byte
-	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT payload::text FROM outbox WHERE kind = 'temporal.cancel'`).Scan(&payload))
-	require.JSONEq(t, `{"workflowId": "wf-loser"}`, string(payload))
+	rows, err := b.pool.Query(context.Background(), `SELECT payload->>'workflowId' FROM outbox WHERE kind = 'temporal.cancel'`)
+	require.NoError(t, err)
+	cancelled, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"wf-loser", "wf-loser4", "wf-loser5"}, cancelled)
 
 	// Buckets: the duplicate B1 membership is closed; B2 moved.
 	require.EqualValues(t, 1, b.one(t, `SELECT count(*) FROM bucket_memberships WHERE user_id = 'uA' AND bucket_id = 'B1' AND status = 'active'`))

@@ -185,12 +185,21 @@ type Member struct {
 	Anchor      time.Time // dwell anchor: the backfilled one, else the join
 }
 
+// uuidCursor is a keyset cursor over uuid ids: empty starts before the first. A plain id > $n
+// (no OR with an empty-cursor test) keeps every page one index range scan.
+func uuidCursor(after string) string {
+	if after == "" {
+		return "00000000-0000-0000-0000-000000000000"
+	}
+	return after
+}
+
 // ActiveMembersAfter pages a bucket's active rows by membership id, after afterID (contacts
 // not joined: the caller locks and filters them, see LiveContactsOfKeys).
 func ActiveMembersAfter(ctx context.Context, db DBTX, bucketID, afterID string, limit int) ([]Member, error) {
-	rows, err := db.Query(ctx, `SELECT id::text, user_id FROM bucket_memberships
-		WHERE bucket_id = $1 AND status = 'active' AND deleted_at IS NULL AND ($2 = '' OR id > $2::uuid)
-		ORDER BY id LIMIT $3`, bucketID, afterID, limit)
+	rows, err := db.Query(ctx, `SELECT m.id::text, m.user_id FROM bucket_memberships m
+		WHERE m.bucket_id = $1 AND m.status = 'active' AND m.deleted_at IS NULL AND m.id > $2::uuid
+		ORDER BY m.id LIMIT $3`, bucketID, uuidCursor(afterID), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -344,10 +353,11 @@ func SetCriteriaHash(ctx context.Context, db DBTX, bucketID, hash string) error 
 	return err
 }
 
-// LiveContactsPage pages live contacts by id, after afterID.
+// LiveContactsPage pages live contacts by id, after afterID. (The order names the column, not
+// the id::text output, which would sort instead of walking the index.)
 func LiveContactsPage(ctx context.Context, db DBTX, afterID string, limit int) ([]Contact, error) {
 	return collectContacts(db.Query(ctx, `SELECT `+contactColumns+` FROM contacts
-		WHERE deleted_at IS NULL AND ($1 = '' OR id > $1::uuid) ORDER BY id LIMIT $2 FOR SHARE`, afterID, limit))
+		WHERE deleted_at IS NULL AND id > $1::uuid ORDER BY contacts.id LIMIT $2 FOR SHARE`, uuidCursor(afterID), limit))
 }
 
 // EventCounts counts event for each key since since (nil = all time); keys without events are
@@ -436,8 +446,8 @@ func CountMembers(ctx context.Context, db DBTX, bucketID string) (int, error) {
 func MembersAfter(ctx context.Context, db DBTX, bucketID, cursor string, limit int) ([]Membership, error) {
 	rows, err := db.Query(ctx, `SELECT m.id::text, m.user_id, m.user_email, m.entered_at, m.entry_count FROM bucket_memberships m
 		JOIN contacts k ON `+contactKey+` = m.user_id AND k.deleted_at IS NULL
-		WHERE m.bucket_id = $1 AND m.status = 'active' AND m.deleted_at IS NULL AND ($2 = '' OR m.id > $2::uuid)
-		ORDER BY m.id LIMIT $3`, bucketID, cursor, limit)
+		WHERE m.bucket_id = $1 AND m.status = 'active' AND m.deleted_at IS NULL AND m.id > $2::uuid
+		ORDER BY m.id LIMIT $3`, bucketID, uuidCursor(cursor), limit)
 	if err != nil {
 		return nil, err
 	}

@@ -38,12 +38,18 @@ type foldState struct {
 	workflowID                        *string
 }
 
-// FoldJourneyStates moves the journey states of the from keys to the to key. A state whose
-// (journey, instance key, status) slot the target already holds is, when live, ended as exited
-// (or deleted if the target already has an exited one) and, when finished, deleted (the target
-// already records that outcome). Sends of a deleted state point at the target's kept state.
+// FoldJourneyStates moves the journey states of the from keys to the to key. A live state
+// whose (journey, instance key) already has a live run at the target is ended as exited (one
+// live run per contact, journey and key; active and waiting are one slot); a finished state
+// whose (journey, key, status) the target already records is deleted. Sends of a deleted state
+// point at the target's kept state.
 func FoldJourneyStates(ctx context.Context, tx pgx.Tx, from []string, to string, email *string) ([]ExitedRun, error) {
-	slot := func(s foldState, status string) string { return s.journeyID + "\x00" + s.journeyKey + "\x00" + status }
+	slot := func(s foldState, status string) string {
+		if status == "waiting" {
+			status = "active"
+		}
+		return s.journeyID + "\x00" + s.journeyKey + "\x00" + status
+	}
 	load := func(q string, arg any) ([]foldState, error) {
 		rows, err := tx.Query(ctx, `SELECT id::text, journey_id, journey_key, status::text, workflow_id FROM journey_states
 			WHERE `+q+` AND deleted_at IS NULL ORDER BY created_at, id`, arg)
@@ -76,14 +82,10 @@ func FoldJourneyStates(ctx context.Context, tx pgx.Tx, from []string, to string,
 		case occupied[slot(s, s.status)] == "":
 			move = append(move, s.id)
 			occupied[slot(s, s.status)] = s.id
-		case live && occupied[slot(s, "exited")] == "":
+		case live:
 			exit = append(exit, s.id)
-			occupied[slot(s, "exited")] = s.id
 			exited = append(exited, ExitedRun{StateID: s.id, JourneyID: s.journeyID, WorkflowID: s.workflowID})
 		default:
-			if live {
-				exited = append(exited, ExitedRun{StateID: s.id, JourneyID: s.journeyID, WorkflowID: s.workflowID})
-			}
 			// Sends keep a valid state reference: the kept state of the same slot.
 			if _, err := tx.Exec(ctx, `UPDATE email_sends SET journey_state_id = $2, updated_at = now() WHERE journey_state_id = $1`,
 				s.id, occupied[slot(s, s.status)]); err != nil {
