@@ -40,6 +40,7 @@ func (s *Server) Routes() []Route {
 	rp.buckets = s.cfg.Buckets.Registry
 	pw := &providerWebhookHandlers{m: s.cfg.Mailer, secret: s.cfg.Email.WebhookSecret}
 	ab := &adminBucketHandlers{svc: s.cfg.Buckets}
+	li := &listHandlers{lists: s.cfg.Mailer.Lists(), svc: s.cfg.Ingest}
 	return []Route{
 		{http.MethodGet, "/v1/health", Public, "Health verdict (always 200); components, versions and schema with a read key", h.health},
 		{http.MethodGet, "/v1/health/live", Public, "Process liveness", h.live},
@@ -51,6 +52,9 @@ func (s *Server) Routes() []Route {
 		{http.MethodPost, "/v1/events", apikeys.Ingest, "Ingest an event", ev.ingest},
 		{http.MethodPost, "/v1/events/batch", apikeys.Ingest, "Ingest up to 500 events, each on its own", ev.batch},
 		{http.MethodPost, "/v1/emails", apikeys.Ingest, "Send a transactional email (rate-limited per key)", em.send},
+		{http.MethodGet, "/v1/lists", apikeys.Ingest, "The enabled lists, in registration order", li.catalog},
+		{http.MethodPost, "/v1/lists/:id/subscribe", apikeys.Ingest, "Subscribe a contact (by email or userId) to a list", li.subscribe},
+		{http.MethodPost, "/v1/lists/:id/unsubscribe", apikeys.Ingest, "Unsubscribe a contact from a list", li.unsubscribe},
 
 		{http.MethodGet, "/v1/t/o/:id", Public, "Open pixel", tr.open},
 		{http.MethodGet, "/v1/t/c/:id", Public, "Click redirect", tr.click},
