@@ -64,6 +64,16 @@ type Config struct {
 	SendWindow      *journey.SendWindow
 
 	RateLimit RateLimitConfig
+	Campaign  CampaignConfig
+}
+
+// CampaignConfig tunes campaign sending and the reaper.
+type CampaignConfig struct {
+	ReaperCron              string
+	StaleAfter, GiveUpAfter time.Duration
+	PageSize, Concurrency   int
+	SendsPerSecond          int // 0 = no cap
+	PauseAfterFailures      int // 0 = never
 }
 
 // EmailConfig selects and configures the email provider.
@@ -237,13 +247,21 @@ var configVars = []configVar{
 	{"ENABLED_JOURNEYS", "*", "Comma-separated journey ids to run, or * for all.", nil,
 		func(c *Config, v string) error { c.EnabledJourneys = ParseFilter(v); return nil }},
 	{"BUCKET_RECONCILE_CRON", "*/5 * * * *", "Cron (5 fields, UTC) of the bucket reconcile sweep (clock-driven leaves and joins, maxDwell, dwell reactions).", nil,
-		func(c *Config, v string) error {
-			if _, err := cron.ParseStandard(v); err != nil {
-				return fmt.Errorf("not a 5-field cron expression: %w", err)
-			}
-			c.BucketReconcileCron = v
-			return nil
-		}},
+		func(c *Config, v string) error { return cronSpec(&c.BucketReconcileCron, v) }},
+	{"CAMPAIGN_REAPER_CRON", "*/5 * * * *", "Cron (5 fields, UTC) of the campaign reaper (re-drives campaigns that stopped progressing, gives up on them after CAMPAIGN_GIVE_UP_AFTER_MS).", nil,
+		func(c *Config, v string) error { return cronSpec(&c.Campaign.ReaperCron, v) }},
+	{"CAMPAIGN_STALE_AFTER_MS", "900000", "A queued or sending campaign with no progress for this long is re-driven (keep it ≥ 3× the 5-minute page activity).", nil,
+		func(c *Config, v string) error { return millis(&c.Campaign.StaleAfter, v) }},
+	{"CAMPAIGN_GIVE_UP_AFTER_MS", "21600000", "A queued or sending campaign with no progress for this long is marked failed.", nil,
+		func(c *Config, v string) error { return millis(&c.Campaign.GiveUpAfter, v) }},
+	{"CAMPAIGN_PAGE_SIZE", "100", "Recipients per campaign page (one preference query, one render, one insert each).", nil,
+		func(c *Config, v string) error { return intIn(&c.Campaign.PageSize, v, 1, 5000) }},
+	{"CAMPAIGN_SEND_CONCURRENCY", "16", "Provider calls in flight per campaign page (SMTP: sessions kept open).", nil,
+		func(c *Config, v string) error { return intIn(&c.Campaign.Concurrency, v, 1, 512) }},
+	{"CAMPAIGN_SENDS_PER_SECOND", "0", "Cap on all campaign sends of one worker per second (0 = none); a campaign's own sendsPerSecond applies too.", nil,
+		func(c *Config, v string) error { return intIn(&c.Campaign.SendsPerSecond, v, 0, 1_000_000) }},
+	{"CAMPAIGN_PAUSE_AFTER_FAILURES", "50", "A campaign pauses itself after this many failed sends in a row (0 = never).", nil,
+		func(c *Config, v string) error { return intIn(&c.Campaign.PauseAfterFailures, v, 0, 1_000_000) }},
 	{"ENABLED_BUCKETS", "*", "Comma-separated bucket ids to register (with their reactions), or * for all.", nil,
 		func(c *Config, v string) error { c.EnabledBuckets = ParseFilter(v); return nil }},
 	{"DEFAULT_TIMEZONE", "UTC", "IANA zone journeys schedule in when a contact has no valid one.", nil,
@@ -410,6 +428,25 @@ func oneOf(v string, allowed ...string) error {
 		return nil
 	}
 	return fmt.Errorf("must be one of %s", strings.Join(allowed, ", "))
+}
+
+// cronSpec accepts a standard 5-field cron expression.
+func cronSpec(dst *string, v string) error {
+	if _, err := cron.ParseStandard(v); err != nil {
+		return fmt.Errorf("not a 5-field cron expression: %w", err)
+	}
+	*dst = v
+	return nil
+}
+
+// millis reads a positive duration in milliseconds.
+func millis(dst *time.Duration, v string) error {
+	var ms int
+	if err := intIn(&ms, v, 1, 365*24*3600*1000); err != nil {
+		return err
+	}
+	*dst = time.Duration(ms) * time.Millisecond
+	return nil
 }
 
 func intIn(dst *int, v string, lo, hi int) error {

@@ -10,6 +10,7 @@
 package hogsend
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -29,6 +30,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
+	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 
@@ -38,6 +40,7 @@ import (
 	"github.com/hogsend/hogsend/email"
 	"github.com/hogsend/hogsend/internal/apikeys"
 	"github.com/hogsend/hogsend/internal/buckets"
+	"github.com/hogsend/hogsend/internal/campaigns"
 	"github.com/hogsend/hogsend/internal/imports"
 	"github.com/hogsend/hogsend/internal/ingest"
 	"github.com/hogsend/hogsend/internal/journeys"
@@ -130,6 +133,7 @@ type Engine struct {
 	buckets  *bucket.Registry
 	// membership is the real-time bucket check (its admin-switch cache is dropped on PATCH).
 	membership *buckets.Consumer
+	campaigns  *campaigns.Service
 	sender     activities.JourneySender
 	// mail is the API's send pipeline (in-process provider retries); workerMail the worker's.
 	mail, workerMail *mailer.Mailer
@@ -214,6 +218,14 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 		return nil, err
 	}
 	workerMail.Register(d)
+	var limiter *rate.Limiter
+	if n := cfg.Campaign.SendsPerSecond; n > 0 {
+		limiter = rate.NewLimiter(rate.Limit(n), n)
+	}
+	// Campaign sends use the retrying mailer: a provider's 429 or 5xx is retried within the page.
+	campaignSvc := &campaigns.Service{DB: pool, Mailer: mail, Buckets: bucketRegistry, Outbox: d, Logger: logger,
+		Send: campaigns.SendSettings{PageSize: cfg.Campaign.PageSize, Concurrency: cfg.Campaign.Concurrency, Limiter: limiter,
+			PauseAfterFailures: cmp.Or(cfg.Campaign.PauseAfterFailures, -1)}}
 	sender := opts.JourneySender
 	if sender == nil {
 		sender = activities.MailerJourneySender{Mailer: workerMail}
@@ -226,8 +238,8 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 		imports:  importer,
 		journeys: registry,
 		buckets:  bucketRegistry, membership: membership,
-		sender: sender,
-		mail:   mail, workerMail: workerMail, closeProvider: closeProvider,
+		sender: sender, campaigns: campaignSvc,
+		mail: mail, workerMail: workerMail, closeProvider: closeProvider,
 		started: time.Now(),
 		Stdout:  os.Stdout,
 	}, nil
@@ -382,15 +394,16 @@ func (e *Engine) API() http.Handler { return e.apiServer() }
 
 func (e *Engine) apiServer() *api.Server {
 	return api.New(api.Config{
-		DB:       e.pool,
-		Temporal: e.temporal,
-		Keys:     e.keys,
-		Ingest:   e.ingest,
-		Imports:  e.imports,
-		Journeys: &journeys.Admin{Ingest: e.ingest, Registry: e.journeys, Temporal: e.temporal},
-		Buckets:  &buckets.Admin{DB: e.pool, Registry: e.buckets, Journeys: e.journeys, Switched: e.membership.Forget},
-		Mailer:   e.mail,
-		Email:    api.EmailConfig{WebhookSecret: e.cfg.Email.ResendWebhookSecret, UnsubscribeConfirm: e.cfg.Email.UnsubscribeConfirm},
+		DB:        e.pool,
+		Temporal:  e.temporal,
+		Keys:      e.keys,
+		Ingest:    e.ingest,
+		Imports:   e.imports,
+		Journeys:  &journeys.Admin{Ingest: e.ingest, Registry: e.journeys, Temporal: e.temporal},
+		Buckets:   &buckets.Admin{DB: e.pool, Registry: e.buckets, Journeys: e.journeys, Switched: e.membership.Forget},
+		Mailer:    e.mail,
+		Campaigns: e.campaigns,
+		Email:     api.EmailConfig{WebhookSecret: e.cfg.Email.ResendWebhookSecret, UnsubscribeConfirm: e.cfg.Email.UnsubscribeConfirm},
 		Limits: api.Limits{Emails: e.cfg.RateLimit.EmailsMax, Public: e.cfg.RateLimit.PublicMax, AuthFailures: e.cfg.RateLimit.AuthFailuresMax,
 			Disabled: e.cfg.RateLimit.Disabled || e.cfg.Env == "test"},
 		TrustedProxies: e.cfg.TrustedProxies,
@@ -480,6 +493,9 @@ func (e *Engine) NewWorker() (*worker.Worker, error) {
 		Buckets: &activities.Buckets{Reconciler: &buckets.Reconciler{DB: e.pool, Registry: e.buckets, Logger: e.log},
 			Backfiller: &buckets.Backfiller{DB: e.pool, Registry: e.buckets}},
 		ReconcileCron: e.cfg.BucketReconcileCron,
+		Campaigns: &activities.Campaigns{Campaigns: e.campaigns,
+			Reap: campaigns.ReapSettings{StaleAfter: e.cfg.Campaign.StaleAfter, GiveUpAfter: e.cfg.Campaign.GiveUpAfter}},
+		ReaperCron: e.cfg.Campaign.ReaperCron,
 	})
 }
 

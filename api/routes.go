@@ -41,6 +41,7 @@ func (s *Server) Routes() []Route {
 	pw := &providerWebhookHandlers{m: s.cfg.Mailer, secret: s.cfg.Email.WebhookSecret}
 	ab := &adminBucketHandlers{svc: s.cfg.Buckets}
 	li := &listHandlers{lists: s.cfg.Mailer.Lists(), svc: s.cfg.Ingest}
+	ca := &campaignHandlers{svc: s.cfg.Campaigns}
 	return []Route{
 		{http.MethodGet, "/v1/health", Public, "Health verdict (always 200); components, versions and schema with a read key", h.health},
 		{http.MethodGet, "/v1/health/live", Public, "Process liveness", h.live},
@@ -55,6 +56,11 @@ func (s *Server) Routes() []Route {
 		{http.MethodGet, "/v1/lists", apikeys.Ingest, "The enabled lists, in registration order", li.catalog},
 		{http.MethodPost, "/v1/lists/:id/subscribe", apikeys.Ingest, "Subscribe a contact (by email or userId) to a list", li.subscribe},
 		{http.MethodPost, "/v1/lists/:id/unsubscribe", apikeys.Ingest, "Unsubscribe a contact from a list", li.unsubscribe},
+		{http.MethodPost, "/v1/campaigns", apikeys.Ingest, "Send a template to a list or a bucket (durable; 202 at once)", ca.create},
+		{http.MethodGet, "/v1/campaigns/:id", apikeys.Ingest, "A campaign's status and counts", ca.get},
+		{http.MethodPost, "/v1/campaigns/:id/pause", apikeys.Ingest, "Pause a campaign after its page in flight", ca.pause},
+		{http.MethodPost, "/v1/campaigns/:id/resume", apikeys.Ingest, "Resume a paused campaign", ca.resume},
+		{http.MethodPost, "/v1/campaigns/:id/cancel", apikeys.Ingest, "Cancel a campaign that has not finished", ca.cancel},
 
 		{http.MethodGet, "/v1/t/o/:id", Public, "Open pixel", tr.open},
 		{http.MethodGet, "/v1/t/c/:id", Public, "Click redirect", tr.click},
@@ -94,6 +100,8 @@ func (s *Server) Routes() []Route {
 		{http.MethodGet, "/v1/admin/buckets/:id", apikeys.Read, "A bucket: criteria, the journeys it feeds, newest members", ab.get},
 		{http.MethodPatch, "/v1/admin/buckets/:id", apikeys.JourneyAdmin, "Switch a bucket on or off (members stay)", ab.setEnabled},
 		{http.MethodGet, "/v1/admin/buckets/:id/members", apikeys.Read, "Members of a bucket (active or left)", ab.members},
+
+		{http.MethodGet, "/v1/admin/campaigns", apikeys.Read, "Campaigns with their progress, newest first", ca.list},
 
 		{http.MethodGet, "/v1/admin/emails", apikeys.Read, "Email log (filters, sort, paging)", am.list},
 		{http.MethodGet, "/v1/admin/emails/:id", apikeys.Read, "A send with its timeline, links and clicks", am.get},

@@ -17,6 +17,7 @@ import (
 	"github.com/hogsend/hogsend/bucket"
 	"github.com/hogsend/hogsend/internal/apikeys"
 	"github.com/hogsend/hogsend/internal/buckets"
+	"github.com/hogsend/hogsend/internal/campaigns"
 	"github.com/hogsend/hogsend/internal/imports"
 	"github.com/hogsend/hogsend/internal/ingest"
 	"github.com/hogsend/hogsend/internal/journeys"
@@ -47,8 +48,10 @@ type Config struct {
 	Journeys *journeys.Admin
 	Buckets  *buckets.Admin // nil = no buckets
 	Mailer   *mailer.Mailer
-	Email    EmailConfig
-	Logger   *slog.Logger
+	// Campaigns serve /v1/campaigns (nil = one on DB, Mailer and Buckets).
+	Campaigns *campaigns.Service
+	Email     EmailConfig
+	Logger    *slog.Logger
 	// Tracks are the migration tracks reported by health: engine first, then client.
 	Tracks []schema.Track
 	// TrustedOrigins get credentialed CORS.
@@ -98,6 +101,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Mailer == nil { // no templates and no provider: every send is refused
 		cfg.Mailer = mailer.New(mailer.Config{DB: cfg.DB, Logger: cfg.Logger})
+	}
+	if cfg.Campaigns == nil { // campaigns are stored; without a worker nobody sends them
+		cfg.Campaigns = &campaigns.Service{DB: cfg.DB, Mailer: cfg.Mailer, Buckets: cfg.Buckets.Registry, Logger: cfg.Logger}
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
 	if l := cfg.Limits; !l.Disabled {

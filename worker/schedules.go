@@ -38,7 +38,14 @@ func ReconcileScheduleID(taskQueue string) string {
 	return scheduleID("hogsend-bucket-reconcile", taskQueue)
 }
 
-// DefaultReconcileCron is the sweep's cadence when BUCKET_RECONCILE_CRON is unset.
+// ReaperScheduleID is the campaign reaper's schedule, "campaign-reaper" (suffixed as the
+// watchdog's is).
+func ReaperScheduleID(taskQueue string) string {
+	return scheduleID("campaign-reaper", taskQueue)
+}
+
+// DefaultReconcileCron is the sweep's cadence when BUCKET_RECONCILE_CRON is unset (and the
+// reaper's when CAMPAIGN_REAPER_CRON is).
 const DefaultReconcileCron = "*/5 * * * *"
 
 func scheduleID(base, taskQueue string) string {

@@ -73,6 +73,9 @@ type Config struct {
 	// Buckets back the reconcile sweep, scheduled on ReconcileCron (nil = no sweep).
 	Buckets       *activities.Buckets
 	ReconcileCron string
+	// Campaigns back the campaign sends and the reaper, scheduled on ReaperCron (nil = none).
+	Campaigns  *activities.Campaigns
+	ReaperCron string
 }
 
 // Worker is one worker process's Temporal worker plus its heartbeat.
@@ -148,6 +151,13 @@ func New(cfg Config) (*Worker, error) {
 	for _, wf := range wfs {
 		w.tw.RegisterWorkflowWithOptions(wf.Func, workflow.RegisterOptions{Name: wf.Name})
 	}
+	if c := cfg.Campaigns; c != nil {
+		acts = append(acts,
+			Activity{Name: contract.BeginCampaignName, Func: c.BeginCampaign},
+			Activity{Name: contract.SendCampaignName, Func: c.SendCampaignPages},
+			Activity{Name: contract.CompleteCampaignName, Func: c.CompleteCampaign},
+			Activity{Name: contract.ReapCampaignsName, Func: c.ReapCampaigns})
+	}
 	for _, a := range acts {
 		w.tw.RegisterActivityWithOptions(a.Func, activity.RegisterOptions{Name: a.Name})
 	}
@@ -184,6 +194,12 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.log.Warn("could not create the bucket reconcile schedule; clock-driven bucket changes wait", "error", err)
 		}
 		w.startBackfills(ctx)
+	}
+	if w.cfg.Campaigns != nil {
+		if err := EnsureSchedule(ctx, w.cfg.Client, Schedule{ID: ReaperScheduleID(w.cfg.TaskQueue), Cron: cmp.Or(w.cfg.ReaperCron, DefaultReconcileCron),
+			Workflow: workflows.CampaignReaperName, TaskQueue: w.cfg.TaskQueue, RunTimeout: 2 * time.Minute}); err != nil {
+			w.log.Warn("could not create the campaign reaper schedule; stuck campaigns are not re-driven", "error", err)
+		}
 	}
 	if err := w.tw.Start(); err != nil {
 		return fmt.Errorf("start temporal worker: %w", err)

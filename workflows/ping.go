@@ -51,4 +51,6 @@ var Builtins = []Definition{
 	{Name: BucketReconcileName, Func: BucketReconcile},
 	{Name: BucketBackfillName, Func: BucketBackfill},
 	{Name: BucketExpiryName, Func: BucketExpiry},
+	{Name: SendCampaignName, Func: SendCampaign},
+	{Name: CampaignReaperName, Func: CampaignReaper},
 }

@@ -22,6 +22,7 @@ import (
 var recordArgs = map[string][]any{
 	workflows.ImportContactsName: {workflows.ImportContactsInput{JobID: "00000000-0000-4000-8000-000000000001", TotalRows: -1}},
 	workflows.BucketBackfillName: {workflows.BackfillState{Job: backfillJob}},
+	workflows.SendCampaignName:   {campaignInput},
 	workflows.BucketExpiryName: {contract.Expiry{RowID: "00000000-0000-4000-8000-000000000003", BucketID: "b1", UserKey: "u1",
 		ArmedExpiresAt: time.Now().Add(5 * time.Second)}}, // recorded within the 5 s: the history has the timer
 }
@@ -76,7 +77,15 @@ func TestRecordHistories(t *testing.T) {
 		w.RegisterWorkflowWithOptions(def.Func, workflow.RegisterOptions{Name: def.Name})
 	}
 	// Activities are faked: a history records their results, not how they were computed.
+	campaign := &fakeCampaign{status: "scheduled",
+		sends: []contract.CampaignProgress{{Status: "sending", Pages: 50}, {Done: true, Status: "sending", Pages: 3}}}
 	for name, fn := range map[string]any{
+		contract.BeginCampaignName:    campaign.begin,
+		contract.SendCampaignName:     campaign.send,
+		contract.CompleteCampaignName: campaign.complete,
+		contract.ReapCampaignsName: func(context.Context) (contract.ReapResult, error) {
+			return contract.ReapResult{Redriven: 1}, nil
+		},
 		contract.PingDatabaseName: func(context.Context) (contract.PingDatabaseResult, error) {
 			return contract.PingDatabaseResult{Worker: "recorder"}, nil
 		},
@@ -107,6 +116,10 @@ func TestRecordHistories(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, def := range workflows.Builtins {
+		if def.Name == workflows.SendCampaignName { // its history has the scheduled wait
+			soon := time.Now().Add(2 * time.Second)
+			campaign.scheduledAt = &soon
+		}
 		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "record-" + def.Name, TaskQueue: queue}, def.Name, recordArgs[def.Name]...)
 		require.NoError(t, err)
 		require.NoError(t, run.Get(ctx, nil))

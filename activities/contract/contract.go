@@ -34,6 +34,13 @@ const (
 	// ExpireMembershipName is the fast-expiry timer's one activity.
 	ExpireMembershipName = "hogsend-bucket-expire-membership"
 
+	// A campaign send: begin (or re-read), pages until done or told to stop, complete; and the
+	// reaper that re-drives or gives up campaigns that stopped progressing.
+	BeginCampaignName    = "hogsend-campaign-begin"
+	SendCampaignName     = "hogsend-campaign-send-pages"
+	CompleteCampaignName = "hogsend-campaign-complete"
+	ReapCampaignsName    = "hogsend-campaign-reap"
+
 	PrepareImportName = "hogsend-import-prepare"
 	ImportBatchName   = "hogsend-import-batch"
 	FinishImportName  = "hogsend-import-finish"
@@ -47,6 +54,8 @@ const (
 	ErrTemplateNotFoundType = "TemplateNotFound"
 	// ErrSendPermanentType is a journey send the provider refused for good.
 	ErrSendPermanentType = "EmailSendPermanent"
+	// ErrCampaignNotFoundType is a campaign that does not exist.
+	ErrCampaignNotFoundType = "CampaignNotFound"
 )
 
 // SweepResult counts what one watchdog sweep did to stalled enrolments.
@@ -252,4 +261,49 @@ type LookupResult struct {
 	Count int
 	Yes   bool
 	Last  *string
+}
+
+// SendCampaignWorkflow is the workflow type of a campaign's send; CampaignWorkflowID its id.
+const SendCampaignWorkflow = "hogsend-send-campaign"
+
+// CampaignWorkflowID is one run at a time per campaign: "send-campaign:<id>".
+func CampaignWorkflowID(campaignID string) string { return "send-campaign:" + campaignID }
+
+// CampaignControlSignal tells a campaign's run that its status was changed from outside
+// (paused, resumed, cancelled, given up): it reads the status again.
+const CampaignControlSignal = "campaign-control"
+
+// CampaignInput starts or continues a campaign's run. Continued is true on a continued run, whose
+// begin must not revive a campaign given up meanwhile.
+type CampaignInput struct {
+	CampaignID string
+	Continued  bool
+}
+
+// BeginCampaignInput asks for a campaign's state as of the workflow's clock (a scheduled
+// campaign whose time has come begins sending); Revive lets a fresh run take up a failed one.
+type BeginCampaignInput struct {
+	CampaignID string
+	AsOf       time.Time
+	Revive     bool
+}
+
+// CampaignState is a campaign's status as a run sees it.
+type CampaignState struct {
+	Status      string
+	ScheduledAt *time.Time
+}
+
+// CampaignProgress is what a send activity did: Done when the audience is exhausted; Status
+// is the campaign's status at its last page (another than sending means: stop).
+type CampaignProgress struct {
+	Done   bool
+	Status string
+	Pages  int
+}
+
+// ReapResult counts what one reaper tick did.
+type ReapResult struct {
+	Failed   int
+	Redriven int
 }

@@ -315,6 +315,12 @@ func (m *Mailer) deliver(ctx context.Context, s *send) (Result, error) {
 		m.release(ctx, s)
 		return Result{}, err
 	}
+	return m.transmit(ctx, s, row, html, rendered.Text)
+}
+
+// transmit hands a send whose row is written (queued, holding its key) to the provider and
+// records the outcome: sent, refused (failed, key released) or unknown (held with its key).
+func (m *Mailer) transmit(ctx context.Context, s *send, row store.SendRow, html, text string) (Result, error) {
 	if m.cfg.Provider == nil {
 		m.fail(ctx, row.ID)
 		return Result{}, ErrNoProvider
@@ -323,7 +329,7 @@ func (m *Mailer) deliver(ctx context.Context, s *send) (Result, error) {
 	pctx, cancel := context.WithTimeout(ctx, ProviderTimeout)
 	defer cancel()
 	sent, err := m.cfg.Provider.Send(pctx, email.Message{From: s.From, To: []string{s.To}, ReplyTo: s.ReplyTo,
-		Subject: s.Subject, HTML: html, Text: rendered.Text, Headers: s.headers, Tags: s.Tags,
+		Subject: s.Subject, HTML: html, Text: text, Headers: s.headers, Tags: s.Tags,
 		IdempotencyKey: "hogsend-" + row.ID, MessageID: email.MessageIDFor("hogsend-"+row.ID, s.From)})
 	switch {
 	case email.Ambiguous(err):
@@ -414,29 +420,43 @@ func (m *Mailer) replay(ctx context.Context, key string) (held *store.HeldSend, 
 // check applies suppression, unsubscribes, category polarity and the frequency cap. It returns
 // the blocking status ("" = send) and the reason recorded on the failed row.
 func (m *Mailer) check(ctx context.Context, to string, category, callerCategory email.Category, resolve bool) (string, string, *store.Recipient, error) {
-	rule, byCategory, capped := m.cfg.Cap.Rule(callerCategory)
-	var window *store.CapWindow
-	if capped {
-		window = &store.CapWindow{Window: rule.Window}
-		if byCategory {
-			window.Category = string(callerCategory)
-		}
-	}
+	window, rule := m.capWindow(callerCategory)
+	capped := window != nil
 	g, err := m.checks.Do(ctx, store.RecipientQuery{Email: to, Cap: window, Resolve: resolve})
 	if err != nil {
 		return "", "", nil, err
 	}
+	status, reason := m.verdict(g, category, capped, rule)
+	return status, reason, g.Contact, nil
+}
+
+// capWindow is the frequency cap that applies to a caller category (nil = none).
+func (m *Mailer) capWindow(callerCategory email.Category) (*store.CapWindow, email.CapRule) {
+	rule, byCategory, capped := m.cfg.Cap.Rule(callerCategory)
+	if !capped {
+		return nil, rule
+	}
+	w := &store.CapWindow{Window: rule.Window}
+	if byCategory {
+		w.Category = string(callerCategory)
+	}
+	return w, rule
+}
+
+// verdict reads a recipient's gate: the blocking status ("" = send) and the reason recorded on
+// the failed row.
+func (m *Mailer) verdict(g store.RecipientGate, category email.Category, capped bool, rule email.CapRule) (string, string) {
 	switch {
 	case g.Suppressed:
-		return StatusSuppressed, "suppressed", g.Contact, nil
+		return StatusSuppressed, "suppressed"
 	case g.UnsubscribedAll:
-		return StatusUnsubscribed, "unsubscribed", g.Contact, nil
+		return StatusUnsubscribed, "unsubscribed"
 	case category != "" && !m.cfg.Lists.IsSubscribed(g.Categories, string(category)):
-		return StatusUnsubscribed, "category_unsubscribed", g.Contact, nil
+		return StatusUnsubscribed, "category_unsubscribed"
 	case capped && g.RecentSends >= rule.Count:
-		return StatusSkipped, "", g.Contact, nil
+		return StatusSkipped, ""
 	}
-	return "", "", g.Contact, nil
+	return "", ""
 }
 
 // userKey is the identity a send to an address records: its contact's external id, else the

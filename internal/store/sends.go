@@ -422,3 +422,17 @@ func scanRecipient(row interface{ Scan(...any) error }) (Recipient, error) {
 	err := row.Scan(&r.ID, &r.ExternalID, &r.Email)
 	return r, interpret(err)
 }
+
+// TakenKeys returns which of keys a send holds already.
+func TakenKeys(ctx context.Context, db DBTX, keys []string) (map[string]bool, error) {
+	rows, err := db.Query(ctx, `SELECT idempotency_key FROM email_sends WHERE idempotency_key = ANY($1)`, keys)
+	if err != nil {
+		return nil, err
+	}
+	taken, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	out := make(map[string]bool, len(taken))
+	for _, k := range taken {
+		out[k] = true
+	}
+	return out, err
+}

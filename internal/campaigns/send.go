@@ -1,0 +1,168 @@
+package campaigns
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/hogsend/hogsend/activities/contract"
+	"github.com/hogsend/hogsend/email"
+	"github.com/hogsend/hogsend/internal/mailer"
+	"github.com/hogsend/hogsend/internal/ptr"
+	"github.com/hogsend/hogsend/internal/store"
+)
+
+// SendSettings shape the worker's sending. Zero values take the defaults.
+type SendSettings struct {
+	PageSize    int // recipients per page (default 100, the reference's chunk)
+	Concurrency int // provider calls in flight per page (default 16)
+	// Limiter caps every campaign of this worker together (nil = no cap).
+	Limiter *rate.Limiter
+	// PauseAfterFailures pauses a campaign after this many failed sends in a row (default 50;
+	// negative = never): a provider that is down or refusing should not burn the audience.
+	PauseAfterFailures int
+	// Budget bounds one send activity; the run calls it again (default 1 min).
+	Budget time.Duration
+}
+
+func (s SendSettings) pageSize() int { return cmp.Or(s.PageSize, 100) }
+func (s SendSettings) budget() time.Duration {
+	return cmp.Or(s.Budget, time.Minute)
+}
+func (s SendSettings) pauseAfter() int {
+	if s.PauseAfterFailures == 0 {
+		return 50
+	}
+	return s.PauseAfterFailures
+}
+
+// ReasonFailures is the paused reason of a campaign that paused itself.
+const ReasonFailures = "consecutive send failures"
+
+// SendPages sends a sending campaign's audience page after page, from its stored resume point,
+// until the audience is exhausted, its status changes (pause, cancel), it pauses itself after
+// failures in a row, or the budget is spent. Each page's counts and cursor are stored with one
+// statement.
+func (s *Service) SendPages(ctx context.Context, id string) (contract.CampaignProgress, error) {
+	c, err := store.CampaignByID(ctx, s.DB, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return contract.CampaignProgress{}, ErrNotFound
+	}
+	if err != nil {
+		return contract.CampaignProgress{}, err
+	}
+	if c.Status != store.CampaignSending {
+		return contract.CampaignProgress{Status: c.Status}, nil
+	}
+	kind, category := s.resolver(c)
+	cursor, counts := "", store.CampaignCounts{}
+	if c.ResumeKind != nil && *c.ResumeKind == kind { // a stored cursor of another resolver restarts the walk
+		cursor, counts = *c.ResumeCursor, c.CampaignCounts
+	}
+	pace := s.pace(c)
+	deadline := s.now().Add(s.Send.budget())
+	failures := 0
+	for pages := 1; ; pages++ {
+		page, err := store.AudiencePageOf(ctx, s.DB, kind, c.AudienceID, cursor, s.Send.pageSize())
+		if err != nil {
+			return contract.CampaignProgress{}, err
+		}
+		recipients := unique(page.Recipients)
+		b := mailer.Broadcast{Template: c.TemplateKey, Props: c.Props, From: ptr.Deref(c.From), Subject: ptr.Deref(c.Subject),
+			Category: category, Concurrency: s.Send.Concurrency, Pace: pace}
+		for _, r := range recipients {
+			b.Recipients = append(b.Recipients, mailer.BroadcastRecipient{To: r.Email, UserID: r.UserID,
+				IdempotencyKey: "campaign:" + c.ID + ":" + r.Email})
+		}
+		results, err := s.Mailer.SendBroadcast(ctx, b)
+		if err != nil {
+			return contract.CampaignProgress{}, err
+		}
+		counts.Total += len(results)
+		for _, r := range results {
+			switch {
+			case r.Err != nil:
+				counts.Failed++
+				failures++
+				s.log().Warn("campaign send failed", "campaignId", c.ID, "emailSendId", r.EmailSendID, "error", r.Err)
+			case r.Status == mailer.StatusSent:
+				counts.Sent++
+				failures = 0
+			default: // suppressed, unsubscribed, skipped
+				counts.Skipped++
+			}
+		}
+		status, err := store.SaveCampaignProgress(ctx, s.DB, c.ID, counts, page.Next, kind)
+		if err != nil {
+			return contract.CampaignProgress{}, err
+		}
+		cursor = page.Next
+		switch {
+		case page.Raw < s.Send.pageSize():
+			return contract.CampaignProgress{Done: true, Status: status, Pages: pages}, nil
+		case status != store.CampaignSending:
+			return contract.CampaignProgress{Status: status, Pages: pages}, nil
+		case s.Send.pauseAfter() > 0 && failures >= s.Send.pauseAfter():
+			paused, _, err := store.SetCampaignStatus(ctx, s.DB, c.ID, []string{store.CampaignSending}, store.CampaignPaused, ReasonFailures)
+			if err != nil {
+				return contract.CampaignProgress{}, err
+			}
+			s.log().Error("campaign paused itself after failed sends in a row; resume it once the provider is fixed",
+				"campaignId", c.ID, "failures", failures)
+			return contract.CampaignProgress{Status: paused.Status, Pages: pages}, nil
+		case !s.now().Before(deadline) || ctx.Err() != nil:
+			return contract.CampaignProgress{Status: status, Pages: pages}, nil
+		}
+	}
+}
+
+// resolver picks the audience walk and the sends' category: a list campaign's category is the
+// list (its unsubscribe link leaves that list); a list no longer registered is opt-out.
+func (s *Service) resolver(c store.Campaign) (kind string, category email.Category) {
+	if c.AudienceKind == AudienceBucket {
+		return store.AudienceBucket, ""
+	}
+	if l, ok := s.Mailer.Lists().Get(c.AudienceID); ok && !l.DefaultOptIn {
+		return store.AudienceOptInList, email.Category(c.AudienceID)
+	}
+	return store.AudienceOptOut, email.Category(c.AudienceID)
+}
+
+// pace waits for the worker's cap and the campaign's own.
+func (s *Service) pace(c store.Campaign) func(context.Context) error {
+	var own *rate.Limiter
+	if c.SendsPerSecond != nil && *c.SendsPerSecond > 0 {
+		own = rate.NewLimiter(rate.Limit(*c.SendsPerSecond), 1)
+	}
+	global := s.Send.Limiter
+	if own == nil && global == nil {
+		return nil
+	}
+	return func(ctx context.Context) error {
+		if global != nil {
+			if err := global.Wait(ctx); err != nil {
+				return err
+			}
+		}
+		if own != nil {
+			return own.Wait(ctx)
+		}
+		return nil
+	}
+}
+
+// unique keeps each address once (two preference rows can share one).
+func unique(rs []store.AudienceRecipient) []store.AudienceRecipient {
+	seen := make(map[string]bool, len(rs))
+	out := rs[:0:0]
+	for _, r := range rs {
+		if !seen[r.Email] {
+			seen[r.Email] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
