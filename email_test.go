@@ -57,6 +57,12 @@ func startMailEngine(t *testing.T, tune func(env map[string]string, opts *Option
 		tune(env, opts)
 	}
 	e, _ := testEngineWith(t, env, opts)
+	return newMailEnv(t, e, sink)
+}
+
+// newMailEnv serves e and mints its keys.
+func newMailEnv(t *testing.T, e *Engine, sink *smtptest.Server) *mailEnv {
+	t.Helper()
 	m := &mailEnv{base: serve(t, e), engine: e, smtp: sink}
 	for _, k := range []struct {
 		dst   *string
