@@ -1,6 +1,7 @@
 package hogsend
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"sort"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 
 	"github.com/hogsend/hogsend/email/smtptest"
 	"github.com/hogsend/hogsend/example/buckets"
@@ -99,6 +101,11 @@ func TestListAndBucketCampaignsOverHTTP(t *testing.T) {
 	require.NotContains(t, c, "props")
 	require.Equal(t, []string{"c1@example.com", "c2@example.com"}, m.recipients("c1@example.com", "c2@example.com", "c3@example.com", "c4@example.com"))
 	require.Equal(t, "What's new", m.smtp.To("c1@example.com")[0].Header.Get("Subject"))
+	// The operator's view of it.
+	var stdout, stderr bytes.Buffer
+	require.Zero(t, Run(context.Background(), []string{"hogsend", "campaigns", "status", id, "--watch", "--url", m.base, "--key", m.ing},
+		&stdout, &stderr, &Options{}), stderr.String())
+	require.Contains(t, stdout.String(), id+"  sent  (list product-updates, template welcome)\nrecipients 2: sent 2, skipped 0, failed 0\n")
 
 	// The same key again: the same campaign, nothing sent twice.
 	code, out, _, raw = m.call(t, http.MethodPost, "/v1/campaigns", m.ing, map[string]any{"list": "product-updates", "template": "welcome"},
@@ -215,4 +222,29 @@ func TestCampaignInputErrorsOverHTTP(t *testing.T) {
 		require.Equal(t, http.StatusNotFound, code)
 		require.Equal(t, "Unknown campaign: "+id, out["error"])
 	}
+}
+
+func TestTheReaperRedrivesAStuckCampaignWithoutSendingTwice(t *testing.T) {
+	t.Parallel()
+	m := startCampaignEngine(t)
+	ctx := context.Background()
+	for _, a := range []string{"rd-1@example.com", "rd-2@example.com", "rd-3@example.com"} {
+		code, _, _, raw := m.call(t, http.MethodPost, "/v1/lists/product-updates/subscribe", m.ing, map[string]any{"email": a}, nil)
+		require.Equal(t, http.StatusOK, code, raw)
+	}
+	id := m.createCampaign(t, map[string]any{"list": "product-updates", "template": "welcome"}, nil)
+	m.waitCampaign(t, id, "sent")
+	require.EqualValues(t, 3, m.smtp.Count())
+
+	// As if its run had died mid-way long ago: sending, no progress for 20 minutes, no cursor.
+	_, err := m.engine.pool.Exec(ctx, `UPDATE campaigns SET status = 'sending', completed_at = NULL, resume_cursor = NULL,
+		updated_at = now() - interval '20 minutes' WHERE id = $1`, id)
+	require.NoError(t, err)
+	h := m.engine.temporal.ScheduleClient().GetHandle(ctx, worker.ReaperScheduleID(m.engine.cfg.Temporal.TaskQueue))
+	t.Cleanup(func() { _ = h.Delete(context.Background()) })
+	waitUntil(t, "the worker to create the reaper schedule", func() bool { _, err := h.Describe(ctx); return err == nil })
+	require.NoError(t, h.Trigger(ctx, client.ScheduleTriggerOptions{}))
+	c := m.waitCampaign(t, id, "sent")
+	require.EqualValues(t, 3, c["sentCount"], "the re-run counts the recipients it finds sent")
+	require.EqualValues(t, 3, m.smtp.Count(), "and sends them nothing")
 }

@@ -39,10 +39,7 @@ func (r *runner) dev(ctx context.Context, _ []string) error {
 	if err != nil {
 		return err
 	}
-	dir := ".hogsend"
-	if v, ok := env("HOGSEND_DEV_DIR"); ok && v != "" {
-		dir = v
-	}
+	dir := r.devDir()
 	stack, err := devstack.Open(dir, r.stdout, devstack.ServiceSteps+devEngineSteps)
 	if err != nil {
 		return err
@@ -176,6 +173,14 @@ func devRun(ctx context.Context, stack *devstack.Stack, e *Engine, port int) (ke
 	stack.OnClose(func() { stopRun(); wg.Wait() })
 	done("started")
 	return key, errc, nil
+}
+
+// devDir is the dev stack's state directory: HOGSEND_DEV_DIR, else .hogsend.
+func (r *runner) devDir() string {
+	if v, ok := r.opts.lookupEnv()("HOGSEND_DEV_DIR"); ok && v != "" {
+		return v
+	}
+	return ".hogsend"
 }
 
 // devAdminKey mints the first key of a fresh database and keeps it in dir, so the banner can

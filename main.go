@@ -33,6 +33,8 @@ Commands:
   keys mint --name N [--scopes read,ingest] [--expires RFC3339] [--json]
             [--env-file .env [--env-var HOGSEND_API_KEY]]
                         create an API key straight in the database and print it once
+  campaigns status <id> [--watch] [--url URL] [--key KEY]
+                        a campaign's status and counts over the API; --watch follows it
   config                list every environment variable with its default
   version               print the engine version
 
@@ -85,6 +87,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, opts *Opt
 		err = r.migrate(ctx, args)
 	case "keys":
 		err = r.keys(ctx, args)
+	case "campaigns":
+		err = r.campaigns(ctx, args)
 	case "config":
 		r.config()
 	case "version", "--version", "-v":

@@ -38,42 +38,10 @@ func runEmail(sends, concurrency int, gogc string) error {
 	fmt.Printf("hogsend email benchmark — %d sends at concurrency %d, SMTP sink on %s, engine GOGC=%s\n", sends, concurrency, sink.Addr(), cmp.Or(gogc, "100 (default)"))
 
 	// (a) the ceiling: the same message, rendered once, over raw SMTP sessions.
-	r, err := templates.Registry().Render("welcome", email.Props{"name": "Ada"})
+	rawRate, rawFailures, err := rawSMTP(sink.Addr(), sends, concurrency)
 	if err != nil {
 		return err
 	}
-	raw, err := email.Message{From: "noreply@hogsend.com", To: []string{"ada@example.com"}, Subject: r.Subject, HTML: r.HTML, Text: r.Text}.
-		MIME(email.NewMessageID("noreply@hogsend.com"), time.Now())
-	if err != nil {
-		return err
-	}
-	clients := make(chan *smtp.Client, concurrency)
-	for range concurrency {
-		c, err := smtp.Dial(sink.Addr())
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		clients <- c
-	}
-	rawRate, rawFailures := parallel(sends, concurrency, func(i int) error {
-		c := <-clients
-		defer func() { clients <- c }()
-		if err := c.Mail("noreply@hogsend.com"); err != nil {
-			return err
-		}
-		if err := c.Rcpt(fmt.Sprintf("raw-%d@example.com", i)); err != nil {
-			return err
-		}
-		w, err := c.Data()
-		if err != nil {
-			return err
-		}
-		if _, err := w.Write(raw); err != nil {
-			return err
-		}
-		return w.Close()
-	})
 	fmt.Printf("(a) raw net/smtp loop     %8.0f msgs/s   failures %d\n", rawRate, rawFailures)
 	before := sink.Count()
 
@@ -126,4 +94,46 @@ func runEmail(sends, concurrency int, gogc string) error {
 	fmt.Printf("ratio (b)/(a) = %.0f %%   (target ≥ 25 %%)\n", 100*engineRate/rawRate)
 	fmt.Printf("engine peak RSS: %.0f MiB\n", peak)
 	return nil
+}
+
+// rawSMTP is the ceiling of every send benchmark: n copies of one pre-rendered message over
+// concurrency raw net/smtp sessions to addr, msgs/s.
+func rawSMTP(addr string, n, concurrency int) (float64, int64, error) {
+	r, err := templates.Registry().Render("welcome", email.Props{"name": "Ada"})
+	if err != nil {
+		return 0, 0, err
+	}
+	raw, err := email.Message{From: "noreply@hogsend.com", To: []string{"ada@example.com"}, Subject: r.Subject, HTML: r.HTML, Text: r.Text}.
+		MIME(email.NewMessageID("noreply@hogsend.com"), time.Now())
+	if err != nil {
+		return 0, 0, err
+	}
+	clients := make(chan *smtp.Client, concurrency)
+	for range concurrency {
+		c, err := smtp.Dial(addr)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer c.Close()
+		clients <- c
+	}
+	rate, failures := parallel(n, concurrency, func(i int) error {
+		c := <-clients
+		defer func() { clients <- c }()
+		if err := c.Mail("noreply@hogsend.com"); err != nil {
+			return err
+		}
+		if err := c.Rcpt(fmt.Sprintf("raw-%d@example.com", i)); err != nil {
+			return err
+		}
+		w, err := c.Data()
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(raw); err != nil {
+			return err
+		}
+		return w.Close()
+	})
+	return rate, failures, nil
 }

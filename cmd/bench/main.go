@@ -5,6 +5,7 @@
 //	go run ./cmd/bench journeys [-runs 1000] [-concurrency 32]
 //	go run ./cmd/bench email [-sends 20000] [-concurrency 64] [-gogc 400]
 //	go run ./cmd/bench buckets [-requests 20000] [-concurrency 64] [-members 200000]
+//	go run ./cmd/bench campaign [-recipients 50000] [-concurrency 64] [-page 1000]
 //	go run ./cmd/bench faults [-load 60s] [-settle 3m] [-clients 8] [-rate 60]
 //
 // ingest starts a private durable PostgreSQL (or uses HOGSEND_BENCH_DATABASE_URL), runs the
@@ -15,7 +16,7 @@
 //	(c) the ceiling: pgx CopyFrom of the same rows into user_events;
 //
 // the ratio (b)/(c), and the engine's RSS (current and peak) under that load. journeys, email,
-// buckets and faults are described in their files.
+// buckets, campaign and faults are described in their files.
 package main
 
 import (
@@ -60,7 +61,7 @@ func main() {
 		return
 	}
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench ingest|journeys|email|buckets|faults [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench ingest|journeys|email|buckets|campaign|faults [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -95,6 +96,13 @@ func main() {
 		perSecond := fs.Float64("rate", 60, "requests per second, all clients together")
 		_ = fs.Parse(os.Args[2:])
 		err = runFaults(*load, *settle, *clients, *perSecond)
+	case "campaign":
+		fs := flag.NewFlagSet("campaign", flag.ExitOnError)
+		recipients := fs.Int("recipients", 50000, "list subscribers (and raw messages)")
+		concurrency := fs.Int("concurrency", 64, "sends in flight (CAMPAIGN_SEND_CONCURRENCY) and raw SMTP sessions")
+		page := fs.Int("page", 1000, "recipients per page (CAMPAIGN_PAGE_SIZE)")
+		_ = fs.Parse(os.Args[2:])
+		err = runCampaign(*recipients, *concurrency, *page)
 	case "journeys":
 		fs := flag.NewFlagSet("journeys", flag.ExitOnError)
 		runs := fs.Int("runs", 1000, "workflows to start in (a) and enrolments in (b)")
@@ -102,7 +110,7 @@ func main() {
 		_ = fs.Parse(os.Args[2:])
 		err = runJourneys(*runs, *concurrency)
 	default:
-		fmt.Fprintln(os.Stderr, "usage: bench ingest|journeys|email|buckets|faults [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench ingest|journeys|email|buckets|campaign|faults [flags]")
 		os.Exit(2)
 	}
 	if err != nil {

@@ -5,6 +5,7 @@ package smtptest
 import (
 	"bytes"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"net"
@@ -26,6 +27,7 @@ type Server struct {
 	count    atomic.Int64
 	mu       sync.Mutex
 	messages []Message
+	tally    map[string]map[string]int // Tally: recipient → Message-ID → deliveries
 }
 
 // Message is one received message, parsed.
@@ -52,6 +54,29 @@ func Start(discard bool) (*Server, error) {
 	s.addr = ln.Addr().String()
 	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
+}
+
+// StartTally serves like Start(true) and also tallies, per recipient, the deliveries of each
+// Message-ID (headers only are read): what a crash test needs of 50,000 messages.
+func StartTally() (*Server, error) {
+	s, err := Start(true)
+	if err == nil {
+		s.mu.Lock()
+		s.tally = map[string]map[string]int{}
+		s.mu.Unlock()
+	}
+	return s, err
+}
+
+// Tally returns, per recipient, the deliveries of each Message-ID (StartTally servers).
+func (s *Server) Tally() map[string]map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]map[string]int, len(s.tally))
+	for to, ids := range s.tally {
+		out[to] = maps.Clone(ids)
+	}
+	return out
 }
 
 // URL is the SMTP_URL of the server.
@@ -107,9 +132,27 @@ func (ss *session) Logout() error { return nil }
 
 func (ss *session) Data(r io.Reader) error {
 	if ss.s.Discard {
-		_, err := io.Copy(io.Discard, r)
+		var id string
+		if ss.s.tally != nil {
+			if msg, err := mail.ReadMessage(r); err == nil {
+				id, r = msg.Header.Get("Message-ID"), msg.Body
+			}
+		}
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return err // cut off before its end: the server did not accept it
+		}
 		ss.s.count.Add(1)
-		return err
+		if ss.s.tally != nil {
+			ss.s.mu.Lock()
+			for _, to := range ss.to {
+				if ss.s.tally[to] == nil {
+					ss.s.tally[to] = map[string]int{}
+				}
+				ss.s.tally[to][id]++
+			}
+			ss.s.mu.Unlock()
+		}
+		return nil
 	}
 	raw, err := io.ReadAll(r)
 	if err != nil {

@@ -121,7 +121,7 @@ func (m *Mailer) SendBroadcast(ctx context.Context, b Broadcast) ([]BroadcastRes
 			}
 			html, text = rendered.HTML, rendered.Text
 		}
-		row.Status, row.IdempotencyKey = "queued", s.IdempotencyKey
+		row.Status, row.IdempotencyKey, row.MessageID = "queued", s.IdempotencyKey, messageID(row.ID, s.From)
 		html, links := m.track(row.ID, html)
 		rows = append(rows, store.NewSend{Row: row, Links: links})
 		sends = append(sends, &pageSend{i: i, s: s, row: row, html: html, text: text, insert: len(rows) - 1})

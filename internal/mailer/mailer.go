@@ -80,9 +80,12 @@ func New(cfg Config) *Mailer {
 	m.inserts = &batch.Coalescer[store.NewSend, bool]{Run: func(ctx context.Context, s []store.NewSend) ([]bool, error) {
 		return store.InsertSends(ctx, m.cfg.DB, s)
 	}}
-	m.marks = &batch.Coalescer[store.SentMark, struct{}]{Run: func(ctx context.Context, s []store.SentMark) ([]struct{}, error) {
-		return make([]struct{}, len(s)), store.MarkSendsSent(ctx, m.cfg.DB, s)
-	}}
+	// One mark batch at a time, gathering for a millisecond: a broadcast's sends finish
+	// dozens a millisecond, and a mark's cost is mostly its statement, not its rows.
+	m.marks = &batch.Coalescer[store.SentMark, struct{}]{Workers: 1, MaxWait: time.Millisecond,
+		Run: func(ctx context.Context, s []store.SentMark) ([]struct{}, error) {
+			return make([]struct{}, len(s)), store.MarkSendsSent(ctx, m.cfg.DB, s)
+		}}
 	return m
 }
 
@@ -301,7 +304,7 @@ func (m *Mailer) deliver(ctx context.Context, s *send) (Result, error) {
 	if s.existing() {
 		err = store.AddTrackedLinks(ctx, m.cfg.DB, row.ID, links)
 	} else {
-		row.Status, row.IdempotencyKey = "queued", s.IdempotencyKey
+		row.Status, row.IdempotencyKey, row.MessageID = "queued", s.IdempotencyKey, messageID(row.ID, s.From)
 		var inserted bool
 		// The verdict is waited for (the batch is bounded): a row written for a caller that gave
 		// up would hold its key as a send in flight, never sent.
@@ -330,7 +333,7 @@ func (m *Mailer) transmit(ctx context.Context, s *send, row store.SendRow, html,
 	defer cancel()
 	sent, err := m.cfg.Provider.Send(pctx, email.Message{From: s.From, To: []string{s.To}, ReplyTo: s.ReplyTo,
 		Subject: s.Subject, HTML: html, Text: text, Headers: s.headers, Tags: s.Tags,
-		IdempotencyKey: "hogsend-" + row.ID, MessageID: email.MessageIDFor("hogsend-"+row.ID, s.From)})
+		IdempotencyKey: "hogsend-" + row.ID, MessageID: messageID(row.ID, s.From)})
 	switch {
 	case email.Ambiguous(err):
 		// The provider may have the message: the row keeps its key, and only a retry of this
@@ -349,6 +352,9 @@ func (m *Mailer) transmit(ctx context.Context, s *send, row store.SendRow, html,
 	}
 	return Result{EmailSendID: row.ID, ProviderID: sent.ID, Status: StatusSent}, nil
 }
+
+// messageID is a send's Message-ID: every attempt of one row carries the same one.
+func messageID(rowID, from string) string { return email.MessageIDFor("hogsend-"+rowID, from) }
 
 // fail records a send the provider refused (or never got) and releases its key, so a retry
 // really sends. A cancelled request keeps its context error but the row must still be failed.

@@ -233,9 +233,9 @@ func AudiencePageOf(ctx context.Context, db DBTX, kind, id, cursor string, limit
 	case AudienceOptInList:
 		q = `SELECT p.id::text, lower(trim(p.email)), p.user_id FROM email_preferences p
 			WHERE p.id > $2::uuid AND p.categories -> $1 = 'true'::jsonb
-				AND NOT ` + blocked(`trim(p.email)`, true) + `
-				AND NOT EXISTS (SELECT 1 FROM email_preferences f WHERE lower(f.email) = lower(p.email) AND f.id < p.id
-					AND f.categories -> $1 = 'true'::jsonb)
+				AND NOT EXISTS (SELECT 1 FROM email_preferences b WHERE lower(b.email) = lower(trim(p.email))
+					AND (b.unsubscribed_all OR b.suppressed OR b.categories -> $1 = 'false'::jsonb
+						OR b.id < p.id AND b.categories -> $1 = 'true'::jsonb))
 			ORDER BY p.id LIMIT $3`
 	case AudienceOptOut:
 		q = `SELECT k.id::text, lower(trim(k.email)), coalesce(k.external_id, k.id::text) FROM contacts k

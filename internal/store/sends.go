@@ -24,7 +24,11 @@ type SendRow struct {
 	Status         string // queued, or failed for a blocked send
 	StatusReason   string
 	IdempotencyKey string // "" = none
-	Props          map[string]any
+	// MessageID is the Message-ID the send goes out with, recorded as its provider id until the
+	// provider answers with its own (SMTP answers with this one: the sent mark then changes no
+	// indexed column and is a HOT update).
+	MessageID string
+	Props     map[string]any
 }
 
 // TrackedLink is a tracked_links row: a link of a send rewritten to the click redirect.
@@ -43,7 +47,7 @@ type NewSend struct {
 func InsertSends(ctx context.Context, db DBTX, sends []NewSend) ([]bool, error) {
 	// Plain string arrays ("" = NULL) encode much faster than arrays of pointers.
 	n := len(sends)
-	cols := make([][]string, 13)
+	cols := make([][]string, 14)
 	for i := range cols {
 		cols[i] = make([]string, n)
 	}
@@ -59,7 +63,7 @@ func InsertSends(ctx context.Context, db DBTX, sends []NewSend) ([]bool, error) 
 			props = string(b)
 		}
 		for c, v := range []string{r.ID, r.JourneyStateID, r.UserID, r.UserEmail, r.TemplateKey, r.From, r.To, r.Subject,
-			r.Category, r.Status, r.StatusReason, r.IdempotencyKey, props} {
+			r.Category, r.Status, r.StatusReason, r.IdempotencyKey, props, r.MessageID} {
 			cols[c][i] = v
 		}
 		for _, l := range s.Links {
@@ -68,20 +72,20 @@ func InsertSends(ctx context.Context, db DBTX, sends []NewSend) ([]bool, error) 
 	}
 	rows, err := db.Query(ctx, `WITH s AS (
 			INSERT INTO email_sends (id, journey_state_id, user_id, user_email, template_key, from_email, to_email,
-				subject, category, status, status_reason, idempotency_key, props)
+				subject, category, status, status_reason, idempotency_key, props, resend_id)
 			SELECT v.id::uuid, nullif(v.state, '')::uuid, nullif(v.user_id, ''), nullif(v.user_email, ''), nullif(v.template, ''),
 				v.from_email, v.to_email, v.subject, nullif(v.category, ''), v.status::email_send_status, nullif(v.reason, ''),
-				nullif(v.key, ''), nullif(v.props, '')::jsonb
+				nullif(v.key, ''), nullif(v.props, '')::jsonb, nullif(v.message_id, '')
 			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-				$9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
-				AS v(id, state, user_id, user_email, template, from_email, to_email, subject, category, status, reason, key, props)
+				$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $17::text[])
+				AS v(id, state, user_id, user_email, template, from_email, to_email, subject, category, status, reason, key, props, message_id)
 			ON CONFLICT (idempotency_key) DO NOTHING RETURNING id),
 		l AS (INSERT INTO tracked_links (id, email_send_id, original_url)
 			SELECT u.id::uuid, u.send_id::uuid, u.url FROM unnest($14::text[], $15::text[], $16::text[]) AS u(id, send_id, url)
 			JOIN s ON s.id = u.send_id::uuid)
 		SELECT id::text FROM s`,
 		cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], cols[9], cols[10], cols[11], cols[12],
-		linkIDs, linkSends, linkURLs)
+		linkIDs, linkSends, linkURLs, cols[13])
 	if err != nil {
 		return nil, err
 	}
@@ -221,10 +225,11 @@ func MarkSendsSent(ctx context.Context, db DBTX, marks []SentMark) error {
 const ReasonProviderError = "provider_error"
 
 // MarkSendFailed fails a send known not to have been accepted (refused by the provider, or
-// blocked before it) and releases its idempotency key, so a retry really sends.
+// blocked before it) and releases its idempotency key, so a retry really sends; the Message-ID
+// it would have had is no provider's id.
 func MarkSendFailed(ctx context.Context, db DBTX, id, reason string) error {
 	_, err := db.Exec(ctx, `UPDATE email_sends SET status = 'failed', status_reason = $2,
-		idempotency_key = NULL, updated_at = now() WHERE id = $1`, id, reason)
+		idempotency_key = NULL, resend_id = NULL, updated_at = now() WHERE id = $1`, id, reason)
 	return err
 }
 
