@@ -204,6 +204,7 @@ func TestCampaignInputErrorsOverHTTP(t *testing.T) {
 		{m.ing, map[string]any{"list": "nope", "template": "welcome"}, http.StatusNotFound, "Unknown list: nope"},
 		{m.ing, map[string]any{"bucket": "nope", "template": "welcome"}, http.StatusNotFound, "Unknown bucket: nope"},
 		{m.ing, map[string]any{"list": "product-updates", "template": "welcome", "scheduledAt": "tomorrow"}, http.StatusBadRequest, ""},
+		{m.ing, map[string]any{"list": "product-updates", "template": "welcome", "localTime": "25:00"}, http.StatusBadRequest, ""},
 	} {
 		code, out, _, raw := m.call(t, http.MethodPost, "/v1/campaigns", c.key, c.body, nil)
 		require.Equal(t, c.code, code, "%v: %s", c.body, raw)
@@ -217,6 +218,14 @@ func TestCampaignInputErrorsOverHTTP(t *testing.T) {
 	var campaigns int
 	require.NoError(t, m.engine.pool.QueryRow(context.Background(), `SELECT count(*) FROM campaigns`).Scan(&campaigns))
 	require.Zero(t, campaigns, "bad input changes nothing")
+	// A local-time campaign waits for its first zone's nine o'clock.
+	code, out, _, raw := m.call(t, http.MethodPost, "/v1/campaigns", m.ing, map[string]any{"list": "product-updates", "template": "welcome",
+		"localTime": "09:00"}, nil)
+	require.Equal(t, http.StatusAccepted, code, raw)
+	require.Equal(t, "scheduled", out["status"])
+	code, out, _, raw = m.call(t, http.MethodGet, "/v1/campaigns/"+out["campaignId"].(string), m.ing, nil, nil)
+	require.Equal(t, http.StatusOK, code, raw)
+	require.Equal(t, "09:00", out["localTime"])
 	for _, id := range []string{"00000000-0000-4000-8000-000000000000", "not-a-uuid"} {
 		code, out, _, _ := m.call(t, http.MethodGet, "/v1/campaigns/"+id, m.ing, nil, nil)
 		require.Equal(t, http.StatusNotFound, code)

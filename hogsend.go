@@ -223,7 +223,7 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 		limiter = rate.NewLimiter(rate.Limit(n), n)
 	}
 	// Campaign sends use the retrying mailer: a provider's 429 or 5xx is retried within the page.
-	campaignSvc := &campaigns.Service{DB: pool, Mailer: mail, Buckets: bucketRegistry, Outbox: d, Logger: logger,
+	campaignSvc := &campaigns.Service{DB: pool, Mailer: mail, Buckets: bucketRegistry, Outbox: d, Logger: logger, DefaultTimezone: cfg.DefaultTimezone,
 		Send: campaigns.SendSettings{PageSize: cfg.Campaign.PageSize, Concurrency: cfg.Campaign.Concurrency, Limiter: limiter,
 			PauseAfterFailures: cmp.Or(cfg.Campaign.PauseAfterFailures, -1)}}
 	sender := opts.JourneySender

@@ -34,7 +34,7 @@ func (a *Campaigns) BeginCampaign(ctx context.Context, in contract.BeginCampaign
 
 // SendCampaignPages sends pages of a campaign. It heartbeats on a clock, not per page: a page
 // to a slow provider may take longer than the heartbeat timeout.
-func (a *Campaigns) SendCampaignPages(ctx context.Context, campaignID string) (contract.CampaignProgress, error) {
+func (a *Campaigns) SendCampaignPages(ctx context.Context, in contract.SendPagesInput) (contract.CampaignProgress, error) {
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
@@ -49,8 +49,14 @@ func (a *Campaigns) SendCampaignPages(ctx context.Context, campaignID string) (c
 			}
 		}
 	}()
-	p, err := a.Campaigns.SendPages(ctx, campaignID)
+	p, err := a.Campaigns.SendPages(ctx, in)
 	return p, notFound(err)
+}
+
+// PlanCampaignWaves splits a local-time campaign into its delivery waves.
+func (a *Campaigns) PlanCampaignWaves(ctx context.Context, in contract.PlanWavesInput) ([]contract.CampaignWave, error) {
+	w, err := a.Campaigns.PlanWaves(ctx, in)
+	return w, notFound(err)
 }
 
 // CompleteCampaign marks a campaign sent.

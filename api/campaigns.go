@@ -29,6 +29,7 @@ type createCampaignBody struct {
 	Subject        *string        `json:"subject"`
 	IdempotencyKey *string        `json:"idempotencyKey"`
 	ScheduledAt    *time.Time     `json:"scheduledAt"`
+	LocalTime      *string        `json:"localTime"`
 	SendsPerSecond *int           `json:"sendsPerSecond"`
 }
 
@@ -59,7 +60,7 @@ func (h *campaignHandlers) create(c *gin.Context) error {
 	}
 	camp, err := h.svc.Create(c, campaigns.Request{Name: ptr.Deref(b.Name), List: ptr.Deref(b.List), Bucket: ptr.Deref(b.Bucket),
 		Template: b.Template, Props: b.Props, From: b.From, Subject: b.Subject, IdempotencyKey: key,
-		ScheduledAt: b.ScheduledAt, SendsPerSecond: b.SendsPerSecond})
+		ScheduledAt: b.ScheduledAt, LocalTime: b.LocalTime, SendsPerSecond: b.SendsPerSecond})
 	if err != nil {
 		return campaignError(err)
 	}
@@ -117,12 +118,12 @@ func (h *campaignHandlers) control(c *gin.Context, change func(ctx context.Conte
 }
 
 // campaignJSON is a campaign as GET /v1/campaigns/:id shows it (props, sender, subject and
-// key stay private); scheduledAt and pausedReason are this engine's additions.
+// key stay private); scheduledAt, localTime and pausedReason are this engine's additions.
 func campaignJSON(c store.Campaign) gin.H {
 	return gin.H{"id": c.ID, "name": c.Name, "status": c.Status, "audienceKind": c.AudienceKind, "audienceId": c.AudienceID,
 		"templateKey": c.TemplateKey, "totalRecipients": c.Total, "sentCount": c.Sent, "skippedCount": c.Skipped,
 		"failedCount": c.Failed, "startedAt": ptr.Map(c.StartedAt, journey.Timestamp), "completedAt": ptr.Map(c.CompletedAt, journey.Timestamp),
-		"createdAt": journey.Timestamp(c.CreatedAt), "scheduledAt": ptr.Map(c.ScheduledAt, journey.Timestamp), "pausedReason": c.PausedReason}
+		"createdAt": journey.Timestamp(c.CreatedAt), "scheduledAt": ptr.Map(c.ScheduledAt, journey.Timestamp), "localTime": c.LocalTime, "pausedReason": c.PausedReason}
 }
 
 // campaignError maps the domain's errors; id names the campaign of a not-found.
@@ -132,6 +133,8 @@ func campaignError(err error, id ...string) error {
 	switch {
 	case errors.Is(err, campaigns.ErrAudience):
 		return Invalid("list", "custom", "%s", err.Error())
+	case errors.Is(err, campaigns.ErrLocalTime):
+		return Invalid("localTime", "invalid_string", "%s", campaigns.ErrLocalTime.Error())
 	case errors.As(err, &unknown) && unknown.What == "template":
 		return &HTTPError{Status: http.StatusBadRequest, Message: unknown.Error()}
 	case errors.As(err, &unknown):

@@ -155,6 +155,7 @@ func New(cfg Config) (*Worker, error) {
 		acts = append(acts,
 			Activity{Name: contract.BeginCampaignName, Func: c.BeginCampaign},
 			Activity{Name: contract.SendCampaignName, Func: c.SendCampaignPages},
+			Activity{Name: contract.PlanCampaignName, Func: c.PlanCampaignWaves},
 			Activity{Name: contract.CompleteCampaignName, Func: c.CompleteCampaign},
 			Activity{Name: contract.ReapCampaignsName, Func: c.ReapCampaigns})
 	}

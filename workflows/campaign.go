@@ -56,6 +56,7 @@ func SendCampaign(ctx workflow.Context, in contract.CampaignInput) error {
 	if err != nil {
 		return err
 	}
+	waves, wave := in.Waves, in.Wave
 	for sends := 0; ; {
 		switch st.Status {
 		case campaignScheduled:
@@ -65,18 +66,41 @@ func SendCampaign(ctx workflow.Context, in contract.CampaignInput) error {
 		case campaignPaused:
 			control.Receive(ctx, nil)
 		case campaignSending:
+			if st.LocalTime != "" && waves == nil {
+				if err := workflow.ExecuteActivity(short, contract.PlanCampaignName, contract.PlanWavesInput{
+					CampaignID: in.CampaignID, AsOf: workflow.Now(ctx)}).Get(ctx, &waves); err != nil {
+					return err
+				}
+			}
+			send := contract.SendPagesInput{CampaignID: in.CampaignID}
+			if waves != nil {
+				if wave == len(waves) {
+					return workflow.ExecuteActivity(short, contract.CompleteCampaignName, in.CampaignID).Get(ctx, nil)
+				}
+				if d := waves[wave].At.Sub(workflow.Now(ctx)); d > 0 { // this wave's zones are not there yet
+					if !waitForSignalOr(ctx, control, d) {
+						continue
+					}
+					break // a control signal: read the status again
+				}
+				send.Wave, send.WaveIndex, send.Planned = &waves[wave], wave, plannedZones(waves)
+			}
 			if sends == sendsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
-				return workflow.NewContinueAsNewError(ctx, SendCampaignName, contract.CampaignInput{CampaignID: in.CampaignID, Continued: true})
+				return workflow.NewContinueAsNewError(ctx, SendCampaignName, contract.CampaignInput{CampaignID: in.CampaignID, Continued: true,
+					Waves: waves, Wave: wave})
 			}
 			sends++
 			var p contract.CampaignProgress
-			if err := workflow.ExecuteActivity(long, contract.SendCampaignName, in.CampaignID).Get(ctx, &p); err != nil {
+			if err := workflow.ExecuteActivity(long, contract.SendCampaignName, send).Get(ctx, &p); err != nil {
 				return err
 			}
-			if p.Done && p.Status == campaignSending {
+			switch {
+			case p.Done && p.Status == campaignSending && waves != nil:
+				wave++
+				continue
+			case p.Done && p.Status == campaignSending:
 				return workflow.ExecuteActivity(short, contract.CompleteCampaignName, in.CampaignID).Get(ctx, nil)
-			}
-			if p.Status == campaignSending {
+			case p.Status == campaignSending:
 				continue // out of budget: the next activity goes on
 			}
 		default: // sent, cancelled, or failed without a revive: nothing to do
@@ -89,17 +113,28 @@ func SendCampaign(ctx workflow.Context, in contract.CampaignInput) error {
 	}
 }
 
-// waitForSignalOr blocks until a signal arrives on ch or d has passed.
-func waitForSignalOr(ctx workflow.Context, ch workflow.ReceiveChannel, d time.Duration) {
+// plannedZones are the zones the waves name.
+func plannedZones(waves []contract.CampaignWave) []string {
+	var out []string
+	for _, w := range waves {
+		out = append(out, w.Zones...)
+	}
+	return out
+}
+
+// waitForSignalOr blocks until a signal arrives on ch (true) or d has passed (false).
+func waitForSignalOr(ctx workflow.Context, ch workflow.ReceiveChannel, d time.Duration) bool {
 	if d <= 0 {
-		return
+		return false
 	}
 	timerCtx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
+	signalled := false
 	sel := workflow.NewSelector(ctx)
 	sel.AddFuture(workflow.NewTimer(timerCtx, d), func(workflow.Future) {})
-	sel.AddReceive(ch, func(workflow.ReceiveChannel, bool) {})
+	sel.AddReceive(ch, func(workflow.ReceiveChannel, bool) { signalled = true })
 	sel.Select(ctx)
+	return signalled
 }
 
 // CampaignReaperName is the workflow type of CampaignReaper, run on CAMPAIGN_REAPER_CRON by

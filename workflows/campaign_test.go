@@ -22,7 +22,11 @@ type fakeCampaign struct {
 	mu          sync.Mutex
 	status      string
 	scheduledAt *time.Time
+	localTime   string
 	sends       []contract.CampaignProgress // what each send activity returns, in turn
+	inputs      []contract.SendPagesInput
+	sentAt      []time.Time // the workflow clock at each send activity (with clock set)
+	clock       func() time.Time
 	begins      []contract.BeginCampaignInput
 	sent        int
 	completed   int
@@ -48,12 +52,16 @@ func (f *fakeCampaign) begin(_ context.Context, in contract.BeginCampaignInput) 
 	if f.status == "queued" || f.status == "scheduled" && !in.AsOf.Before(*f.scheduledAt) {
 		f.status = "sending"
 	}
-	return contract.CampaignState{Status: f.status, ScheduledAt: f.scheduledAt}, nil
+	return contract.CampaignState{Status: f.status, ScheduledAt: f.scheduledAt, LocalTime: f.localTime}, nil
 }
 
-func (f *fakeCampaign) send(context.Context, string) (contract.CampaignProgress, error) {
+func (f *fakeCampaign) send(_ context.Context, in contract.SendPagesInput) (contract.CampaignProgress, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.inputs = append(f.inputs, in)
+	if f.clock != nil {
+		f.sentAt = append(f.sentAt, f.clock())
+	}
 	if f.status != "sending" {
 		return contract.CampaignProgress{Status: f.status}, nil
 	}
@@ -148,4 +156,31 @@ func TestALongCampaignContinuesAsNew(t *testing.T) {
 	require.True(t, errors.As(env.GetWorkflowError(), &cont), "%v", env.GetWorkflowError())
 	require.Equal(t, 200, f.sent)
 	require.Zero(t, f.completed)
+}
+
+func TestALocalTimeCampaignSendsEachWaveAtItsTime(t *testing.T) {
+	t.Parallel()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	start := env.Now()
+	f := &fakeCampaign{status: "queued", localTime: "09:00",
+		sends: []contract.CampaignProgress{{Done: true, Status: "sending"}, {Done: true, Status: "sending"}}, clock: env.Now}
+	f.register(env)
+	waves := []contract.CampaignWave{
+		{At: start.Add(3 * time.Hour), Zones: []string{"Asia/Tokyo"}},
+		{At: start.Add(10 * time.Hour), Zones: []string{"", "Europe/Berlin"}, Rest: true},
+	}
+	env.RegisterActivityWithOptions(func(context.Context, contract.PlanWavesInput) ([]contract.CampaignWave, error) { return waves, nil },
+		activity.RegisterOptions{Name: contract.PlanCampaignName})
+	env.ExecuteWorkflow(workflows.SendCampaignName, campaignInput)
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, 1, f.completed)
+	require.Len(t, f.inputs, 2)
+	for i, in := range f.inputs {
+		require.Equal(t, i, in.WaveIndex)
+		require.Equal(t, waves[i].Zones, in.Wave.Zones)
+		require.Equal(t, []string{"Asia/Tokyo", "", "Europe/Berlin"}, in.Planned)
+		require.False(t, f.sentAt[i].Before(waves[i].At), "wave %d went at its time", i)
+	}
 }

@@ -38,6 +38,7 @@ const (
 	// reaper that re-drives or gives up campaigns that stopped progressing.
 	BeginCampaignName    = "hogsend-campaign-begin"
 	SendCampaignName     = "hogsend-campaign-send-pages"
+	PlanCampaignName     = "hogsend-campaign-plan-waves"
 	CompleteCampaignName = "hogsend-campaign-complete"
 	ReapCampaignsName    = "hogsend-campaign-reap"
 
@@ -278,6 +279,33 @@ const CampaignControlSignal = "campaign-control"
 type CampaignInput struct {
 	CampaignID string
 	Continued  bool
+	// A local-time campaign's delivery waves and the one it is at, carried across
+	// continue-as-new.
+	Waves []CampaignWave
+	Wave  int
+}
+
+// CampaignWave is the recipients of a local-time campaign whose zones reach its local time at
+// the same instant. The last wave also takes every zone no wave names (Rest: zones that
+// appeared after planning).
+type CampaignWave struct {
+	At    time.Time
+	Zones []string // contacts.timezone values as stored ("" = none: the default zone)
+	Rest  bool
+}
+
+// SendPagesInput is one send activity: the campaign and, for a local-time campaign, its wave.
+type SendPagesInput struct {
+	CampaignID string
+	Wave       *CampaignWave
+	WaveIndex  int
+	Planned    []string // every zone the waves name (the last wave's Rest excludes them)
+}
+
+// PlanWavesInput asks for a local-time campaign's waves from AsOf on.
+type PlanWavesInput struct {
+	CampaignID string
+	AsOf       time.Time
 }
 
 // BeginCampaignInput asks for a campaign's state as of the workflow's clock (a scheduled
@@ -292,6 +320,7 @@ type BeginCampaignInput struct {
 type CampaignState struct {
 	Status      string
 	ScheduledAt *time.Time
+	LocalTime   string // HH:MM: each recipient at that time in their zone ("" = all at once)
 }
 
 // CampaignProgress is what a send activity did: Done when the audience is exhausted; Status

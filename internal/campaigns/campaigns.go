@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,7 +25,9 @@ import (
 	"github.com/hogsend/hogsend/bucket"
 	"github.com/hogsend/hogsend/internal/mailer"
 	"github.com/hogsend/hogsend/internal/outbox"
+	"github.com/hogsend/hogsend/internal/ptr"
 	"github.com/hogsend/hogsend/internal/store"
+	"github.com/hogsend/hogsend/journey"
 )
 
 // Audience kinds of a campaign (campaigns.audience_kind).
@@ -40,8 +43,10 @@ type Service struct {
 	Buckets *bucket.Registry
 	Outbox  outbox.Kicker // nil: intents wait for the dispatcher's sweep
 	Send    SendSettings
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// DefaultTimezone is the zone of contacts without a valid one (local-time campaigns).
+	DefaultTimezone string
+	Logger          *slog.Logger
+	Now             func() time.Time
 }
 
 func (s *Service) now() time.Time {
@@ -69,6 +74,8 @@ var (
 	ErrNotFound = errors.New("campaign not found")
 	// ErrAudience: not exactly one of list and bucket.
 	ErrAudience = errors.New("Exactly one of `list` or `bucket` is required")
+	// ErrLocalTime: a localTime that is no HH:MM.
+	ErrLocalTime = errors.New("localTime must be HH:MM (00:00 to 23:59)")
 )
 
 // UnknownError names a template, list or bucket the registries do not hold.
@@ -93,7 +100,10 @@ type Request struct {
 	Props                         map[string]any
 	From, Subject, IdempotencyKey *string
 	ScheduledAt                   *time.Time // in the future: status scheduled until then
-	SendsPerSecond                *int       // this campaign's pace (nil = the worker's)
+	// LocalTime (HH:MM) delivers to each recipient when their own clock shows it, at its next
+	// occurrence from ScheduledAt (or now) on.
+	LocalTime      *string
+	SendsPerSecond *int // this campaign's pace (nil = the worker's)
 }
 
 // Create validates and stores a campaign and, in the same transaction, the intent to start its
@@ -115,11 +125,16 @@ func (s *Service) Create(ctx context.Context, r Request) (store.Campaign, error)
 	} else if _, ok := s.Mailer.Lists().Get(id); !ok {
 		return store.Campaign{}, &UnknownError{"list", id}
 	}
+	if r.LocalTime != nil {
+		if _, err := journey.NewWhen(s.now(), "UTC", nil).NextLocal(*r.LocalTime); err != nil {
+			return store.Campaign{}, fmt.Errorf("%w: %v", ErrLocalTime, err)
+		}
+	}
 	name := r.Name
 	if name == "" {
 		name = "Campaign to " + kind + " " + id
 	}
-	if r.ScheduledAt != nil && !r.ScheduledAt.After(s.now()) {
+	if r.ScheduledAt != nil && !r.ScheduledAt.After(s.now()) && r.LocalTime == nil {
 		r.ScheduledAt = nil // a time already passed is now
 	}
 	var c store.Campaign
@@ -128,7 +143,7 @@ func (s *Service) Create(ctx context.Context, r Request) (store.Campaign, error)
 		var err error
 		c, created, err = store.InsertCampaign(ctx, tx, store.NewCampaign{Name: name, AudienceKind: kind, AudienceID: id,
 			TemplateKey: r.Template, Props: r.Props, From: r.From, Subject: r.Subject, IdempotencyKey: r.IdempotencyKey,
-			ScheduledAt: r.ScheduledAt, SendsPerSecond: r.SendsPerSecond})
+			ScheduledAt: r.ScheduledAt, LocalTime: r.LocalTime, SendsPerSecond: r.SendsPerSecond})
 		if err != nil {
 			return err
 		}
@@ -240,7 +255,52 @@ func (s *Service) Begin(ctx context.Context, in contract.BeginCampaignInput) (co
 	if errors.Is(err, store.ErrNotFound) {
 		return contract.CampaignState{}, fmt.Errorf("%w: %s", ErrNotFound, in.CampaignID)
 	}
-	return contract.CampaignState{Status: c.Status, ScheduledAt: c.ScheduledAt}, err
+	return contract.CampaignState{Status: c.Status, ScheduledAt: c.ScheduledAt, LocalTime: ptr.Deref(c.LocalTime)}, err
+}
+
+// PlanWaves splits a local-time campaign into delivery waves: each zone the contacts use (an
+// invalid or missing one counts as the default zone) reaches the local time at its next
+// occurrence from the campaign's start (scheduledAt, else asOf) on, DST-safe; zones reaching it
+// at the same instant share a wave. The last wave also takes zones that appear later.
+func (s *Service) PlanWaves(ctx context.Context, in contract.PlanWavesInput) ([]contract.CampaignWave, error) {
+	c, err := store.CampaignByID(ctx, s.DB, in.CampaignID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, in.CampaignID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	start := in.AsOf
+	if c.ScheduledAt != nil && c.ScheduledAt.After(start) {
+		start = *c.ScheduledAt
+	}
+	zones, err := store.AudienceZones(ctx, s.DB)
+	if err != nil {
+		return nil, err
+	}
+	byInstant := map[time.Time][]string{}
+	for _, z := range zones {
+		at, err := journey.NewWhen(start, journey.FirstValidZone(z, s.DefaultTimezone), nil).NextLocal(ptr.Deref(c.LocalTime))
+		if err != nil {
+			return nil, err
+		}
+		at = at.UTC() // one key per instant, whatever zone computed it
+		byInstant[at] = append(byInstant[at], z)
+	}
+	if len(byInstant) == 0 { // nobody yet: one wave in the default zone for whoever appears
+		at, err := journey.NewWhen(start, journey.FirstValidZone(s.DefaultTimezone), nil).NextLocal(ptr.Deref(c.LocalTime))
+		if err != nil {
+			return nil, err
+		}
+		byInstant[at.UTC()] = nil
+	}
+	waves := make([]contract.CampaignWave, 0, len(byInstant))
+	for at, zs := range byInstant {
+		waves = append(waves, contract.CampaignWave{At: at, Zones: zs})
+	}
+	slices.SortFunc(waves, func(a, b contract.CampaignWave) int { return a.At.Compare(b.At) })
+	waves[len(waves)-1].Rest = true
+	return waves, nil
 }
 
 // Complete marks a campaign sent with the counts its pages stored.

@@ -96,7 +96,7 @@ func (r *rig) run(t *testing.T, id string) contract.CampaignProgress {
 		return contract.CampaignProgress{Status: st.Status}
 	}
 	for {
-		p, err := r.svc.SendPages(ctx, id)
+		p, err := r.svc.SendPages(ctx, contract.SendPagesInput{CampaignID: id})
 		require.NoError(t, err)
 		if p.Done && p.Status == store.CampaignSending {
 			require.NoError(t, r.svc.Complete(ctx, id))
@@ -316,3 +316,48 @@ func TestTheReaperRedrivesStaleCampaignsAndGivesUpOnDeadOnes(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+func TestALocalTimeCampaignReachesEachZoneAtItsOwnNineOClock(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, campaigns.SendSettings{PageSize: 2})
+	r.svc.DefaultTimezone = "UTC"
+	ctx := context.Background()
+	for user, zone := range map[string]any{"tokyo": "Asia/Tokyo", "berlin": "Europe/Berlin", "ny": "America/New_York",
+		"nozone": nil, "badzone": "Not/AZone"} {
+		r.exec(t, `INSERT INTO contacts (external_id, email, timezone) VALUES ($1, $1 || '@x.com', $2)`, user, zone)
+	}
+	// The evening before the United States move their clocks (2026-03-08, 02:00 local).
+	start := time.Date(2026, 3, 7, 23, 0, 0, 0, time.UTC)
+	nine := "09:00"
+	camp, err := r.svc.Create(ctx, campaigns.Request{List: "everyone", Template: "launch", LocalTime: &nine, ScheduledAt: &start})
+	require.NoError(t, err)
+	require.Equal(t, store.CampaignScheduled, camp.Status)
+	waves, err := r.svc.PlanWaves(ctx, contract.PlanWavesInput{CampaignID: camp.ID, AsOf: start.Add(-time.Hour)})
+	require.NoError(t, err)
+	at := func(h int) time.Time { return time.Date(2026, 3, 8, h, 0, 0, 0, time.UTC) }
+	require.Equal(t, []contract.CampaignWave{
+		{At: at(0), Zones: []string{"Asia/Tokyo"}},
+		{At: at(8), Zones: []string{"Europe/Berlin"}},
+		{At: at(9), Zones: []string{"", "Not/AZone"}},                 // no zone, or an invalid one: the default
+		{At: at(13), Zones: []string{"America/New_York"}, Rest: true}, // 09:00 EDT, the clocks already moved
+	}, waves)
+
+	// Each wave reaches its zones; the last also whoever arrived in a zone nobody planned.
+	_, err = r.svc.Begin(ctx, contract.BeginCampaignInput{CampaignID: camp.ID, AsOf: start, Revive: true})
+	require.NoError(t, err)
+	r.exec(t, `INSERT INTO contacts (external_id, email, timezone) VALUES ('sydney', 'sydney@x.com', 'Australia/Sydney')`)
+	var planned []string
+	for _, w := range waves {
+		planned = append(planned, w.Zones...)
+	}
+	var got [][]string
+	for i := range waves {
+		r.p.sent = nil
+		p, err := r.svc.SendPages(ctx, contract.SendPagesInput{CampaignID: camp.ID, Wave: &waves[i], WaveIndex: i, Planned: planned})
+		require.NoError(t, err)
+		require.True(t, p.Done)
+		got = append(got, r.p.to())
+	}
+	require.Equal(t, [][]string{{"tokyo@x.com"}, {"berlin@x.com"}, {"badzone@x.com", "nozone@x.com"}, {"ny@x.com", "sydney@x.com"}}, got)
+	require.Equal(t, store.CampaignCounts{Total: 6, Sent: 6}, r.campaign(t, camp.ID).CampaignCounts, "the counts add up over the waves")
+}

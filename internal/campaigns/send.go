@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -46,7 +48,12 @@ const ReasonFailures = "consecutive send failures"
 // until the audience is exhausted, its status changes (pause, cancel), it pauses itself after
 // failures in a row, or the budget is spent. Each page's counts and cursor are stored with one
 // statement.
-func (s *Service) SendPages(ctx context.Context, id string) (contract.CampaignProgress, error) {
+//
+// A local-time campaign sends one wave per call series: the resume point names its wave, so
+// the next wave starts its walk over, with the counts so far; a stored point of a later wave
+// (a fresh run walking the waves again) starts from zero, and replays count what was sent.
+func (s *Service) SendPages(ctx context.Context, in contract.SendPagesInput) (contract.CampaignProgress, error) {
+	id := in.CampaignID
 	c, err := store.CampaignByID(ctx, s.DB, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return contract.CampaignProgress{}, ErrNotFound
@@ -57,16 +64,24 @@ func (s *Service) SendPages(ctx context.Context, id string) (contract.CampaignPr
 	if c.Status != store.CampaignSending {
 		return contract.CampaignProgress{Status: c.Status}, nil
 	}
-	kind, category := s.resolver(c)
-	cursor, counts := "", store.CampaignCounts{}
-	if c.ResumeKind != nil && *c.ResumeKind == kind { // a stored cursor of another resolver restarts the walk
-		cursor, counts = *c.ResumeCursor, c.CampaignCounts
+	walk, category := s.resolver(c)
+	kind, zones := walk, (*store.ZoneFilter)(nil)
+	if in.Wave != nil {
+		kind = walk + "@" + strconv.Itoa(in.WaveIndex)
+		zones = &store.ZoneFilter{Zones: in.Wave.Zones, Rest: in.Wave.Rest, Planned: in.Planned}
 	}
+	cursor, counts := "", store.CampaignCounts{}
+	switch stored := ptr.Deref(c.ResumeKind); {
+	case stored == kind:
+		cursor, counts = ptr.Deref(c.ResumeCursor), c.CampaignCounts
+	case in.Wave != nil && earlierWave(stored, walk, in.WaveIndex):
+		counts = c.CampaignCounts
+	} // else: another resolver's cursor (the list changed polarity) or a later wave: from zero
 	pace := s.pace(c)
 	deadline := s.now().Add(s.Send.budget())
 	failures := 0
 	for pages := 1; ; pages++ {
-		page, err := store.AudiencePageOf(ctx, s.DB, kind, c.AudienceID, cursor, s.Send.pageSize())
+		page, err := store.AudiencePageOf(ctx, s.DB, walk, c.AudienceID, cursor, s.Send.pageSize(), zones)
 		if err != nil {
 			return contract.CampaignProgress{}, err
 		}
@@ -117,6 +132,12 @@ func (s *Service) SendPages(ctx context.Context, id string) (contract.CampaignPr
 			return contract.CampaignProgress{Status: status, Pages: pages}, nil
 		}
 	}
+}
+
+// earlierWave reports whether a stored resume kind is walk's at a wave before wave.
+func earlierWave(stored, walk string, wave int) bool {
+	n, err := strconv.Atoi(strings.TrimPrefix(stored, walk+"@"))
+	return strings.HasPrefix(stored, walk+"@") && err == nil && n < wave
 }
 
 // resolver picks the audience walk and the sends' category: a list campaign's category is the

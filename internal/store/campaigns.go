@@ -30,6 +30,7 @@ type Campaign struct {
 	IdempotencyKey           *string
 	CampaignCounts
 	SendsPerSecond           *int
+	LocalTime                *string // HH:MM in each recipient's zone
 	PausedReason             *string
 	ResumeCursor, ResumeKind *string
 	ScheduledAt, StartedAt   *time.Time
@@ -42,19 +43,14 @@ type CampaignCounts struct {
 	Total, Sent, Skipped, Failed int
 }
 
-// Add returns c plus o.
-func (c CampaignCounts) Add(o CampaignCounts) CampaignCounts {
-	return CampaignCounts{Total: c.Total + o.Total, Sent: c.Sent + o.Sent, Skipped: c.Skipped + o.Skipped, Failed: c.Failed + o.Failed}
-}
-
 const campaignColumns = `id::text, name, status, audience_kind, audience_id, template_key, coalesce(props, '{}'::jsonb), from_email,
-	subject, idempotency_key, total_recipients, sent_count, skipped_count, failed_count, sends_per_second, paused_reason,
+	subject, idempotency_key, total_recipients, sent_count, skipped_count, failed_count, sends_per_second, local_time, paused_reason,
 	resume_cursor, resume_kind, scheduled_at, started_at, completed_at, cancelled_at, created_at, updated_at`
 
 func scanCampaign(row pgx.Row) (Campaign, error) {
 	var c Campaign
 	err := row.Scan(&c.ID, &c.Name, &c.Status, &c.AudienceKind, &c.AudienceID, &c.TemplateKey, &c.Props, &c.From,
-		&c.Subject, &c.IdempotencyKey, &c.Total, &c.Sent, &c.Skipped, &c.Failed, &c.SendsPerSecond, &c.PausedReason,
+		&c.Subject, &c.IdempotencyKey, &c.Total, &c.Sent, &c.Skipped, &c.Failed, &c.SendsPerSecond, &c.LocalTime, &c.PausedReason,
 		&c.ResumeCursor, &c.ResumeKind, &c.ScheduledAt, &c.StartedAt, &c.CompletedAt, &c.CancelledAt, &c.CreatedAt, &c.UpdatedAt)
 	return c, interpret(err)
 }
@@ -65,6 +61,7 @@ type NewCampaign struct {
 	Props                                       map[string]any
 	From, Subject, IdempotencyKey               *string
 	ScheduledAt                                 *time.Time // set: status scheduled
+	LocalTime                                   *string    // set: scheduled, delivered in waves from ScheduledAt (or now)
 	SendsPerSecond                              *int
 }
 
@@ -72,7 +69,7 @@ type NewCampaign struct {
 // campaign instead (created false), whatever the new body says.
 func InsertCampaign(ctx context.Context, db DBTX, n NewCampaign) (c Campaign, created bool, err error) {
 	status := CampaignQueued
-	if n.ScheduledAt != nil {
+	if n.ScheduledAt != nil || n.LocalTime != nil {
 		status = CampaignScheduled
 	}
 	props := n.Props
@@ -80,11 +77,11 @@ func InsertCampaign(ctx context.Context, db DBTX, n NewCampaign) (c Campaign, cr
 		props = map[string]any{}
 	}
 	c, err = scanCampaign(db.QueryRow(ctx, `INSERT INTO campaigns (name, status, audience_kind, audience_id, template_key, props,
-			from_email, subject, idempotency_key, scheduled_at, sends_per_second)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			from_email, subject, idempotency_key, scheduled_at, sends_per_second, local_time)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $12::text IS NULL THEN $10 ELSE coalesce($10, now()) END, $11, $12)
 		ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 		RETURNING `+campaignColumns, n.Name, status, n.AudienceKind, n.AudienceID, n.TemplateKey, props,
-		n.From, n.Subject, n.IdempotencyKey, n.ScheduledAt, n.SendsPerSecond))
+		n.From, n.Subject, n.IdempotencyKey, n.ScheduledAt, n.SendsPerSecond, n.LocalTime))
 	if errors.Is(err, ErrNotFound) && n.IdempotencyKey != nil {
 		c, err = scanCampaign(db.QueryRow(ctx, `SELECT `+campaignColumns+` FROM campaigns WHERE idempotency_key = $1`, *n.IdempotencyKey))
 		return c, false, err
@@ -213,6 +210,27 @@ func blocked(address string, list bool) string {
 		AND (b.unsubscribed_all OR b.suppressed` + optOut + `))`
 }
 
+// ZoneFilter narrows an audience page to contacts whose stored timezone is one of Zones ("" =
+// none), or, with Rest, to those whose zone is not one of Planned.
+type ZoneFilter struct {
+	Zones, Planned []string
+	Rest           bool
+}
+
+// zoneCondition is the filter on a contacts row k ($4 zones, $5 rest, $6 planned; NULL zones =
+// no filter).
+const zoneCondition = ` AND ($4::text[] IS NULL OR coalesce(k.timezone, '') = ANY($4)
+	OR ($5 AND NOT coalesce(k.timezone, '') = ANY($6)))`
+
+// AudienceZones are the distinct stored timezones of live contacts ("" = none).
+func AudienceZones(ctx context.Context, db DBTX) ([]string, error) {
+	rows, err := db.Query(ctx, `SELECT DISTINCT coalesce(timezone, '') FROM contacts WHERE deleted_at IS NULL ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
 // AudiencePageOf reads one page of a campaign audience after cursor. Every resolver walks a
 // primary key and leaves out, in SQL, the addresses that may not receive it; addresses come
 // back trimmed and lower-cased.
@@ -221,31 +239,37 @@ func blocked(address string, list bool) string {
 //   - opt-in list: preference rows with an explicit true, each address once (on its first
 //     qualifying row), by preference id (the reference's rule: preference rows only);
 //   - opt-out list: live contacts with an email and no opt-out, by contact id.
-func AudiencePageOf(ctx context.Context, db DBTX, kind, id, cursor string, limit int) (AudiencePage, error) {
+func AudiencePageOf(ctx context.Context, db DBTX, kind, id, cursor string, limit int, zones *ZoneFilter) (AudiencePage, error) {
 	var q string
 	switch kind {
 	case AudienceBucket:
 		q = `SELECT m.id::text, lower(trim(coalesce(m.user_email, k.email, ''))), m.user_id
 			FROM bucket_memberships m JOIN contacts k ON ` + contactKey + ` = m.user_id AND k.deleted_at IS NULL
 			WHERE m.bucket_id = $1 AND m.status = 'active' AND m.deleted_at IS NULL AND m.id > $2::uuid
-				AND NOT ` + blocked(`trim(coalesce(m.user_email, k.email, ''))`, false) + `
+				AND NOT ` + blocked(`trim(coalesce(m.user_email, k.email, ''))`, false) + zoneCondition + `
 			ORDER BY m.id LIMIT $3`
 	case AudienceOptInList:
 		q = `SELECT p.id::text, lower(trim(p.email)), p.user_id FROM email_preferences p
+			LEFT JOIN contacts k ON ` + contactKey + ` = p.user_id AND k.deleted_at IS NULL
 			WHERE p.id > $2::uuid AND p.categories -> $1 = 'true'::jsonb
 				AND NOT EXISTS (SELECT 1 FROM email_preferences b WHERE lower(b.email) = lower(trim(p.email))
 					AND (b.unsubscribed_all OR b.suppressed OR b.categories -> $1 = 'false'::jsonb
-						OR b.id < p.id AND b.categories -> $1 = 'true'::jsonb))
+						OR b.id < p.id AND b.categories -> $1 = 'true'::jsonb))` + zoneCondition + `
 			ORDER BY p.id LIMIT $3`
 	case AudienceOptOut:
 		q = `SELECT k.id::text, lower(trim(k.email)), coalesce(k.external_id, k.id::text) FROM contacts k
 			WHERE k.deleted_at IS NULL AND k.email IS NOT NULL AND k.id > $2::uuid
-				AND NOT ` + blocked(`trim(k.email)`, true) + `
+				AND NOT ` + blocked(`trim(k.email)`, true) + zoneCondition + `
 			ORDER BY k.id LIMIT $3`
 	default:
 		return AudiencePage{}, errors.New("unknown audience kind " + kind)
 	}
-	rows, err := db.Query(ctx, q, id, uuidCursor(cursor), limit)
+	var only, planned []string
+	rest := false
+	if zones != nil {
+		only, planned, rest = append([]string{}, zones.Zones...), append([]string{}, zones.Planned...), zones.Rest
+	}
+	rows, err := db.Query(ctx, q, id, uuidCursor(cursor), limit, only, rest, planned)
 	if err != nil {
 		return AudiencePage{}, err
 	}
