@@ -80,20 +80,44 @@ func (s *Service) SendPages(ctx context.Context, in contract.SendPagesInput) (co
 	pace := s.pace(c)
 	deadline := s.now().Add(s.Send.budget())
 	failures := 0
-	for pages := 1; ; pages++ {
-		page, err := store.AudiencePageOf(ctx, s.DB, walk, c.AudienceID, cursor, s.Send.pageSize(), zones)
-		if err != nil {
-			return contract.CampaignProgress{}, err
+	// The next page is read and rendered while this one sends (reads only: a page dropped when
+	// the campaign stops has written nothing).
+	read := func(cursor string) (page store.AudiencePage, prep *mailer.PreparedBroadcast, err error) {
+		if page, err = store.AudiencePageOf(ctx, s.DB, walk, c.AudienceID, cursor, s.Send.pageSize(), zones); err != nil {
+			return page, nil, err
 		}
-		recipients := unique(page.Recipients)
 		b := mailer.Broadcast{Template: c.TemplateKey, Props: c.Props, From: ptr.Deref(c.From), Subject: ptr.Deref(c.Subject),
 			Category: category, Concurrency: s.Send.Concurrency, Pace: pace}
-		for _, r := range recipients {
+		for _, r := range unique(page.Recipients) {
 			b.Recipients = append(b.Recipients, mailer.BroadcastRecipient{To: r.Email, UserID: r.UserID,
 				IdempotencyKey: "campaign:" + c.ID + ":" + r.Email})
 		}
-		results, err := s.Mailer.SendBroadcast(ctx, b)
+		prep, err = s.Mailer.PrepareBroadcast(ctx, b)
+		return page, prep, err
+	}
+	type readPage struct {
+		page store.AudiencePage
+		prep *mailer.PreparedBroadcast
+		err  error
+	}
+	page, prep, err := read(cursor)
+	for pages := 1; ; pages++ {
 		if err != nil {
+			return contract.CampaignProgress{}, err
+		}
+		var ahead chan readPage
+		if page.Raw == s.Send.pageSize() {
+			ahead = make(chan readPage, 1)
+			go func(next string) {
+				p, pr, err := read(next)
+				ahead <- readPage{p, pr, err}
+			}(page.Next)
+		}
+		results, err := prep.Send(ctx)
+		if err != nil {
+			if ahead != nil {
+				<-ahead
+			}
 			return contract.CampaignProgress{}, err
 		}
 		counts.Total += len(results)
@@ -111,10 +135,13 @@ func (s *Service) SendPages(ctx context.Context, in contract.SendPagesInput) (co
 			}
 		}
 		status, err := store.SaveCampaignProgress(ctx, s.DB, c.ID, counts, page.Next, kind)
+		var next readPage
+		if ahead != nil {
+			next = <-ahead // waited for on every way out: no read outlives the activity
+		}
 		if err != nil {
 			return contract.CampaignProgress{}, err
 		}
-		cursor = page.Next
 		switch {
 		case page.Raw < s.Send.pageSize():
 			return contract.CampaignProgress{Done: true, Status: status, Pages: pages}, nil
@@ -131,6 +158,7 @@ func (s *Service) SendPages(ctx context.Context, in contract.SendPagesInput) (co
 		case !s.now().Before(deadline) || ctx.Err() != nil:
 			return contract.CampaignProgress{Status: status, Pages: pages}, nil
 		}
+		page, prep, err = next.page, next.prep, next.err
 	}
 }
 

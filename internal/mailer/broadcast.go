@@ -48,13 +48,34 @@ const unsubscribePlaceholder = "HOGSENDUNSUBSCRIBETOKEN"
 // apply. The error is the page's (its database statements); a page that fails is sent again
 // as a whole, which the keys make safe.
 func (m *Mailer) SendBroadcast(ctx context.Context, b Broadcast) ([]BroadcastResult, error) {
+	p, err := m.PrepareBroadcast(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	return p.Send(ctx)
+}
+
+// PreparedBroadcast is a broadcast read and rendered, with nothing written yet: a caller may
+// prepare its next page while this one sends, and drop a prepared page it no longer wants.
+type PreparedBroadcast struct {
+	m     *Mailer
+	b     Broadcast
+	page  renderedPage
+	out   []BroadcastResult
+	rows  []store.NewSend
+	sends []*pageSend
+	again []int
+}
+
+// PrepareBroadcast does a broadcast's reads: keys taken, the recipients' gates, the render.
+func (m *Mailer) PrepareBroadcast(ctx context.Context, b Broadcast) (*PreparedBroadcast, error) {
 	out := make([]BroadcastResult, len(b.Recipients))
 	def, ok := m.cfg.Templates.Get(b.Template)
 	if !ok {
 		for i := range out {
 			out[i].Err = fmt.Errorf("%w: %s", ErrTemplateNotFound, b.Template)
 		}
-		return out, nil
+		return &PreparedBroadcast{m: m, b: b, out: out}, nil
 	}
 	keys := make([]string, len(b.Recipients))
 	for i, r := range b.Recipients {
@@ -112,22 +133,32 @@ func (m *Mailer) SendBroadcast(ctx context.Context, b Broadcast) ([]BroadcastRes
 			continue
 		}
 		m.addUnsubscribe(s)
-		html, text := page.personalise(s.props["unsubscribeUrl"])
-		if page.perRecipient {
+		ps := &pageSend{i: i, s: s, row: &row}
+		urls := page.links
+		if page.perRecipient { // rendered now and kept: this template needs its own render each
 			rendered, err := m.cfg.Templates.Render(s.Template, s.props)
 			if err != nil {
 				out[i].Err = err
 				continue
 			}
-			html, text = rendered.HTML, rendered.Text
+			ps.html, ps.text = rendered.HTML, rendered.Text
+			urls = TrackableLinks(rendered.HTML)
 		}
 		row.Status, row.IdempotencyKey, row.MessageID = "queued", s.IdempotencyKey, messageID(row.ID, s.From)
-		html, links := m.track(row.ID, html)
+		var links []store.TrackedLink
+		links, ps.redirect = m.trackedLinks(row.ID, urls)
 		rows = append(rows, store.NewSend{Row: row, Links: links})
-		sends = append(sends, &pageSend{i: i, s: s, row: row, html: html, text: text, insert: len(rows) - 1})
+		ps.insert = len(rows) - 1
+		sends = append(sends, ps)
 	}
-	if len(rows) > 0 {
-		inserted, err := store.InsertSends(ctx, m.cfg.DB, rows)
+	return &PreparedBroadcast{m: m, b: b, page: page, out: out, rows: rows, sends: sends, again: again}, nil
+}
+
+// Send writes the page's rows (each queued send holding its key) and makes its provider calls.
+func (p *PreparedBroadcast) Send(ctx context.Context) ([]BroadcastResult, error) {
+	sends, again := p.sends, p.again
+	if len(p.rows) > 0 {
+		inserted, err := store.InsertSends(ctx, p.m.cfg.DB, p.rows)
 		if err != nil {
 			return nil, err
 		}
@@ -141,21 +172,33 @@ func (m *Mailer) SendBroadcast(ctx context.Context, b Broadcast) ([]BroadcastRes
 		}
 		sends = kept
 	}
-	m.transmitAll(ctx, b, sends, again, out)
-	return out, nil
+	p.m.transmitAll(ctx, p, sends, again)
+	return p.out, nil
 }
 
-// pageSend is one recipient of a page whose row is written.
+// pageSend is one recipient of a prepared page. Its document is made when it is sent (the
+// page's render with its token, links and pixel), so a prepared page holds one render.
 type pageSend struct {
 	i          int // index in the broadcast
 	s          *send
-	row        store.SendRow
-	html, text string
-	insert     int // index in the page's insert
+	row        *store.SendRow
+	redirect   map[string]string
+	html, text string // kept only for a template rendered per recipient
+	insert     int    // index in the page's insert
+}
+
+// document is the send's HTML and text as they go out.
+func (p *PreparedBroadcast) document(ps *pageSend) (string, string) {
+	html, text := ps.html, ps.text
+	if !p.page.perRecipient {
+		html, text = p.page.personalise(ps.s.props["unsubscribeUrl"])
+	}
+	return p.m.applyTracking(ps.row.ID, html, ps.redirect), text
 }
 
 // transmitAll runs the page's provider calls and replays, Concurrency at a time.
-func (m *Mailer) transmitAll(ctx context.Context, b Broadcast, sends []*pageSend, again []int, out []BroadcastResult) {
+func (m *Mailer) transmitAll(ctx context.Context, p *PreparedBroadcast, sends []*pageSend, again []int) {
+	b, out := p.b, p.out
 	work := make(chan func(), cmp.Or(b.Concurrency, 16))
 	var wg sync.WaitGroup
 	for range cmp.Or(b.Concurrency, 16) {
@@ -180,7 +223,8 @@ func (m *Mailer) transmitAll(ctx context.Context, b Broadcast, sends []*pageSend
 				out[ps.i] = BroadcastResult{Result: Result{EmailSendID: ps.row.ID}, Err: err}
 				return
 			}
-			res, err := m.transmit(ctx, ps.s, ps.row, ps.html, ps.text)
+			html, text := p.document(ps)
+			res, err := m.transmit(ctx, ps.s, *ps.row, html, text)
 			out[ps.i] = BroadcastResult{Result: res, Err: err}
 		}
 	}
@@ -204,7 +248,8 @@ func (m *Mailer) transmitAll(ctx context.Context, b Broadcast, sends []*pageSend
 // placeholder.
 type renderedPage struct {
 	html, text   string
-	perRecipient bool // the placeholder did not survive rendering as written: render each one
+	links        []string // its trackable link targets (the unsubscribe link is none)
+	perRecipient bool     // the placeholder did not survive rendering as written: render each one
 }
 
 // pageRender renders the template once for the page. When the caller set unsubscribeUrl
@@ -221,7 +266,7 @@ func (m *Mailer) pageRender(b Broadcast) (renderedPage, error) {
 	if err != nil {
 		return renderedPage{}, err
 	}
-	page := renderedPage{html: rendered.HTML, text: rendered.Text}
+	page := renderedPage{html: rendered.HTML, text: rendered.Text, links: TrackableLinks(rendered.HTML)}
 	// The substitution is exact only if the template wrote the URL as given (no escaping it
 	// would apply to the real token): check it on the real URL of a sample token.
 	sample := m.UnsubscribeURL("sample", "sample@example.com", ActionUnsubscribe, b.Category)

@@ -476,18 +476,29 @@ func userKey(addr string, c *store.Recipient) string {
 
 // track rewrites a rendered document's links to the click redirect and adds the open pixel.
 func (m *Mailer) track(sendID, html string) (string, []store.TrackedLink) {
-	urls := TrackableLinks(html)
+	links, redirect := m.trackedLinks(sendID, TrackableLinks(html))
+	return m.applyTracking(sendID, html, redirect), links
+}
+
+// trackedLinks are a send's tracked_links rows for the link targets urls, and the redirect of
+// each target. The id is derived from the send and the URL, so a retried send links to the
+// same rows.
+func (m *Mailer) trackedLinks(sendID string, urls []string) ([]store.TrackedLink, map[string]string) {
 	links := make([]store.TrackedLink, len(urls))
 	redirect := make(map[string]string, len(urls))
 	for i, u := range urls {
-		// The id is derived from the send and the URL, so a retried send links to the same rows.
 		links[i] = store.TrackedLink{ID: uuid.NewSHA1(uuid.NameSpaceURL, []byte(sendID+" "+u)).String(), URL: u}
 		redirect[u] = m.cfg.PublicURL + "/v1/t/c/" + links[i].ID
 	}
-	if len(urls) > 0 {
+	return links, redirect
+}
+
+// applyTracking rewrites a document's links to their redirects and adds the open pixel.
+func (m *Mailer) applyTracking(sendID, html string, redirect map[string]string) string {
+	if len(redirect) > 0 {
 		html = RewriteLinks(html, redirect)
 	}
-	return InsertPixel(html, m.cfg.PublicURL+"/v1/t/o/"+sendID), links
+	return InsertPixel(html, m.cfg.PublicURL+"/v1/t/o/"+sendID)
 }
 
 // SentEvent is the payload of the outbound email.sent event.
