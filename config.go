@@ -15,6 +15,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/hogsend/hogsend/api"
+	"github.com/hogsend/hogsend/internal/outbound"
 	"github.com/hogsend/hogsend/journey"
 	"github.com/hogsend/hogsend/worker"
 )
@@ -65,6 +66,14 @@ type Config struct {
 
 	RateLimit RateLimitConfig
 	Campaign  CampaignConfig
+	Webhooks  WebhookConfig
+}
+
+// WebhookConfig tunes outbound webhook delivery.
+type WebhookConfig struct {
+	Settings    outbound.Settings
+	StuckAfter  time.Duration
+	SweeperCron string
 }
 
 // CampaignConfig tunes campaign sending and the reaper.
@@ -248,6 +257,18 @@ var configVars = []configVar{
 		func(c *Config, v string) error { c.EnabledJourneys = ParseFilter(v); return nil }},
 	{"BUCKET_RECONCILE_CRON", "*/5 * * * *", "Cron (5 fields, UTC) of the bucket reconcile sweep (clock-driven leaves and joins, maxDwell, dwell reactions).", nil,
 		func(c *Config, v string) error { return cronSpec(&c.BucketReconcileCron, v) }},
+	{"OUTBOUND_WEBHOOK_MAX_ATTEMPTS", "8", "POSTs of one delivery before it fails into the dead-letter queue (a refusal other than 408/429/5xx fails on the second).", nil,
+		func(c *Config, v string) error { return intIn(&c.Webhooks.Settings.MaxAttempts, v, 1, 100) }},
+	{"OUTBOUND_WEBHOOK_TIMEOUT_MS", "15000", "Per-attempt timeout of a delivery (connect, headers and body).", nil,
+		func(c *Config, v string) error { return millis(&c.Webhooks.Settings.Timeout, v) }},
+	{"OUTBOUND_WEBHOOK_BASE_DELAY_MS", "5000", "Retry backoff base: the delay after attempt n is base·2ⁿ plus up to one base of jitter.", nil,
+		func(c *Config, v string) error { return millis(&c.Webhooks.Settings.BaseDelay, v) }},
+	{"OUTBOUND_WEBHOOK_MAX_DELAY_MS", "21600000", "Retry backoff cap.", nil,
+		func(c *Config, v string) error { return millis(&c.Webhooks.Settings.MaxDelay, v) }},
+	{"OUTBOUND_WEBHOOK_STUCK_AFTER_MS", "300000", "A delivery sending for this long (its attempt died) is re-driven by the sweeper.", nil,
+		func(c *Config, v string) error { return millis(&c.Webhooks.StuckAfter, v) }},
+	{"OUTBOUND_WEBHOOK_REAPER_CRON", "*/1 * * * *", "Cron (5 fields, UTC) of the webhook sweeper, which re-drives deliveries whose first attempt or retries were lost.", nil,
+		func(c *Config, v string) error { return cronSpec(&c.Webhooks.SweeperCron, v) }},
 	{"CAMPAIGN_REAPER_CRON", "*/5 * * * *", "Cron (5 fields, UTC) of the campaign reaper (re-drives campaigns that stopped progressing, gives up on them after CAMPAIGN_GIVE_UP_AFTER_MS).", nil,
 		func(c *Config, v string) error { return cronSpec(&c.Campaign.ReaperCron, v) }},
 	{"CAMPAIGN_STALE_AFTER_MS", "900000", "A queued or sending campaign with no progress for this long is re-driven (keep it ≥ 3× the 5-minute page activity).", nil,

@@ -134,7 +134,10 @@ type Engine struct {
 	// membership is the real-time bucket check (its admin-switch cache is dropped on PATCH).
 	membership *buckets.Consumer
 	campaigns  *campaigns.Service
-	sender     activities.JourneySender
+	// webhookSender attempts outbound deliveries; deliverer makes the first attempts.
+	webhookSender *outbound.Sender
+	deliverer     *outbound.Deliverer
+	sender        activities.JourneySender
 	// mail is the API's send pipeline (in-process provider retries); workerMail the worker's.
 	mail, workerMail *mailer.Mailer
 	closeProvider    func()
@@ -196,7 +199,10 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 	}
 	d := &outbox.Dispatcher{DB: pool, Logger: logger}
 	outbox.RegisterTemporal(d, tc, cfg.Temporal.TaskQueue)
-	outbound.Register(d, pool, nil)
+	// First attempts of new deliveries run here; only a delivery that must be retried becomes a workflow.
+	sender := &outbound.Sender{DB: pool, Settings: cfg.Webhooks.Settings}
+	deliverer := &outbound.Deliverer{Sender: sender, Outbox: d, Logger: logger}
+	outbound.Register(d, pool, func(_ context.Context, ids []string) { deliverer.Enqueue(ids) })
 	journeys.RegisterStarts(d, tc, pool, cfg.Temporal.TaskQueue)
 	// Buckets run after journey routing and exits, so a transition's own routing comes after.
 	membership := &buckets.Consumer{Registry: bucketRegistry, Journeys: registry, Logger: logger}
@@ -226,9 +232,9 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 	campaignSvc := &campaigns.Service{DB: pool, Mailer: mail, Buckets: bucketRegistry, Outbox: d, Logger: logger, DefaultTimezone: cfg.DefaultTimezone,
 		Send: campaigns.SendSettings{PageSize: cfg.Campaign.PageSize, Concurrency: cfg.Campaign.Concurrency, Limiter: limiter,
 			PauseAfterFailures: cmp.Or(cfg.Campaign.PauseAfterFailures, -1)}}
-	sender := opts.JourneySender
-	if sender == nil {
-		sender = activities.MailerJourneySender{Mailer: workerMail}
+	journeySender := opts.JourneySender
+	if journeySender == nil {
+		journeySender = activities.MailerJourneySender{Mailer: workerMail}
 	}
 	return &Engine{
 		cfg: cfg, opts: opts, log: logger, pool: pool, temporal: tc,
@@ -238,7 +244,7 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 		imports:  importer,
 		journeys: registry,
 		buckets:  bucketRegistry, membership: membership,
-		sender: sender, campaigns: campaignSvc,
+		sender: journeySender, campaigns: campaignSvc, webhookSender: sender, deliverer: deliverer,
 		mail: mail, workerMail: workerMail, closeProvider: closeProvider,
 		started: time.Now(),
 		Stdout:  os.Stdout,
@@ -268,7 +274,11 @@ func (e *Engine) startDispatcher() {
 		e.stopDispatch, e.dispatchDone = cancel, make(chan struct{})
 		go func() {
 			defer close(e.dispatchDone)
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() { defer wg.Done(); e.deliverer.Run(ctx) }()
 			_ = e.outbox.Run(ctx)
+			wg.Wait()
 		}()
 	})
 }
@@ -495,7 +505,9 @@ func (e *Engine) NewWorker() (*worker.Worker, error) {
 		ReconcileCron: e.cfg.BucketReconcileCron,
 		Campaigns: &activities.Campaigns{Campaigns: e.campaigns,
 			Reap: campaigns.ReapSettings{StaleAfter: e.cfg.Campaign.StaleAfter, GiveUpAfter: e.cfg.Campaign.GiveUpAfter}},
-		ReaperCron: e.cfg.Campaign.ReaperCron,
+		ReaperCron:         e.cfg.Campaign.ReaperCron,
+		Webhooks:           &activities.Webhooks{Sender: e.webhookSender, DB: e.pool, Kick: e.outbox.Kick, StuckAfter: e.cfg.Webhooks.StuckAfter},
+		WebhookSweeperCron: e.cfg.Webhooks.SweeperCron,
 	})
 }
 

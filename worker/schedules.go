@@ -44,6 +44,12 @@ func ReaperScheduleID(taskQueue string) string {
 	return scheduleID("campaign-reaper", taskQueue)
 }
 
+// WebhookSweeperScheduleID is the outbound webhook sweeper's schedule, "hogsend-webhook-sweeper"
+// (suffixed as the watchdog's is).
+func WebhookSweeperScheduleID(taskQueue string) string {
+	return scheduleID("hogsend-webhook-sweeper", taskQueue)
+}
+
 // DefaultReconcileCron is the sweep's cadence when BUCKET_RECONCILE_CRON is unset (and the
 // reaper's when CAMPAIGN_REAPER_CRON is).
 const DefaultReconcileCron = "*/5 * * * *"

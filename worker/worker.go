@@ -76,6 +76,9 @@ type Config struct {
 	// Campaigns back the campaign sends and the reaper, scheduled on ReaperCron (nil = none).
 	Campaigns  *activities.Campaigns
 	ReaperCron string
+	// Webhooks back outbound delivery retries and the sweeper on WebhookSweeperCron (nil = none).
+	Webhooks           *activities.Webhooks
+	WebhookSweeperCron string
 }
 
 // Worker is one worker process's Temporal worker plus its heartbeat.
@@ -159,6 +162,11 @@ func New(cfg Config) (*Worker, error) {
 			Activity{Name: contract.CompleteCampaignName, Func: c.CompleteCampaign},
 			Activity{Name: contract.ReapCampaignsName, Func: c.ReapCampaigns})
 	}
+	if wh := cfg.Webhooks; wh != nil {
+		acts = append(acts,
+			Activity{Name: contract.AttemptWebhookDeliveryName, Func: wh.AttemptWebhookDelivery},
+			Activity{Name: contract.SweepWebhookDeliveriesName, Func: wh.SweepWebhookDeliveries})
+	}
 	for _, a := range acts {
 		w.tw.RegisterActivityWithOptions(a.Func, activity.RegisterOptions{Name: a.Name})
 	}
@@ -200,6 +208,13 @@ func (w *Worker) Run(ctx context.Context) error {
 		if err := EnsureSchedule(ctx, w.cfg.Client, Schedule{ID: ReaperScheduleID(w.cfg.TaskQueue), Cron: cmp.Or(w.cfg.ReaperCron, DefaultReconcileCron),
 			Workflow: workflows.CampaignReaperName, TaskQueue: w.cfg.TaskQueue, RunTimeout: 2 * time.Minute}); err != nil {
 			w.log.Warn("could not create the campaign reaper schedule; stuck campaigns are not re-driven", "error", err)
+		}
+	}
+	if w.cfg.Webhooks != nil {
+		if err := EnsureSchedule(ctx, w.cfg.Client, Schedule{ID: WebhookSweeperScheduleID(w.cfg.TaskQueue),
+			Cron: cmp.Or(w.cfg.WebhookSweeperCron, "*/1 * * * *"), Workflow: workflows.WebhookSweeperName, TaskQueue: w.cfg.TaskQueue,
+			RunTimeout: time.Minute}); err != nil {
+			w.log.Warn("could not create the webhook sweeper schedule; lost deliveries are not re-driven", "error", err)
 		}
 	}
 	if err := w.tw.Start(); err != nil {

@@ -53,4 +53,6 @@ var Builtins = []Definition{
 	{Name: BucketExpiryName, Func: BucketExpiry},
 	{Name: SendCampaignName, Func: SendCampaign},
 	{Name: CampaignReaperName, Func: CampaignReaper},
+	{Name: DeliverWebhookName, Func: DeliverWebhook},
+	{Name: WebhookSweeperName, Func: WebhookSweeper},
 }

@@ -23,6 +23,7 @@ var recordArgs = map[string][]any{
 	workflows.ImportContactsName: {workflows.ImportContactsInput{JobID: "00000000-0000-4000-8000-000000000001", TotalRows: -1}},
 	workflows.BucketBackfillName: {workflows.BackfillState{Job: backfillJob}},
 	workflows.SendCampaignName:   {campaignInput},
+	workflows.DeliverWebhookName: {contract.DeliverWebhookInput{DeliveryID: "00000000-0000-4000-8000-000000000020"}},
 	workflows.BucketExpiryName: {contract.Expiry{RowID: "00000000-0000-4000-8000-000000000003", BucketID: "b1", UserKey: "u1",
 		ArmedExpiresAt: time.Now().Add(5 * time.Second)}}, // recorded within the 5 s: the history has the timer
 }
@@ -77,6 +78,7 @@ func TestRecordHistories(t *testing.T) {
 		w.RegisterWorkflowWithOptions(def.Func, workflow.RegisterOptions{Name: def.Name})
 	}
 	// Activities are faked: a history records their results, not how they were computed.
+	delivery := &fakeDelivery{clock: time.Now, step: 300 * time.Millisecond} // fails twice, then delivered: two timers
 	campaign := &fakeCampaign{status: "scheduled",
 		sends: []contract.CampaignProgress{{Status: "sending", Pages: 50}, {Done: true, Status: "sending", Pages: 3}}}
 	for name, fn := range map[string]any{
@@ -85,6 +87,10 @@ func TestRecordHistories(t *testing.T) {
 		contract.CompleteCampaignName: campaign.complete,
 		contract.ReapCampaignsName: func(context.Context) (contract.ReapResult, error) {
 			return contract.ReapResult{Redriven: 1}, nil
+		},
+		contract.AttemptWebhookDeliveryName: delivery.attempt,
+		contract.SweepWebhookDeliveriesName: func(context.Context) (contract.WebhookSweepResult, error) {
+			return contract.WebhookSweepResult{Candidates: 1, Redriven: 1}, nil
 		},
 		contract.PingDatabaseName: func(context.Context) (contract.PingDatabaseResult, error) {
 			return contract.PingDatabaseResult{Worker: "recorder"}, nil

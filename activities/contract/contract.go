@@ -42,6 +42,10 @@ const (
 	CompleteCampaignName = "hogsend-campaign-complete"
 	ReapCampaignsName    = "hogsend-campaign-reap"
 
+	// An outbound webhook delivery's retries, and the sweeper that re-drives lost ones.
+	AttemptWebhookDeliveryName = "hogsend-webhook-attempt"
+	SweepWebhookDeliveriesName = "hogsend-webhook-sweep"
+
 	PrepareImportName = "hogsend-import-prepare"
 	ImportBatchName   = "hogsend-import-batch"
 	FinishImportName  = "hogsend-import-finish"
@@ -335,4 +339,30 @@ type CampaignProgress struct {
 type ReapResult struct {
 	Failed   int
 	Redriven int
+}
+
+// DeliverWebhookWorkflow is the workflow type of a delivery's retries; DeliveryWorkflowID its id.
+const DeliverWebhookWorkflow = "hogsend-deliver-webhook"
+
+// DeliveryWorkflowID is one run at a time per delivery: "webhook-delivery:<id>".
+func DeliveryWorkflowID(deliveryID string) string { return "webhook-delivery:" + deliveryID }
+
+// DeliverWebhookInput names the delivery; its URL and secret stay in Postgres.
+type DeliverWebhookInput struct {
+	DeliveryID string
+}
+
+// DeliveryOutcome is what an attempt did: delivered, pending (due at NextRetryAt), failed,
+// discarded or skipped.
+type DeliveryOutcome struct {
+	Status      string     `json:"status"`
+	Reason      string     `json:"reason,omitempty"`
+	NextRetryAt *time.Time `json:"nextRetryAt,omitempty"`
+	Attempts    int        `json:"attempts"`
+}
+
+// WebhookSweepResult is what the webhook sweeper did: deliveries found due or stuck, runs started for them.
+type WebhookSweepResult struct {
+	Candidates int
+	Redriven   int
 }

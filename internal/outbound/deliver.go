@@ -1,0 +1,158 @@
+package outbound
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	svix "github.com/svix/svix-webhooks/go"
+
+	"github.com/hogsend/hogsend/activities/contract"
+	"github.com/hogsend/hogsend/internal/store"
+)
+
+// Settings are the delivery knobs (OUTBOUND_WEBHOOK_*). Zero values take the defaults.
+type Settings struct {
+	MaxAttempts int           // default 8
+	Timeout     time.Duration // per attempt: connect, headers and body (default 15 s)
+	BaseDelay   time.Duration // backoff base (default 5 s)
+	MaxDelay    time.Duration // backoff cap (default 6 h)
+}
+
+func (s Settings) maxAttempts() int         { return cmp.Or(s.MaxAttempts, 8) }
+func (s Settings) timeout() time.Duration   { return cmp.Or(s.Timeout, 15*time.Second) }
+func (s Settings) baseDelay() time.Duration { return cmp.Or(s.BaseDelay, 5*time.Second) }
+func (s Settings) maxDelay() time.Duration  { return cmp.Or(s.MaxDelay, 6*time.Hour) }
+
+// Backoff is the delay after the n-th failed attempt: base·2ⁿ plus up to one base of jitter,
+// capped (n = 1 after the first failure: 10–15 s with the defaults).
+func (s Settings) Backoff(n int) time.Duration {
+	d := s.baseDelay()*time.Duration(1<<min(n, 30)) + time.Duration(rand.Int64N(int64(s.baseDelay())))
+	return min(d, s.maxDelay())
+}
+
+// Sender makes delivery attempts. Each one reads the row and its endpoint live (the current
+// URL and secret), claims the row, POSTs the stored envelope signed for this attempt and
+// records the classified outcome. An HTTP failure is an outcome; only a database fault is an
+// error.
+type Sender struct {
+	DB       store.DBTX
+	Client   *http.Client // nil = one with connection reuse
+	Settings Settings
+}
+
+// Outcomes of an attempt.
+const (
+	Delivered = "delivered"
+	Pending   = "pending" // retry at NextRetryAt
+	Failed    = "failed"  // terminal, dead-lettered
+	Discarded = "discarded"
+	Skipped   = "skipped" // nothing to do: missing, or another attempt holds it
+)
+
+// Outcome is what an attempt did; a pending delivery says when it is due.
+type Outcome = contract.DeliveryOutcome
+
+// defaultClient reuses connections across attempts; timeouts are per request.
+var defaultClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}}
+
+// Attempt makes one attempt of a delivery if it is due; one not yet due is answered pending
+// with its time, untouched.
+func (s *Sender) Attempt(ctx context.Context, id string) (Outcome, error) {
+	d, err := store.DeliveryByID(ctx, s.DB, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return Outcome{Status: Skipped, Reason: "not_found"}, nil
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	switch d.Status {
+	case Delivered, Failed, Discarded:
+		return Outcome{Status: d.Status, Attempts: d.AttemptCount}, nil
+	case Pending:
+		if d.NextRetryAt != nil && d.NextRetryAt.After(time.Now()) {
+			return Outcome{Status: Pending, NextRetryAt: d.NextRetryAt, Attempts: d.AttemptCount}, nil
+		}
+	}
+	e, err := store.EndpointByID(ctx, s.DB, d.EndpointID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && e.Disabled {
+		reason := "endpoint_disabled"
+		if err != nil {
+			reason = "endpoint_deleted"
+		}
+		return Outcome{Status: Discarded, Reason: reason, Attempts: d.AttemptCount}, store.DiscardDelivery(ctx, s.DB, id)
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	if ok, err := store.ClaimDelivery(ctx, s.DB, id, d.Status); err != nil || !ok {
+		return Outcome{Status: Skipped, Reason: "lost_cas"}, err
+	}
+	r, retryable := s.post(ctx, d, e)
+	r.Attempts = d.AttemptCount + 1
+	switch {
+	case r.LastError == "":
+		return Outcome{Status: Delivered, Attempts: r.Attempts}, store.RecordDelivered(ctx, s.DB, d, r)
+	case (retryable || r.Attempts < 2) && r.Attempts < s.Settings.maxAttempts():
+		// A refusal that is not retryable is tolerated once: the second one is final.
+		next := time.Now().Add(s.Settings.Backoff(r.Attempts)).Truncate(time.Microsecond) // as Postgres keeps it
+		return Outcome{Status: Pending, NextRetryAt: &next, Attempts: r.Attempts}, store.RecordRetry(ctx, s.DB, d, r, next)
+	}
+	return Outcome{Status: Failed, Attempts: r.Attempts}, store.RecordFailed(ctx, s.DB, d, e, r)
+}
+
+// post sends the envelope, signed now with the endpoint's current secret, and classifies the
+// answer: retryable is no response at all, 408, 429 or 5xx.
+func (s *Sender) post(ctx context.Context, d store.Delivery, e store.Endpoint) (r store.AttemptResult, retryable bool) {
+	var body bytes.Buffer
+	if err := json.Compact(&body, d.Payload); err != nil {
+		return store.AttemptResult{LastError: "stored payload is not JSON: " + err.Error()}, false
+	}
+	wh, err := svix.NewWebhook(e.Secret)
+	if err != nil {
+		return store.AttemptResult{LastError: "endpoint secret: " + err.Error()}, false
+	}
+	now := time.Now()
+	sig, err := wh.Sign(d.WebhookID, now, body.Bytes())
+	if err != nil {
+		return store.AttemptResult{LastError: "sign: " + err.Error()}, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.Settings.timeout())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL, bytes.NewReader(body.Bytes()))
+	if err != nil {
+		return store.AttemptResult{LastError: err.Error()}, false
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Webhook-Id", d.WebhookID)
+	req.Header.Set("Webhook-Timestamp", strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set("Webhook-Signature", sig)
+	client := cmp.Or(s.Client, defaultClient)
+	res, err := client.Do(req)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return store.AttemptResult{LastError: fmt.Sprintf("Timeout after %dms", s.Settings.timeout().Milliseconds())}, true
+		}
+		return store.AttemptResult{LastError: err.Error()}, true
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10)) // a failed body read leaves the status to decide
+	r.ResponseStatus = &res.StatusCode
+	if snippet := []rune(string(raw)); len(snippet) > 0 {
+		s := string(snippet[:min(len(snippet), 1024)])
+		r.Snippet = &s
+	}
+	if res.StatusCode >= 200 && res.StatusCode < 300 {
+		return r, false
+	}
+	r.LastError = "HTTP " + strconv.Itoa(res.StatusCode)
+	return r, res.StatusCode == http.StatusRequestTimeout || res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500
+}
