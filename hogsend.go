@@ -413,6 +413,7 @@ func (e *Engine) apiServer() *api.Server {
 		Buckets:   &buckets.Admin{DB: e.pool, Registry: e.buckets, Journeys: e.journeys, Switched: e.membership.Forget},
 		Mailer:    e.mail,
 		Campaigns: e.campaigns,
+		Webhooks:  &outbound.Admin{DB: e.pool, Deliverer: e.deliverer},
 		Email:     api.EmailConfig{WebhookSecret: e.cfg.Email.ResendWebhookSecret, UnsubscribeConfirm: e.cfg.Email.UnsubscribeConfirm},
 		Limits: api.Limits{Emails: e.cfg.RateLimit.EmailsMax, Public: e.cfg.RateLimit.PublicMax, AuthFailures: e.cfg.RateLimit.AuthFailuresMax,
 			Disabled: e.cfg.RateLimit.Disabled || e.cfg.Env == "test"},

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -126,11 +127,128 @@ func TestOutboundWebhooksAreSignedDeliveredAndRetriedOverHTTP(t *testing.T) {
 	}
 	workflows := 0
 	for _, id := range ids {
-		d, err := e.temporal.DescribeWorkflowExecution(ctx, contract.DeliveryWorkflowID(id), "")
-		if err == nil {
-			workflows++
-			require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, d.WorkflowExecutionInfo.Status)
+		if _, err := e.temporal.DescribeWorkflowExecution(ctx, contract.DeliveryWorkflowID(id), ""); err != nil {
+			continue
 		}
+		workflows++
+		waitUntil(t, "the retry workflow to complete", func() bool {
+			d, err := e.temporal.DescribeWorkflowExecution(ctx, contract.DeliveryWorkflowID(id), "")
+			return err == nil && d.WorkflowExecutionInfo.Status == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED
+		})
 	}
 	require.Equal(t, 1, workflows)
+}
+
+func TestWebhookAdminOverHTTP(t *testing.T) {
+	t.Parallel()
+	_, dsn := schematest.TestDB(t)
+	env := testEnv(t, dsn, true)
+	env["OUTBOUND_WEBHOOK_BASE_DELAY_MS"] = "100"
+	e, logs := testEngineWith(t, env, &Options{})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	})
+	base := serve(t, e)
+	runWorker(t, e)
+	call := func(method, path string, body any) (int, map[string]any) {
+		t.Helper()
+		return requestJSON(t, method, base+path, testAdminKey, body)
+	}
+	rcv := newHookReceiver(t)
+
+	// Create: 201 with the secret, shown this once.
+	code, ep := call(http.MethodPost, "/v1/admin/webhooks", map[string]any{"url": "  " + rcv.srv.URL + "  ", "eventTypes": []string{"contact.created"},
+		"description": "CRM sync"})
+	require.Equal(t, http.StatusCreated, code, ep)
+	id, secret := ep["id"].(string), ep["secret"].(string)
+	require.Regexp(t, `^whsec_[A-Za-z0-9+/]{43}=$`, secret)
+	require.Equal(t, secret[:12], ep["secretPrefix"])
+	require.Equal(t, []any{rcv.srv.URL, "enabled", nil}, []any{ep["url"], ep["status"], ep["lastDeliveryAt"]})
+	code, got := call(http.MethodGet, "/v1/admin/webhooks/"+id, nil)
+	require.Equal(t, http.StatusOK, code)
+	require.NotContains(t, got, "secret")
+	for _, bad := range []map[string]any{
+		{"url": "ftp://x.example", "eventTypes": []string{"contact.created"}},
+		{"url": "https://x.example"},
+		{"url": "https://x.example", "eventTypes": []string{}},
+		{"url": "https://x.example", "eventTypes": []string{"webhook.test"}},
+		{"url": "https://x.example", "eventTypes": []string{"contact.created"}, "description": strings.Repeat("d", 501)},
+		{"url": "https://x.example", "eventTypes": []string{"contact.created"}, "description": nil},
+	} {
+		code, out := call(http.MethodPost, "/v1/admin/webhooks", bad)
+		require.Equal(t, http.StatusBadRequest, code, "%v: %v", bad, out)
+	}
+	code, _ = call(http.MethodGet, "/v1/admin/webhooks/nope", nil)
+	require.Equal(t, http.StatusBadRequest, code, "a non-UUID id is a 400")
+	code, out := call(http.MethodGet, "/v1/admin/webhooks/00000000-0000-4000-8000-000000000000", nil)
+	require.Equal(t, http.StatusNotFound, code)
+	require.Equal(t, "Webhook endpoint not found", out["error"])
+
+	// Patch: only what is given changes; null clears the description.
+	code, got = call(http.MethodPatch, "/v1/admin/webhooks/"+id, map[string]any{"description": nil, "eventTypes": []string{"contact.created", "contact.deleted"}})
+	require.Equal(t, http.StatusOK, code, got)
+	require.Equal(t, []any{nil, []any{"contact.created", "contact.deleted"}, rcv.srv.URL}, []any{got["description"], got["eventTypes"], got["url"]})
+
+	// Test send, signed with the secret; after a rotation only the new one verifies.
+	code, out = call(http.MethodPost, "/v1/admin/webhooks/"+id+"/test", nil)
+	require.Equal(t, http.StatusAccepted, code, out)
+	require.Equal(t, map[string]any{"enqueued": true, "eventType": "webhook.test"}, out)
+	rcv.mu.Lock()
+	rcv.secret = secret
+	rcv.mu.Unlock()
+	waitUntil(t, "the test delivery", func() bool { return len(rcv.deliveries()) == 1 })
+	require.True(t, rcv.deliveries()[0].verified)
+	require.Equal(t, "webhook.test", rcv.deliveries()[0].kind)
+	code, rotated := call(http.MethodPost, "/v1/admin/webhooks/"+id+"/rotate-secret", nil)
+	require.Equal(t, http.StatusOK, code)
+	require.NotEqual(t, secret, rotated["secret"])
+	code, _ = call(http.MethodPost, "/v1/admin/webhooks/"+id+"/test", nil)
+	require.Equal(t, http.StatusAccepted, code)
+	waitUntil(t, "the second test delivery", func() bool { return len(rcv.deliveries()) == 2 })
+	require.False(t, rcv.deliveries()[1].verified, "the old secret signs nothing more")
+	code, list := call(http.MethodGet, "/v1/admin/webhooks/"+id+"/deliveries", nil)
+	require.Equal(t, http.StatusOK, code)
+	require.EqualValues(t, 2, list["total"])
+
+	// A receiver that refuses: tolerated once, then failed into the DLQ; the DLQ retry sends it again.
+	refusing := newHookReceiver(t, 400, 400)
+	code, ep2 := call(http.MethodPost, "/v1/admin/webhooks", map[string]any{"url": refusing.srv.URL, "eventTypes": []string{"contact.created"}})
+	require.Equal(t, http.StatusCreated, code)
+	refusing.secret = ep2["secret"].(string)
+	code, _ = call(http.MethodPost, "/v1/admin/webhooks/"+ep2["id"].(string)+"/test", nil)
+	require.Equal(t, http.StatusAccepted, code)
+	var dlq []any
+	waitUntil(t, "the dead letter", func() bool {
+		_, out := call(http.MethodGet, "/v1/admin/dlq?source=webhook-delivery&status=pending", nil)
+		dlq = out["entries"].([]any)
+		return len(dlq) == 1
+	})
+	entry := dlq[0].(map[string]any)
+	require.Equal(t, "Exhausted 2: HTTP 400", entry["error"])
+	require.Len(t, refusing.deliveries(), 2)
+	code, out = call(http.MethodPost, "/v1/admin/dlq/"+entry["id"].(string)+"/retry", nil)
+	require.Equal(t, http.StatusOK, code, out)
+	waitUntil(t, "the redelivery", func() bool { return len(refusing.deliveries()) == 3 })
+	require.Equal(t, refusing.deliveries()[0].id, refusing.deliveries()[2].id, "the same Webhook-Id")
+	code, out = call(http.MethodPost, "/v1/admin/dlq/"+entry["id"].(string)+"/retry", nil)
+	require.Equal(t, http.StatusConflict, code)
+	require.Equal(t, "Entry is not in pending state", out["error"])
+	code, _ = call(http.MethodDelete, "/v1/admin/dlq/"+entry["id"].(string), nil)
+	require.Equal(t, http.StatusOK, code)
+
+	// Disabled: redelivery refused, deletes cascade.
+	deliveries := list["deliveries"].([]any)
+	code, _ = call(http.MethodPatch, "/v1/admin/webhooks/"+id, map[string]any{"disabled": true})
+	require.Equal(t, http.StatusOK, code)
+	code, out = call(http.MethodPost, "/v1/admin/webhooks/"+id+"/deliveries/"+deliveries[0].(map[string]any)["id"].(string)+"/redeliver", nil)
+	require.Equal(t, http.StatusConflict, code, out)
+	code, listed := call(http.MethodGet, "/v1/admin/webhooks?includeDisabled=false", nil)
+	require.Equal(t, http.StatusOK, code)
+	require.EqualValues(t, 1, listed["total"])
+	code, _ = call(http.MethodDelete, "/v1/admin/webhooks/"+id, nil)
+	require.Equal(t, http.StatusOK, code)
+	code, _ = call(http.MethodGet, "/v1/admin/webhooks/"+id, nil)
+	require.Equal(t, http.StatusNotFound, code)
 }

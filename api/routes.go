@@ -42,6 +42,7 @@ func (s *Server) Routes() []Route {
 	ab := &adminBucketHandlers{svc: s.cfg.Buckets}
 	li := &listHandlers{lists: s.cfg.Mailer.Lists(), svc: s.cfg.Ingest}
 	ca := &campaignHandlers{svc: s.cfg.Campaigns}
+	wh := &webhookHandlers{svc: s.cfg.Webhooks}
 	return []Route{
 		{http.MethodGet, "/v1/health", Public, "Health verdict (always 200); components, versions and schema with a read key", h.health},
 		{http.MethodGet, "/v1/health/live", Public, "Process liveness", h.live},
@@ -122,6 +123,19 @@ func (s *Server) Routes() []Route {
 		{http.MethodGet, "/v1/admin/reporting/templates/:key", apikeys.Read, "A template's totals and series", rp.template},
 		{http.MethodGet, "/v1/admin/reporting/contacts/:id/activity", apikeys.Read, "A contact's sends with engagement", rp.contactActivity},
 		{http.MethodGet, "/v1/admin/reporting/sends/export", apikeys.FullAdmin, "Sends as CSV (at most 50,000)", rp.exportSends},
+
+		{http.MethodGet, "/v1/admin/webhooks", apikeys.FullAdmin, "Outbound webhook endpoints, newest first", wh.list},
+		{http.MethodPost, "/v1/admin/webhooks", apikeys.FullAdmin, "Create an endpoint (its secret is shown once)", wh.create},
+		{http.MethodGet, "/v1/admin/webhooks/:id", apikeys.FullAdmin, "An endpoint", wh.get},
+		{http.MethodPatch, "/v1/admin/webhooks/:id", apikeys.FullAdmin, "Change an endpoint's URL, events, description or switch", wh.update},
+		{http.MethodDelete, "/v1/admin/webhooks/:id", apikeys.FullAdmin, "Delete an endpoint with its deliveries", wh.delete},
+		{http.MethodPost, "/v1/admin/webhooks/:id/rotate-secret", apikeys.FullAdmin, "Replace an endpoint's secret (shown once)", wh.rotate},
+		{http.MethodPost, "/v1/admin/webhooks/:id/test", apikeys.FullAdmin, "Send a webhook.test event to an endpoint", wh.test},
+		{http.MethodGet, "/v1/admin/webhooks/:id/deliveries", apikeys.FullAdmin, "An endpoint's deliveries, newest first", wh.deliveries},
+		{http.MethodPost, "/v1/admin/webhooks/:id/deliveries/:deliveryId/redeliver", apikeys.FullAdmin, "Send a delivery again (same Webhook-Id)", wh.redeliver},
+		{http.MethodGet, "/v1/admin/dlq", apikeys.FullAdmin, "Dead letters, newest first", wh.dlqList},
+		{http.MethodPost, "/v1/admin/dlq/:id/retry", apikeys.FullAdmin, "Retry a dead letter (a webhook delivery is sent again)", wh.dlqRetry},
+		{http.MethodDelete, "/v1/admin/dlq/:id", apikeys.FullAdmin, "Discard a dead letter", wh.dlqDiscard},
 
 		{http.MethodGet, "/v1/admin/api-keys", apikeys.Read, "List API keys", k.list},
 		{http.MethodPost, "/v1/admin/api-keys", apikeys.FullAdmin, "Create an API key (shown once)", k.create},

@@ -22,6 +22,7 @@ import (
 	"github.com/hogsend/hogsend/internal/ingest"
 	"github.com/hogsend/hogsend/internal/journeys"
 	"github.com/hogsend/hogsend/internal/mailer"
+	"github.com/hogsend/hogsend/internal/outbound"
 	"github.com/hogsend/hogsend/schema"
 )
 
@@ -48,6 +49,8 @@ type Config struct {
 	Journeys *journeys.Admin
 	Buckets  *buckets.Admin // nil = no buckets
 	Mailer   *mailer.Mailer
+	// Webhooks serve /v1/admin/webhooks and /v1/admin/dlq (nil = one on DB).
+	Webhooks *outbound.Admin
 	// Campaigns serve /v1/campaigns (nil = one on DB, Mailer and Buckets).
 	Campaigns *campaigns.Service
 	Email     EmailConfig
@@ -101,6 +104,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Mailer == nil { // no templates and no provider: every send is refused
 		cfg.Mailer = mailer.New(mailer.Config{DB: cfg.DB, Logger: cfg.Logger})
+	}
+	if cfg.Webhooks == nil {
+		cfg.Webhooks = &outbound.Admin{DB: cfg.DB}
 	}
 	if cfg.Campaigns == nil { // campaigns are stored; without a worker nobody sends them
 		cfg.Campaigns = &campaigns.Service{DB: cfg.DB, Mailer: cfg.Mailer, Buckets: cfg.Buckets.Registry, Logger: cfg.Logger}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -121,4 +122,193 @@ func DueDeliveries(ctx context.Context, db DBTX, stuckAfter time.Duration, limit
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// EndpointRow is a webhook endpoint as admin shows it (never its secret).
+type EndpointRow struct {
+	ID, URL, SecretPrefix       string
+	Description, OrganizationID *string
+	EventTypes                  []string
+	Disabled                    bool
+	LastDeliveryAt              *time.Time
+	CreatedAt, UpdatedAt        time.Time
+}
+
+const endpointColumns = `id::text, url, secret_prefix, description, organization_id, event_types, disabled, last_delivery_at,
+	created_at, updated_at`
+
+func scanEndpoint(row pgx.Row) (EndpointRow, error) {
+	var e EndpointRow
+	err := row.Scan(&e.ID, &e.URL, &e.SecretPrefix, &e.Description, &e.OrganizationID, &e.EventTypes, &e.Disabled,
+		&e.LastDeliveryAt, &e.CreatedAt, &e.UpdatedAt)
+	return e, interpret(err)
+}
+
+// ListEndpoints pages endpoints, newest first.
+func ListEndpoints(ctx context.Context, db DBTX, includeDisabled bool, limit, offset int) ([]EndpointRow, int, error) {
+	var total int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM webhook_endpoints WHERE $1 OR NOT disabled`, includeDisabled).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := db.Query(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE $1 OR NOT disabled
+		ORDER BY created_at DESC, id LIMIT $2 OFFSET $3`, includeDisabled, limit, offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (EndpointRow, error) { return scanEndpoint(r) })
+	return list, total, err
+}
+
+// NewEndpoint is an endpoint to create.
+type NewEndpoint struct {
+	URL, Secret string
+	Description *string
+	EventTypes  []string
+	Disabled    bool
+}
+
+// CreateEndpoint stores an endpoint with its secret.
+func CreateEndpoint(ctx context.Context, db DBTX, n NewEndpoint) (EndpointRow, error) {
+	return scanEndpoint(db.QueryRow(ctx, `INSERT INTO webhook_endpoints (url, secret, secret_prefix, description, event_types, disabled)
+		VALUES ($1, $2, left($2, 12), $3, to_jsonb($4::text[]), $5) RETURNING `+endpointColumns, n.URL, n.Secret, n.Description, n.EventTypes, n.Disabled))
+}
+
+// GetEndpoint reads an endpoint.
+func GetEndpoint(ctx context.Context, db DBTX, id string) (EndpointRow, error) {
+	return scanEndpoint(db.QueryRow(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE id = $1`, id))
+}
+
+// EndpointPatch changes the fields it sets; ClearDescription sets the description NULL.
+type EndpointPatch struct {
+	URL              *string
+	EventTypes       []string // nil = unchanged
+	Description      *string
+	ClearDescription bool
+	Disabled         *bool
+}
+
+// UpdateEndpoint applies a patch (updated_at is always bumped).
+func UpdateEndpoint(ctx context.Context, db DBTX, id string, p EndpointPatch) (EndpointRow, error) {
+	return scanEndpoint(db.QueryRow(ctx, `UPDATE webhook_endpoints SET url = coalesce($2, url),
+			event_types = CASE WHEN $3::text[] IS NULL THEN event_types ELSE to_jsonb($3::text[]) END,
+			description = CASE WHEN $5 THEN NULL ELSE coalesce($4, description) END,
+			disabled = coalesce($6, disabled), updated_at = now()
+		WHERE id = $1 RETURNING `+endpointColumns, id, p.URL, p.EventTypes, p.Description, p.ClearDescription, p.Disabled))
+}
+
+// DeleteEndpoint removes an endpoint and, by cascade, its deliveries.
+func DeleteEndpoint(ctx context.Context, db DBTX, id string) error {
+	tag, err := db.Exec(ctx, `DELETE FROM webhook_endpoints WHERE id = $1`, id)
+	if err == nil && tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return err
+}
+
+// RotateSecret replaces an endpoint's secret.
+func RotateSecret(ctx context.Context, db DBTX, id, secret string) (EndpointRow, error) {
+	return scanEndpoint(db.QueryRow(ctx, `UPDATE webhook_endpoints SET secret = $2, secret_prefix = left($2, 12), updated_at = now()
+		WHERE id = $1 RETURNING `+endpointColumns, id, secret))
+}
+
+// InsertDelivery writes one pending delivery of an envelope to an endpoint (no subscription
+// filter, no dedupe key): a test send, or a redelivery of a row's webhook id.
+func InsertDelivery(ctx context.Context, db DBTX, endpointID, webhookID, eventType string, envelope []byte) (string, error) {
+	var id string
+	err := db.QueryRow(ctx, `INSERT INTO webhook_deliveries (endpoint_id, organization_id, webhook_id, event_type, payload, next_retry_at)
+		SELECT id, organization_id, $2, $3, $4::jsonb, now() FROM webhook_endpoints WHERE id = $1 RETURNING id::text`,
+		endpointID, webhookID, eventType, string(envelope)).Scan(&id)
+	return id, interpret(err)
+}
+
+// DeliveryRow is a delivery as admin shows it.
+type DeliveryRow struct {
+	ID, EndpointID, WebhookID, EventType, Status string
+	AttemptCount                                 int
+	ResponseStatus                               *int
+	ResponseBodySnippet, LastError               *string
+	NextRetryAt, LastAttemptAt, DeliveredAt      *time.Time
+	CreatedAt, UpdatedAt                         time.Time
+}
+
+// ListDeliveries pages an endpoint's deliveries, newest first, optionally of one status.
+func ListDeliveries(ctx context.Context, db DBTX, endpointID, status string, limit, offset int) ([]DeliveryRow, int, error) {
+	const where = ` FROM webhook_deliveries WHERE endpoint_id = $1 AND ($2 = '' OR status::text = $2)`
+	var total int
+	if err := db.QueryRow(ctx, `SELECT count(*)`+where, endpointID, status).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := db.Query(ctx, `SELECT id::text, endpoint_id::text, webhook_id, event_type, status::text, attempt_count, response_status,
+			response_body_snippet, last_error, next_retry_at, last_attempt_at, delivered_at, created_at, updated_at`+where+`
+		ORDER BY created_at DESC, id LIMIT $3 OFFSET $4`, endpointID, status, limit, offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeliveryRow, error) {
+		var d DeliveryRow
+		err := r.Scan(&d.ID, &d.EndpointID, &d.WebhookID, &d.EventType, &d.Status, &d.AttemptCount, &d.ResponseStatus,
+			&d.ResponseBodySnippet, &d.LastError, &d.NextRetryAt, &d.LastAttemptAt, &d.DeliveredAt, &d.CreatedAt, &d.UpdatedAt)
+		return d, err
+	})
+	return list, total, err
+}
+
+// DLQEntry is a dead_letter_queue row.
+type DLQEntry struct {
+	ID, Source, Error, Status string
+	SourceID                  *string
+	Payload                   map[string]any
+	RetryCount                int
+	RetriedAt                 *time.Time
+	CreatedAt                 time.Time
+}
+
+// ListDLQ pages dead letters, newest first.
+func ListDLQ(ctx context.Context, db DBTX, source, status string, limit, offset int) ([]DLQEntry, int, error) {
+	const where = ` FROM dead_letter_queue WHERE ($1 = '' OR source = $1) AND ($2 = '' OR status::text = $2)`
+	var total int
+	if err := db.QueryRow(ctx, `SELECT count(*)`+where, source, status).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := db.Query(ctx, `SELECT id::text, source, error, status::text, source_id, payload, retry_count, retried_at, created_at`+where+`
+		ORDER BY created_at DESC, id LIMIT $3 OFFSET $4`, source, status, limit, offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DLQEntry, error) {
+		var e DLQEntry
+		err := r.Scan(&e.ID, &e.Source, &e.Error, &e.Status, &e.SourceID, &e.Payload, &e.RetryCount, &e.RetriedAt, &e.CreatedAt)
+		return e, err
+	})
+	return list, total, err
+}
+
+// ErrNotPending is a dead letter that is not pending any more.
+var ErrNotPending = errors.New("entry is not in pending state")
+
+// RetryDLQ marks a pending dead letter retried and returns it.
+func RetryDLQ(ctx context.Context, db DBTX, id string) (DLQEntry, error) {
+	var e DLQEntry
+	err := db.QueryRow(ctx, `UPDATE dead_letter_queue SET status = 'retried', retry_count = retry_count + 1, retried_at = now(),
+			updated_at = now() WHERE id = $1 AND status = 'pending' RETURNING source, source_id`, id).Scan(&e.Source, &e.SourceID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		var exists bool
+		if err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM dead_letter_queue WHERE id = $1)`, id).Scan(&exists); err != nil {
+			return e, err
+		}
+		if exists {
+			return e, ErrNotPending
+		}
+		return e, ErrNotFound
+	}
+	return e, err
+}
+
+// DiscardDLQ marks a dead letter discarded, whatever its status.
+func DiscardDLQ(ctx context.Context, db DBTX, id string) error {
+	tag, err := db.Exec(ctx, `UPDATE dead_letter_queue SET status = 'discarded', updated_at = now() WHERE id = $1`, id)
+	if err == nil && tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return err
 }
