@@ -202,7 +202,7 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 	// First attempts of new deliveries run here; only a delivery that must be retried becomes a workflow.
 	sender := &outbound.Sender{DB: pool, Settings: cfg.Webhooks.Settings}
 	deliverer := &outbound.Deliverer{Sender: sender, Outbox: d, Logger: logger}
-	outbound.Register(d, pool, func(_ context.Context, ids []string) { deliverer.Enqueue(ids) })
+	outbound.Register(d, pool, deliverer.Enqueue)
 	journeys.RegisterStarts(d, tc, pool, cfg.Temporal.TaskQueue)
 	// Buckets run after journey routing and exits, so a transition's own routing comes after.
 	membership := &buckets.Consumer{Registry: bucketRegistry, Journeys: registry, Logger: logger}

@@ -6,6 +6,7 @@
 //	go run ./cmd/bench email [-sends 20000] [-concurrency 64] [-gogc 400]
 //	go run ./cmd/bench buckets [-requests 20000] [-concurrency 64] [-members 200000]
 //	go run ./cmd/bench campaign [-recipients 50000] [-concurrency 64] [-page 1000]
+//	go run ./cmd/bench webhooks [-events 10000] [-concurrency 32]
 //	go run ./cmd/bench faults [-load 60s] [-settle 3m] [-clients 8] [-rate 60]
 //
 // ingest starts a private durable PostgreSQL (or uses HOGSEND_BENCH_DATABASE_URL), runs the
@@ -16,7 +17,7 @@
 //	(c) the ceiling: pgx CopyFrom of the same rows into user_events;
 //
 // the ratio (b)/(c), and the engine's RSS (current and peak) under that load. journeys, email,
-// buckets, campaign and faults are described in their files.
+// buckets, campaign, webhooks and faults are described in their files.
 package main
 
 import (
@@ -61,7 +62,7 @@ func main() {
 		return
 	}
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench ingest|journeys|email|buckets|campaign|faults [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench ingest|journeys|email|buckets|campaign|webhooks|faults [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -103,6 +104,12 @@ func main() {
 		page := fs.Int("page", 1000, "recipients per page (CAMPAIGN_PAGE_SIZE)")
 		_ = fs.Parse(os.Args[2:])
 		err = runCampaign(*recipients, *concurrency, *page)
+	case "webhooks":
+		fs := flag.NewFlagSet("webhooks", flag.ExitOnError)
+		events := fs.Int("events", 10000, "contacts created (one contact.created delivery each) and raw POSTs")
+		concurrency := fs.Int("concurrency", 32, "concurrent clients")
+		_ = fs.Parse(os.Args[2:])
+		err = runWebhooks(*events, *concurrency)
 	case "journeys":
 		fs := flag.NewFlagSet("journeys", flag.ExitOnError)
 		runs := fs.Int("runs", 1000, "workflows to start in (a) and enrolments in (b)")
@@ -110,7 +117,7 @@ func main() {
 		_ = fs.Parse(os.Args[2:])
 		err = runJourneys(*runs, *concurrency)
 	default:
-		fmt.Fprintln(os.Stderr, "usage: bench ingest|journeys|email|buckets|campaign|faults [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench ingest|journeys|email|buckets|campaign|webhooks|faults [flags]")
 		os.Exit(2)
 	}
 	if err != nil {

@@ -143,6 +143,6 @@ func (a *Admin) Redeliver(ctx context.Context, endpointID, deliveryID string) (s
 
 func (a *Admin) enqueue(id string) {
 	if a.Deliverer != nil {
-		a.Deliverer.Enqueue([]string{id})
+		a.Deliverer.Enqueue(context.Background(), []string{id})
 	}
 }

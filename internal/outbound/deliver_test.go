@@ -248,8 +248,11 @@ func TestTheSweeperStartsRetriesOfDeliveriesNothingDrives(t *testing.T) {
 	_, due := r.delivery(t, "http://127.0.0.1:1/a", secret)
 	_, stuck := r.delivery(t, "http://127.0.0.1:1/b", secret)
 	_, later := r.delivery(t, "http://127.0.0.1:1/c", secret)
-	r.due(t, due)
-	_, err := r.pool.Exec(ctx, `UPDATE webhook_deliveries SET status = 'sending', updated_at = now() - interval '10 minutes' WHERE id = $1`, stuck)
+	_, queued := r.delivery(t, "http://127.0.0.1:1/d", secret) // due, its first attempt likely queued: not yet
+	_, err := r.pool.Exec(ctx, `UPDATE webhook_deliveries SET next_retry_at = now() - interval '1 minute' WHERE id = $1`, due)
+	require.NoError(t, err)
+	r.due(t, queued)
+	_, err = r.pool.Exec(ctx, `UPDATE webhook_deliveries SET status = 'sending', updated_at = now() - interval '10 minutes' WHERE id = $1`, stuck)
 	require.NoError(t, err)
 	_, err = r.pool.Exec(ctx, `UPDATE webhook_deliveries SET next_retry_at = now() + interval '1 hour' WHERE id = $1`, later)
 	require.NoError(t, err)

@@ -30,17 +30,22 @@ type Deliverer struct {
 }
 
 func (d *Deliverer) init() {
-	d.once.Do(func() { d.queue = make(chan string, 4096) })
+	d.once.Do(func() { d.queue = make(chan string, 1024) })
 }
 
-// Enqueue hands new deliveries to the workers without waiting; those that do not fit are
-// left to the sweeper.
-func (d *Deliverer) Enqueue(ids []string) {
+// Enqueue hands new deliveries to the workers, waiting while they are busy (the fan-out then
+// goes no faster than delivery), but not beyond ctx or a few seconds: what does not fit then
+// is left to the sweeper.
+func (d *Deliverer) Enqueue(ctx context.Context, ids []string) {
 	d.init()
+	full := time.NewTimer(5 * time.Second)
+	defer full.Stop()
 	for _, id := range ids {
 		select {
 		case d.queue <- id:
-		default:
+		case <-ctx.Done():
+			return
+		case <-full.C:
 			return
 		}
 	}

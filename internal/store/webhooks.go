@@ -111,11 +111,13 @@ func RecordFailed(ctx context.Context, db DBTX, d Delivery, e Endpoint, r Attemp
 	})
 }
 
-// DueDeliveries are up to limit deliveries the sweeper drives: pending and due, or sending for
-// longer than stuckAfter (their attempt died).
+// DueDeliveries are up to limit deliveries the sweeper drives: pending and due (a first
+// attempt only once it waited 30 s: it is likely queued in its process), or sending for longer
+// than stuckAfter (their attempt died).
 func DueDeliveries(ctx context.Context, db DBTX, stuckAfter time.Duration, limit int) ([]string, error) {
 	rows, err := db.Query(ctx, `SELECT id::text FROM webhook_deliveries
-		WHERE (status = 'pending' AND (next_retry_at IS NULL OR next_retry_at < now()))
+		WHERE (status = 'pending' AND (next_retry_at IS NULL
+				OR next_retry_at < now() - CASE WHEN attempt_count = 0 THEN interval '30 seconds' ELSE interval '0' END))
 			OR (status = 'sending' AND updated_at < now() - make_interval(secs => $1))
 		ORDER BY next_retry_at NULLS FIRST LIMIT $2`, stuckAfter.Seconds(), limit)
 	if err != nil {
