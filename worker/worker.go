@@ -192,30 +192,13 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	if err := EnsureSchedule(ctx, w.cfg.Client, Schedule{ID: WatchdogScheduleID(w.cfg.TaskQueue), Cron: "* * * * *",
-		Workflow: workflows.JourneyWatchdogName, TaskQueue: w.cfg.TaskQueue, RunTimeout: time.Minute}); err != nil {
-		w.log.Warn("could not create the journey watchdog schedule; stalled enrolments are not swept", "error", err)
+	for _, s := range w.schedules() {
+		if err := EnsureSchedule(ctx, w.cfg.Client, s.Schedule); err != nil {
+			w.log.Warn("could not create the "+s.what+" schedule; "+s.without, "error", err)
+		}
 	}
 	if w.cfg.Buckets != nil {
-		if err := EnsureSchedule(ctx, w.cfg.Client, Schedule{ID: ReconcileScheduleID(w.cfg.TaskQueue), Cron: cmp.Or(w.cfg.ReconcileCron, DefaultReconcileCron),
-			Workflow: workflows.BucketReconcileName, TaskQueue: w.cfg.TaskQueue, RunTimeout: 30 * time.Minute,
-			Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE}); err != nil {
-			w.log.Warn("could not create the bucket reconcile schedule; clock-driven bucket changes wait", "error", err)
-		}
 		w.startBackfills(ctx)
-	}
-	if w.cfg.Campaigns != nil {
-		if err := EnsureSchedule(ctx, w.cfg.Client, Schedule{ID: ReaperScheduleID(w.cfg.TaskQueue), Cron: cmp.Or(w.cfg.ReaperCron, DefaultReconcileCron),
-			Workflow: workflows.CampaignReaperName, TaskQueue: w.cfg.TaskQueue, RunTimeout: 2 * time.Minute}); err != nil {
-			w.log.Warn("could not create the campaign reaper schedule; stuck campaigns are not re-driven", "error", err)
-		}
-	}
-	if w.cfg.Webhooks != nil {
-		if err := EnsureSchedule(ctx, w.cfg.Client, Schedule{ID: WebhookSweeperScheduleID(w.cfg.TaskQueue),
-			Cron: cmp.Or(w.cfg.WebhookSweeperCron, "*/1 * * * *"), Workflow: workflows.WebhookSweeperName, TaskQueue: w.cfg.TaskQueue,
-			RunTimeout: time.Minute}); err != nil {
-			w.log.Warn("could not create the webhook sweeper schedule; lost deliveries are not re-driven", "error", err)
-		}
 	}
 	if err := w.tw.Start(); err != nil {
 		return fmt.Errorf("start temporal worker: %w", err)
@@ -235,6 +218,33 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.tw.Stop()
 	return nil
+}
+
+// ownedSchedule is a schedule the worker keeps, with what is missing while it cannot.
+type ownedSchedule struct {
+	Schedule
+	what, without string
+}
+
+// schedules are the engine's schedules this worker's configuration calls for.
+func (w *Worker) schedules() []ownedSchedule {
+	q := w.cfg.TaskQueue
+	out := []ownedSchedule{{Schedule{ID: WatchdogScheduleID(q), Cron: "* * * * *", Workflow: workflows.JourneyWatchdogName,
+		TaskQueue: q, RunTimeout: time.Minute}, "journey watchdog", "stalled enrolments are not swept"}}
+	if w.cfg.Buckets != nil {
+		out = append(out, ownedSchedule{Schedule{ID: ReconcileScheduleID(q), Cron: cmp.Or(w.cfg.ReconcileCron, DefaultReconcileCron),
+			Workflow: workflows.BucketReconcileName, TaskQueue: q, RunTimeout: 30 * time.Minute,
+			Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE}, "bucket reconcile", "clock-driven bucket changes wait"})
+	}
+	if w.cfg.Campaigns != nil {
+		out = append(out, ownedSchedule{Schedule{ID: ReaperScheduleID(q), Cron: cmp.Or(w.cfg.ReaperCron, DefaultReconcileCron),
+			Workflow: workflows.CampaignReaperName, TaskQueue: q, RunTimeout: 2 * time.Minute}, "campaign reaper", "stuck campaigns are not re-driven"})
+	}
+	if w.cfg.Webhooks != nil {
+		out = append(out, ownedSchedule{Schedule{ID: WebhookSweeperScheduleID(q), Cron: cmp.Or(w.cfg.WebhookSweeperCron, "*/1 * * * *"),
+			Workflow: workflows.WebhookSweeperName, TaskQueue: q, RunTimeout: time.Minute}, "webhook sweeper", "lost deliveries are not re-driven"})
+	}
+	return out
 }
 
 // waitForTemporal checks the journey search attributes, waiting for Temporal while it is

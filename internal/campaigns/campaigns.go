@@ -278,21 +278,18 @@ func (s *Service) PlanWaves(ctx context.Context, in contract.PlanWavesInput) ([]
 	if err != nil {
 		return nil, err
 	}
+	// One key per instant, whatever zone computed it; with nobody yet, one wave in the default
+	// zone for whoever appears.
 	byInstant := map[time.Time][]string{}
+	if len(zones) == 0 {
+		zones = []string{""}
+	}
 	for _, z := range zones {
 		at, err := journey.NewWhen(start, journey.FirstValidZone(z, s.DefaultTimezone), nil).NextLocal(ptr.Deref(c.LocalTime))
 		if err != nil {
 			return nil, err
 		}
-		at = at.UTC() // one key per instant, whatever zone computed it
-		byInstant[at] = append(byInstant[at], z)
-	}
-	if len(byInstant) == 0 { // nobody yet: one wave in the default zone for whoever appears
-		at, err := journey.NewWhen(start, journey.FirstValidZone(s.DefaultTimezone), nil).NextLocal(ptr.Deref(c.LocalTime))
-		if err != nil {
-			return nil, err
-		}
-		byInstant[at.UTC()] = nil
+		byInstant[at.UTC()] = append(byInstant[at.UTC()], z)
 	}
 	waves := make([]contract.CampaignWave, 0, len(byInstant))
 	for at, zs := range byInstant {
