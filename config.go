@@ -67,6 +67,25 @@ type Config struct {
 	RateLimit RateLimitConfig
 	Campaign  CampaignConfig
 	Webhooks  WebhookConfig
+	Inbound   InboundConfig
+}
+
+// InboundConfig gates the inbound webhook presets.
+type InboundConfig struct {
+	EnabledPresets string            // ENABLED_WEBHOOK_PRESETS as given
+	Secrets        map[string]string // the presets' secrets, by variable name
+}
+
+// inboundSecret resolves a webhook source's secret variable at request time: the loaded value
+// for the presets' variables, the environment for an application source's own.
+func (c *Config) inboundSecret(lookup func(string) (string, bool)) func(string) string {
+	return func(name string) string {
+		if v, ok := c.Inbound.Secrets[name]; ok {
+			return v
+		}
+		v, _ := lookup(name)
+		return strings.TrimSpace(v)
+	}
 }
 
 // WebhookConfig tunes outbound webhook delivery.
@@ -269,6 +288,16 @@ var configVars = []configVar{
 		func(c *Config, v string) error { return millis(&c.Webhooks.StuckAfter, v) }},
 	{"OUTBOUND_WEBHOOK_REAPER_CRON", "*/1 * * * *", "Cron (5 fields, UTC) of the webhook sweeper, which re-drives deliveries whose first attempt or retries were lost.", nil,
 		func(c *Config, v string) error { return cronSpec(&c.Webhooks.SweeperCron, v) }},
+	{"ENABLED_WEBHOOK_PRESETS", "*", "Inbound webhook presets to mount: * (each whose secret is set), none, or a comma list of clerk, supabase, stripe, segment.", nil,
+		func(c *Config, v string) error { c.Inbound.EnabledPresets = v; return nil }},
+	{"CLERK_WEBHOOK_SECRET", "", "Svix secret (whsec_…) of the Clerk preset, POST /v1/webhooks/clerk; unset = the preset is not mounted (404).", nil,
+		func(c *Config, v string) error { return inboundSecret(c, "CLERK_WEBHOOK_SECRET", v) }},
+	{"SUPABASE_WEBHOOK_SECRET", "", "Svix secret, or the value sent in x-supabase-webhook-secret, of the Supabase preset, POST /v1/webhooks/supabase; unset = the preset is not mounted (404).", nil,
+		func(c *Config, v string) error { return inboundSecret(c, "SUPABASE_WEBHOOK_SECRET", v) }},
+	{"STRIPE_WEBHOOK_SECRET", "", "Signing secret (whsec_…) of the Stripe preset, POST /v1/webhooks/stripe; unset = the preset is not mounted (404).", nil,
+		func(c *Config, v string) error { return inboundSecret(c, "STRIPE_WEBHOOK_SECRET", v) }},
+	{"SEGMENT_WEBHOOK_SECRET", "", "Shared secret of the x-signature HMAC of the Segment preset, POST /v1/webhooks/segment; unset = the preset is not mounted (404).", nil,
+		func(c *Config, v string) error { return inboundSecret(c, "SEGMENT_WEBHOOK_SECRET", v) }},
 	{"CAMPAIGN_REAPER_CRON", "*/5 * * * *", "Cron (5 fields, UTC) of the campaign reaper (re-drives campaigns that stopped progressing, gives up on them after CAMPAIGN_GIVE_UP_AFTER_MS).", nil,
 		func(c *Config, v string) error { return cronSpec(&c.Campaign.ReaperCron, v) }},
 	{"CAMPAIGN_STALE_AFTER_MS", "900000", "A queued or sending campaign with no progress for this long is re-driven (keep it ≥ 3× the 5-minute page activity).", nil,
@@ -336,6 +365,14 @@ var configVars = []configVar{
 			}
 			return nil
 		}},
+}
+
+func inboundSecret(c *Config, name, v string) error {
+	if c.Inbound.Secrets == nil {
+		c.Inbound.Secrets = map[string]string{}
+	}
+	c.Inbound.Secrets[name] = v
+	return nil
 }
 
 // ignoredPrefixes are variables of the reference's Hatchet/Redis stack: warned about, not read.

@@ -67,6 +67,9 @@ func testEngineWith(t *testing.T, env map[string]string, opts *Options) (*Engine
 	t.Helper()
 	cfg, _, err := LoadConfig(envOf(env), nil, RoleAPI)
 	require.NoError(t, err)
+	if opts.LookupEnv == nil { // as in production: the engine reads the environment its config came from
+		opts.LookupEnv = envOf(env)
+	}
 	logs := &syncBuffer{}
 	e, err := New(context.Background(), cfg, opts, slog.New(slog.NewJSONHandler(logs, nil)))
 	require.NoError(t, err)

@@ -49,6 +49,7 @@ import (
 	"github.com/hogsend/hogsend/internal/outbox"
 	"github.com/hogsend/hogsend/journey"
 	"github.com/hogsend/hogsend/schema"
+	"github.com/hogsend/hogsend/webhook"
 	"github.com/hogsend/hogsend/worker"
 	"github.com/hogsend/hogsend/workflows"
 )
@@ -91,6 +92,11 @@ type Options struct {
 	// ClientMigrations is the application's own migration track (NNNN_name.sql files at its
 	// root); CLIENT_MIGRATIONS_FOLDER is used when nil.
 	ClientMigrations fs.FS
+	// WebhookSources are the application's inbound webhook sources (POST /v1/webhooks/{id});
+	// one with a preset's id replaces that preset.
+	WebhookSources []*webhook.Source
+	// DisableWebhookPresets mounts none of the shipped presets, whatever their secrets.
+	DisableWebhookPresets bool
 	// API adds routes and middleware.
 	API api.Options
 	// Worker adds workflows and activities.
@@ -141,7 +147,9 @@ type Engine struct {
 	// mail is the API's send pipeline (in-process provider retries); workerMail the worker's.
 	mail, workerMail *mailer.Mailer
 	closeProvider    func()
-	started          time.Time
+	// sources are the inbound webhook sources served (presets, then the application's).
+	sources []*webhook.Source
+	started time.Time
 	// dispatching runs the outbox dispatcher once per engine, whichever of Serve and RunWorker
 	// starts first; Close stops it.
 	dispatching  sync.Once
@@ -188,6 +196,15 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 	}
 	registry, err := journey.NewRegistry(append(slices.Clone(opts.Journeys), reactions...),
 		func(id string) bool { return owned[id] || cfg.EnabledJourneys.Allows(id) })
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	var presets []*webhook.Source
+	if !opts.DisableWebhookPresets {
+		presets = webhook.EnabledPresets(cfg.Inbound.EnabledPresets, cfg.inboundSecret(opts.lookupEnv()))
+	}
+	sources, err := webhook.Mount(presets, opts.WebhookSources)
 	if err != nil {
 		pool.Close()
 		return nil, err
@@ -246,6 +263,7 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 		buckets:  bucketRegistry, membership: membership,
 		sender: journeySender, campaigns: campaignSvc, webhookSender: sender, deliverer: deliverer,
 		mail: mail, workerMail: workerMail, closeProvider: closeProvider,
+		sources: sources,
 		started: time.Now(),
 		Stdout:  os.Stdout,
 	}, nil
@@ -415,6 +433,7 @@ func (e *Engine) apiServer() *api.Server {
 		Campaigns: e.campaigns,
 		Webhooks:  &outbound.Admin{DB: e.pool, Deliverer: e.deliverer},
 		Email:     api.EmailConfig{WebhookSecret: e.cfg.Email.ResendWebhookSecret, UnsubscribeConfirm: e.cfg.Email.UnsubscribeConfirm},
+		Inbound:   api.Inbound{Sources: e.sources, Secret: e.cfg.inboundSecret(e.opts.lookupEnv())},
 		Limits: api.Limits{Emails: e.cfg.RateLimit.EmailsMax, Public: e.cfg.RateLimit.PublicMax, AuthFailures: e.cfg.RateLimit.AuthFailuresMax,
 			Disabled: e.cfg.RateLimit.Disabled || e.cfg.Env == "test"},
 		TrustedProxies: e.cfg.TrustedProxies,

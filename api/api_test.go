@@ -231,6 +231,7 @@ var minimumScope = map[string]apikeys.Scope{
 	"POST /v1/admin/api-keys":                                      apikeys.FullAdmin,
 	"DELETE /v1/admin/api-keys/:id":                                apikeys.FullAdmin,
 	"POST /v1/admin/api-keys/:id/rotate":                           apikeys.FullAdmin,
+	"POST /v1/webhooks/:sourceId":                                  api.Public,
 }
 
 // TestEveryRouteEnforcesItsMinimumScope walks the route table: without a key every protected

@@ -43,6 +43,7 @@ func (s *Server) Routes() []Route {
 	li := &listHandlers{lists: s.cfg.Mailer.Lists(), svc: s.cfg.Ingest}
 	ca := &campaignHandlers{svc: s.cfg.Campaigns}
 	wh := &webhookHandlers{svc: s.cfg.Webhooks}
+	ib := newInboundHandlers(s.cfg.Inbound, s.cfg.Ingest, s.cfg.DB, s.log)
 	return []Route{
 		{http.MethodGet, "/v1/health", Public, "Health verdict (always 200); components, versions and schema with a read key", h.health},
 		{http.MethodGet, "/v1/health/live", Public, "Process liveness", h.live},
@@ -69,6 +70,7 @@ func (s *Server) Routes() []Route {
 		{http.MethodPost, "/v1/email/unsubscribe", Public, "RFC 8058 one-click unsubscribe (signed token)", pr.unsubscribe},
 		{http.MethodGet, "/v1/email/preferences", Public, "Preference center (signed token)", pr.preferences},
 		{http.MethodPost, "/v1/webhooks/resend", Public, "Resend delivery-status events (Svix-signed)", pw.resend},
+		{http.MethodPost, inboundPath, Public, "A provider's webhook to a registered source (Clerk, Supabase, Stripe, Segment, the app's own), ingested as one event", ib.receive},
 
 		{http.MethodGet, "/v1/admin/contacts", apikeys.Read, "List and search contacts", ac.list},
 		{http.MethodPost, "/v1/admin/contacts", apikeys.FullAdmin, "Create or upsert a contact", ac.create},
@@ -150,7 +152,9 @@ func (s *Server) mount(e *gin.Engine) {
 		switch {
 		case r.Scope != Public:
 			chain = append(chain, s.requireScope(r.Scope))
-		case s.publicLimit != nil && !strings.HasPrefix(r.Path, "/v1/health"): // probes are not limited
+		// Probes are not limited, nor are inbound sources: providers burst from few addresses
+		// and retry what is refused, and a bad signature costs one HMAC.
+		case s.publicLimit != nil && !strings.HasPrefix(r.Path, "/v1/health") && r.Path != inboundPath:
 			chain = append(chain, s.rateLimit(s.publicLimit, byClientIP))
 		}
 		if r.Method == http.MethodPost && r.Path == "/v1/emails" && s.emailLimit != nil {

@@ -54,7 +54,9 @@ type Config struct {
 	// Campaigns serve /v1/campaigns (nil = one on DB, Mailer and Buckets).
 	Campaigns *campaigns.Service
 	Email     EmailConfig
-	Logger    *slog.Logger
+	// Inbound are the webhook sources of POST /v1/webhooks/{sourceId}.
+	Inbound Inbound
+	Logger  *slog.Logger
 	// Tracks are the migration tracks reported by health: engine first, then client.
 	Tracks []schema.Track
 	// TrustedOrigins get credentialed CORS.

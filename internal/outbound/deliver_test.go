@@ -269,3 +269,68 @@ func TestTheSweeperStartsRetriesOfDeliveriesNothingDrives(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{"webhook-delivery:" + due, "webhook-delivery:" + stuck}, started)
 }
+
+// Part D 5: an attempt the receiver does not answer in time is retried with the timeout as its
+// error and no response status; the next answer delivers it.
+func TestATimedOutAttemptIsRetried(t *testing.T) {
+	t.Parallel()
+	r := newDeliveryRig(t, outbound.Settings{Timeout: 200 * time.Millisecond, BaseDelay: 10 * time.Millisecond})
+	secret := newSecret(t)
+	var mu sync.Mutex
+	first := true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		slow := first
+		first = false
+		mu.Unlock()
+		_, _ = io.ReadAll(req.Body) // the server notices a hang-up only once the body is read
+		if slow {
+			<-req.Context().Done() // no answer until the client gives up
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	_, id := r.delivery(t, srv.URL, secret)
+	ctx := context.Background()
+
+	out, err := r.sender.Attempt(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, outbound.Pending, out.Status)
+	var status *int
+	var lastErr *string
+	require.NoError(t, r.pool.QueryRow(ctx, `SELECT response_status, last_error FROM webhook_deliveries WHERE id = $1`, id).Scan(&status, &lastErr))
+	require.Nil(t, status)
+	require.Equal(t, "Timeout after 200ms", *lastErr)
+
+	r.due(t, id)
+	out, err = r.sender.Attempt(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, outbound.Delivered, out.Status)
+	require.Equal(t, 2, out.Attempts)
+}
+
+// Part D 7: 429 is retryable to the last attempt, unlike a refusal.
+func TestTooManyRequestsIsRetriedToTheLastAttempt(t *testing.T) {
+	t.Parallel()
+	r := newDeliveryRig(t, outbound.Settings{MaxAttempts: 8, BaseDelay: time.Millisecond})
+	secret := newSecret(t)
+	rcv := newReceiver(t, secret, 429, 429, 429, 429, 429, 429, 429, 429)
+	_, id := r.delivery(t, rcv.srv.URL, secret)
+	ctx := context.Background()
+	for i := 1; i <= 8; i++ {
+		out, err := r.sender.Attempt(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, i, out.Attempts)
+		if i < 8 {
+			require.Equal(t, outbound.Pending, out.Status, "attempt %d", i)
+			r.due(t, id)
+		} else {
+			require.Equal(t, outbound.Failed, out.Status)
+		}
+	}
+	require.Len(t, rcv.got, 8)
+	var dlqErr string
+	require.NoError(t, r.pool.QueryRow(ctx, `SELECT error FROM dead_letter_queue WHERE source = 'webhook-delivery'`).Scan(&dlqErr))
+	require.Equal(t, "Exhausted 8: HTTP 429", dlqErr)
+}
