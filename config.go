@@ -130,6 +130,8 @@ type TemporalConfig struct {
 
 // RateLimitConfig sets the in-process rate limits.
 type RateLimitConfig struct {
+	AdminMax        int
+	Window          time.Duration
 	EmailsMax       int
 	PublicMax       int
 	AuthFailuresMax int
@@ -338,7 +340,11 @@ var configVars = []configVar{
 		}},
 	{"ENABLED_LISTS", "*", "Comma-separated list ids to offer, or * for all.", nil,
 		func(c *Config, v string) error { c.EnabledLists = ParseFilter(v); return nil }},
-	{"EMAIL_RATE_LIMIT_PER_MIN", "30", "POST /v1/emails per minute per key (RATE_LIMIT_EMAILS_MAX is read when this is unset).", nil,
+	{"RATE_LIMIT_ADMIN_MAX", "100", "/v1/admin requests per RATE_LIMIT_WINDOW_MS per API key (the ADMIN_API_KEY shares one budget).", nil,
+		func(c *Config, v string) error { return intIn(&c.RateLimit.AdminMax, v, 1, 1_000_000) }},
+	{"RATE_LIMIT_WINDOW_MS", "60000", "Window of the admin and email rate limits; a spent budget refills evenly over it, and a 429's Retry-After is the whole window.", nil,
+		func(c *Config, v string) error { return millis(&c.RateLimit.Window, v) }},
+	{"EMAIL_RATE_LIMIT_PER_MIN", "30", "POST /v1/emails per RATE_LIMIT_WINDOW_MS (a minute by default) per key (RATE_LIMIT_EMAILS_MAX is read when this is unset).", nil,
 		func(c *Config, v string) error { return intIn(&c.RateLimit.EmailsMax, v, 1, 1_000_000) }},
 	{"PUBLIC_RATE_LIMIT_PER_MIN", "600", "Requests per minute per client IP to each public route (tracking, unsubscribe, preferences, provider webhooks).", nil,
 		func(c *Config, v string) error { return intIn(&c.RateLimit.PublicMax, v, 1, 1_000_000) }},

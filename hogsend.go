@@ -434,7 +434,7 @@ func (e *Engine) apiServer() *api.Server {
 		Webhooks:  &outbound.Admin{DB: e.pool, Deliverer: e.deliverer},
 		Email:     api.EmailConfig{WebhookSecret: e.cfg.Email.ResendWebhookSecret, UnsubscribeConfirm: e.cfg.Email.UnsubscribeConfirm},
 		Inbound:   api.Inbound{Sources: e.sources, Secret: e.cfg.inboundSecret(e.opts.lookupEnv())},
-		Limits: api.Limits{Emails: e.cfg.RateLimit.EmailsMax, Public: e.cfg.RateLimit.PublicMax, AuthFailures: e.cfg.RateLimit.AuthFailuresMax,
+		Limits: api.Limits{Admin: e.cfg.RateLimit.AdminMax, Window: e.cfg.RateLimit.Window, Emails: e.cfg.RateLimit.EmailsMax, Public: e.cfg.RateLimit.PublicMax, AuthFailures: e.cfg.RateLimit.AuthFailuresMax,
 			Disabled: e.cfg.RateLimit.Disabled || e.cfg.Env == "test"},
 		TrustedProxies: e.cfg.TrustedProxies,
 		Logger:         e.log,

@@ -232,6 +232,7 @@ var minimumScope = map[string]apikeys.Scope{
 	"DELETE /v1/admin/api-keys/:id":                                apikeys.FullAdmin,
 	"POST /v1/admin/api-keys/:id/rotate":                           apikeys.FullAdmin,
 	"POST /v1/webhooks/:sourceId":                                  api.Public,
+	"GET /v1/admin/audit-logs":                                     apikeys.Read,
 }
 
 // TestEveryRouteEnforcesItsMinimumScope walks the route table: without a key every protected

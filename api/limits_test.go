@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -72,4 +73,45 @@ func TestFailedAuthenticationIsLimitedPerClientIP(t *testing.T) {
 	require.Equal(t, http.StatusTooManyRequests, refused.Code)
 	require.NotEmpty(t, refused.Header().Get("Retry-After"))
 	require.Equal(t, http.StatusOK, b.from(t, "198.51.100.10:1", "", path, good).Code)
+}
+
+// Platform §18 10: each key has its own admin budget; the legacy key shares one; a spent budget
+// answers 429 with the reference's headers. The window is long so nothing refills mid-test.
+func TestAdminRoutesAreLimitedPerKey(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, func(c *api.Config) { c.Limits = api.Limits{Admin: 5, Window: time.Hour} })
+	one, other := b.key(t, apikeys.FullAdmin), b.key(t, apikeys.Read)
+	const path = "/v1/admin/api-keys"
+	for want := 4; want >= 0; want-- {
+		res := b.do(t, http.MethodGet, path, one, nil)
+		require.Equal(t, http.StatusOK, res.Code)
+		require.Equal(t, "5", res.Header().Get("X-RateLimit-Limit"))
+		require.Equal(t, strconv.Itoa(want), res.Header().Get("X-RateLimit-Remaining"))
+	}
+	refused := b.do(t, http.MethodGet, path, one, nil)
+	require.Equal(t, http.StatusTooManyRequests, refused.Code)
+	require.Equal(t, map[string]any{"error": "Rate limit exceeded"}, refused.json())
+	require.Equal(t, "3600", refused.Header().Get("Retry-After"), "the whole window")
+	require.Equal(t, "0", refused.Header().Get("X-RateLimit-Remaining"))
+	// A refused mutation is not audited either.
+	require.Equal(t, http.StatusTooManyRequests, b.do(t, http.MethodPost, path, one, map[string]any{"name": "x"}).Code)
+	var audited int
+	require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT count(*) FROM audit_logs`).Scan(&audited))
+	require.Zero(t, audited)
+
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodGet, path, other, nil).Code, "another key has its own budget")
+	for range 5 {
+		require.Equal(t, http.StatusOK, b.do(t, http.MethodGet, path, legacyKey, nil).Code)
+	}
+	require.Equal(t, http.StatusTooManyRequests, b.do(t, http.MethodGet, path, legacyKey, nil).Code)
+	// The data plane is not on the admin budget.
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodGet, "/v1/contacts/find?userId=u", b.key(t, apikeys.Ingest), nil).Code)
+
+	// Off (NODE_ENV=test, RATE_LIMIT_DISABLED): no 429 and no headers.
+	off := setup(t)
+	for range 7 {
+		res := off.do(t, http.MethodGet, path, legacyKey, nil)
+		require.Equal(t, http.StatusOK, res.Code)
+		require.Empty(t, res.Header().Get("X-RateLimit-Limit"))
+	}
 }

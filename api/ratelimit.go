@@ -52,19 +52,18 @@ func (l *limiter) bucketOf(key string, now time.Time) *tokens {
 	return b
 }
 
-// take spends one request of key's budget. ok is false when it is spent; retry is then how long
-// until the next request may pass.
-func (l *limiter) take(key string) (ok bool, remaining int, retry time.Duration) {
+// take spends one request of key's budget; ok is false when it is spent.
+func (l *limiter) take(key string) (ok bool, remaining int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
 	b := l.bucketOf(key, now)
 	r := b.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
+	if r.DelayFrom(now) > 0 {
 		r.CancelAt(now)
-		return false, 0, d
+		return false, 0
 	}
-	return true, int(math.Max(0, math.Floor(b.TokensAt(now)))), 0
+	return true, int(math.Max(0, math.Floor(b.TokensAt(now))))
 }
 
 // spent reports whether key has no request left, without spending one.
@@ -87,15 +86,16 @@ func tooMany(retry time.Duration) error {
 	return &HTTPError{Status: http.StatusTooManyRequests, Message: "Rate limit exceeded", RetryAfter: retry}
 }
 
-// rateLimit answers 429 once a caller spent its budget. The email limit runs after
-// authentication, keyed by API key; the public routes' by client IP.
+// rateLimit answers 429 once a caller spent its budget. The admin and email limits run after
+// authentication, keyed by API key; the public routes' by client IP. Retry-After is the whole
+// window, as the reference sends, not the time to the next free request.
 func (s *Server) rateLimit(l *limiter, keyOf func(c *gin.Context) string) gin.HandlerFunc {
 	return s.wrap(func(c *gin.Context) error {
-		ok, remaining, retry := l.take(keyOf(c))
+		ok, remaining := l.take(keyOf(c))
 		c.Header("X-RateLimit-Limit", strconv.Itoa(l.limit))
 		c.Header("X-RateLimit-Remaining", strconv.Itoa(remaining))
 		if !ok {
-			return tooMany(retry)
+			return tooMany(l.window)
 		}
 		c.Next()
 		return nil

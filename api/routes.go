@@ -139,6 +139,8 @@ func (s *Server) Routes() []Route {
 		{http.MethodPost, "/v1/admin/dlq/:id/retry", apikeys.FullAdmin, "Retry a dead letter (a webhook delivery is sent again)", wh.dlqRetry},
 		{http.MethodDelete, "/v1/admin/dlq/:id", apikeys.FullAdmin, "Discard a dead letter", wh.dlqDiscard},
 
+		{http.MethodGet, "/v1/admin/audit-logs", apikeys.Read, "Audited admin mutations, newest first (filters, paging)", s.auditLogs},
+
 		{http.MethodGet, "/v1/admin/api-keys", apikeys.Read, "List API keys", k.list},
 		{http.MethodPost, "/v1/admin/api-keys", apikeys.FullAdmin, "Create an API key (shown once)", k.create},
 		{http.MethodDelete, "/v1/admin/api-keys/:id", apikeys.FullAdmin, "Revoke an API key", k.revoke},
@@ -159,6 +161,14 @@ func (s *Server) mount(e *gin.Engine) {
 		}
 		if r.Method == http.MethodPost && r.Path == "/v1/emails" && s.emailLimit != nil {
 			chain = append(chain, s.rateLimit(s.emailLimit, byAPIKey))
+		}
+		if strings.HasPrefix(r.Path, adminPrefix) {
+			if s.adminLimit != nil {
+				chain = append(chain, s.rateLimit(s.adminLimit, byAPIKey))
+			}
+			if audited(r.Method) {
+				chain = append(chain, s.audit)
+			}
 		}
 		chain = append(chain, s.wrap(r.handler))
 		e.Handle(r.Method, r.Path, chain...)

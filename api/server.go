@@ -73,9 +73,11 @@ type Config struct {
 
 // Limits are the in-process rate limits, per minute; zero fields take the defaults.
 type Limits struct {
-	Emails       int // POST /v1/emails per API key; default 30
-	Public       int // each public route (tracking, unsubscribe, preferences, provider webhooks) per client IP; default 600
-	AuthFailures int // failed authentications per client IP, after which even a valid key waits; default 60
+	Admin        int           // every /v1/admin request per API key (the legacy key shares one budget); default 100
+	Emails       int           // POST /v1/emails per API key; default 30
+	Window       time.Duration // the admin and email limits' window; default a minute
+	Public       int           // each public route (tracking, unsubscribe, preferences, provider webhooks) per client IP; default 600
+	AuthFailures int           // failed authentications per client IP, after which even a valid key waits; default 60
 	Disabled     bool
 }
 
@@ -87,9 +89,9 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	engine *gin.Engine
-	// Rate limits (nil = unlimited): POST /v1/emails per key, public routes and failed
-	// authentications per client IP.
-	emailLimit, publicLimit, authFailures *limiter
+	// Rate limits (nil = unlimited): admin requests and POST /v1/emails per key, public
+	// routes and failed authentications per client IP.
+	adminLimit, emailLimit, publicLimit, authFailures *limiter
 }
 
 // New builds the gin engine with every route mounted.
@@ -115,7 +117,9 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
 	if l := cfg.Limits; !l.Disabled {
-		s.emailLimit = newLimiter(cmp.Or(l.Emails, 30), time.Minute)
+		window := cmp.Or(l.Window, time.Minute)
+		s.adminLimit = newLimiter(cmp.Or(l.Admin, 100), window)
+		s.emailLimit = newLimiter(cmp.Or(l.Emails, 30), window)
 		s.publicLimit = newLimiter(cmp.Or(l.Public, 600), time.Minute)
 		s.authFailures = newLimiter(cmp.Or(l.AuthFailures, 60), time.Minute)
 	}
