@@ -68,6 +68,13 @@ type Config struct {
 	Campaign  CampaignConfig
 	Webhooks  WebhookConfig
 	Inbound   InboundConfig
+	Alerts    AlertsConfig
+}
+
+// AlertsConfig schedules the alert check.
+type AlertsConfig struct {
+	Cron string // ALERTS_CHECK_CRON
+	From string // ALERTS_FROM_EMAIL
 }
 
 // InboundConfig gates the inbound webhook presets.
@@ -300,6 +307,10 @@ var configVars = []configVar{
 		func(c *Config, v string) error { return inboundSecret(c, "STRIPE_WEBHOOK_SECRET", v) }},
 	{"SEGMENT_WEBHOOK_SECRET", "", "Shared secret of the x-signature HMAC of the Segment preset, POST /v1/webhooks/segment; unset = the preset is not mounted (404).", nil,
 		func(c *Config, v string) error { return inboundSecret(c, "SEGMENT_WEBHOOK_SECRET", v) }},
+	{"ALERTS_CHECK_CRON", "*/5 * * * *", "Cron (5 fields, UTC) of the alert check (schedule hogsend-check-alerts), which evaluates every enabled alert rule.", nil,
+		func(c *Config, v string) error { return cronSpec(&c.Alerts.Cron, v) }},
+	{"ALERTS_FROM_EMAIL", "RESEND_FROM_EMAIL", "From address of email-channel alerts.", nil,
+		func(c *Config, v string) error { c.Alerts.From = v; return address(v) }},
 	{"CAMPAIGN_REAPER_CRON", "*/5 * * * *", "Cron (5 fields, UTC) of the campaign reaper (re-drives campaigns that stopped progressing, gives up on them after CAMPAIGN_GIVE_UP_AFTER_MS).", nil,
 		func(c *Config, v string) error { return cronSpec(&c.Campaign.ReaperCron, v) }},
 	{"CAMPAIGN_STALE_AFTER_MS", "900000", "A queued or sending campaign with no progress for this long is re-driven (keep it ≥ 3× the 5-minute page activity).", nil,
@@ -451,18 +462,15 @@ var formerNames = map[string]string{
 // defaultFor resolves a variable's default; derived is true when the default is another
 // variable's value ("BETTER_AUTH_SECRET"). Prose defaults are resolved after parsing.
 func defaultFor(v configVar, lookup func(string) (string, bool)) (value string, derived bool) {
-	switch v.Default {
-	case "BETTER_AUTH_SECRET":
-		if raw, _ := lookup(v.Default); strings.TrimSpace(raw) != "" {
-			return strings.TrimSpace(raw), true
-		}
-		for _, other := range configVars {
-			if other.Name == v.Default {
-				return other.Default, true
+	for _, other := range configVars {
+		if other.Name == v.Default { // a default naming another variable takes its value
+			if raw, _ := lookup(other.Name); strings.TrimSpace(raw) != "" {
+				return strings.TrimSpace(raw), true
 			}
+			return other.Default, true
 		}
-		return "", true
-	case "none for localhost, else tls":
+	}
+	if v.Default == "none for localhost, else tls" {
 		return "", false
 	}
 	return v.Default, false

@@ -38,6 +38,7 @@ import (
 	"github.com/hogsend/hogsend/api"
 	"github.com/hogsend/hogsend/bucket"
 	"github.com/hogsend/hogsend/email"
+	"github.com/hogsend/hogsend/internal/alerts"
 	"github.com/hogsend/hogsend/internal/apikeys"
 	"github.com/hogsend/hogsend/internal/buckets"
 	"github.com/hogsend/hogsend/internal/campaigns"
@@ -528,6 +529,9 @@ func (e *Engine) NewWorker() (*worker.Worker, error) {
 		ReaperCron:         e.cfg.Campaign.ReaperCron,
 		Webhooks:           &activities.Webhooks{Sender: e.webhookSender, DB: e.pool, Kick: e.outbox.Kick, StuckAfter: e.cfg.Webhooks.StuckAfter},
 		WebhookSweeperCron: e.cfg.Webhooks.SweeperCron,
+		Alerts: &activities.Alerts{Checker: &alerts.Checker{DB: e.pool, Mail: e.workerMail.Provider(), From: e.cfg.Alerts.From,
+			Logger: e.log}},
+		AlertsCron: e.cfg.Alerts.Cron,
 	})
 }
 

@@ -233,6 +233,11 @@ var minimumScope = map[string]apikeys.Scope{
 	"POST /v1/admin/api-keys/:id/rotate":                           apikeys.FullAdmin,
 	"POST /v1/webhooks/:sourceId":                                  api.Public,
 	"GET /v1/admin/audit-logs":                                     apikeys.Read,
+	"GET /v1/admin/alerts/rules":                                   apikeys.Read,
+	"POST /v1/admin/alerts/rules":                                  apikeys.FullAdmin,
+	"PATCH /v1/admin/alerts/rules/:id":                             apikeys.FullAdmin,
+	"DELETE /v1/admin/alerts/rules/:id":                            apikeys.FullAdmin,
+	"GET /v1/admin/alerts/history":                                 apikeys.Read,
 }
 
 // TestEveryRouteEnforcesItsMinimumScope walks the route table: without a key every protected

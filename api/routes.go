@@ -43,6 +43,7 @@ func (s *Server) Routes() []Route {
 	li := &listHandlers{lists: s.cfg.Mailer.Lists(), svc: s.cfg.Ingest}
 	ca := &campaignHandlers{svc: s.cfg.Campaigns}
 	wh := &webhookHandlers{svc: s.cfg.Webhooks}
+	al := &alertHandlers{db: s.cfg.DB}
 	ib := newInboundHandlers(s.cfg.Inbound, s.cfg.Ingest, s.cfg.DB, s.log)
 	return []Route{
 		{http.MethodGet, "/v1/health", Public, "Health verdict (always 200); components, versions and schema with a read key", h.health},
@@ -139,6 +140,11 @@ func (s *Server) Routes() []Route {
 		{http.MethodPost, "/v1/admin/dlq/:id/retry", apikeys.FullAdmin, "Retry a dead letter (a webhook delivery is sent again)", wh.dlqRetry},
 		{http.MethodDelete, "/v1/admin/dlq/:id", apikeys.FullAdmin, "Discard a dead letter", wh.dlqDiscard},
 
+		{http.MethodGet, "/v1/admin/alerts/rules", apikeys.Read, "Alert rules, newest first", al.list},
+		{http.MethodPost, "/v1/admin/alerts/rules", apikeys.FullAdmin, "Create an alert rule (enabled)", al.create},
+		{http.MethodPatch, "/v1/admin/alerts/rules/:id", apikeys.FullAdmin, "Change an alert rule's name, threshold, channel settings, switch or cooldown", al.update},
+		{http.MethodDelete, "/v1/admin/alerts/rules/:id", apikeys.FullAdmin, "Delete an alert rule with its history", al.remove},
+		{http.MethodGet, "/v1/admin/alerts/history", apikeys.Read, "Alert notifications, newest first (ruleId, from, to)", al.history},
 		{http.MethodGet, "/v1/admin/audit-logs", apikeys.Read, "Audited admin mutations, newest first (filters, paging)", s.auditLogs},
 
 		{http.MethodGet, "/v1/admin/api-keys", apikeys.Read, "List API keys", k.list},

@@ -50,8 +50,14 @@ func WebhookSweeperScheduleID(taskQueue string) string {
 	return scheduleID("hogsend-webhook-sweeper", taskQueue)
 }
 
+// AlertsScheduleID is the alert check's schedule, "hogsend-check-alerts" (suffixed as the
+// watchdog's is).
+func AlertsScheduleID(taskQueue string) string {
+	return scheduleID("hogsend-check-alerts", taskQueue)
+}
+
 // DefaultReconcileCron is the sweep's cadence when BUCKET_RECONCILE_CRON is unset (and the
-// reaper's when CAMPAIGN_REAPER_CRON is).
+// reaper's and the alert check's when their crons are).
 const DefaultReconcileCron = "*/5 * * * *"
 
 func scheduleID(base, taskQueue string) string {

@@ -79,6 +79,9 @@ type Config struct {
 	// Webhooks back outbound delivery retries and the sweeper on WebhookSweeperCron (nil = none).
 	Webhooks           *activities.Webhooks
 	WebhookSweeperCron string
+	// Alerts back the check-alerts workflow, scheduled on AlertsCron (nil = no checks).
+	Alerts     *activities.Alerts
+	AlertsCron string
 }
 
 // Worker is one worker process's Temporal worker plus its heartbeat.
@@ -167,6 +170,9 @@ func New(cfg Config) (*Worker, error) {
 			Activity{Name: contract.AttemptWebhookDeliveryName, Func: wh.AttemptWebhookDelivery},
 			Activity{Name: contract.SweepWebhookDeliveriesName, Func: wh.SweepWebhookDeliveries})
 	}
+	if al := cfg.Alerts; al != nil {
+		acts = append(acts, Activity{Name: contract.CheckAlertsName, Func: al.CheckAlerts})
+	}
 	for _, a := range acts {
 		w.tw.RegisterActivityWithOptions(a.Func, activity.RegisterOptions{Name: a.Name})
 	}
@@ -243,6 +249,10 @@ func (w *Worker) schedules() []ownedSchedule {
 	if w.cfg.Webhooks != nil {
 		out = append(out, ownedSchedule{Schedule{ID: WebhookSweeperScheduleID(q), Cron: cmp.Or(w.cfg.WebhookSweeperCron, "*/1 * * * *"),
 			Workflow: workflows.WebhookSweeperName, TaskQueue: q, RunTimeout: time.Minute}, "webhook sweeper", "lost deliveries are not re-driven"})
+	}
+	if w.cfg.Alerts != nil {
+		out = append(out, ownedSchedule{Schedule{ID: AlertsScheduleID(q), Cron: cmp.Or(w.cfg.AlertsCron, DefaultReconcileCron),
+			Workflow: workflows.CheckAlertsName, TaskQueue: q, RunTimeout: 3 * time.Minute}, "alert check", "alert rules are not evaluated"})
 	}
 	return out
 }

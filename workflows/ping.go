@@ -55,4 +55,5 @@ var Builtins = []Definition{
 	{Name: CampaignReaperName, Func: CampaignReaper},
 	{Name: DeliverWebhookName, Func: DeliverWebhook},
 	{Name: WebhookSweeperName, Func: WebhookSweeper},
+	{Name: CheckAlertsName, Func: CheckAlerts},
 }

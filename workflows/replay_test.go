@@ -29,6 +29,7 @@ var recordArgs = map[string][]any{
 }
 
 var record = flag.Bool("record", false, "re-record testdata/<workflow>.json histories on the in-process Temporal server")
+var recordOnly = flag.String("record-only", "", "with -record, re-record only this workflow type's history")
 
 func historyFile(name string) string { return filepath.Join("testdata", name+".json") }
 
@@ -92,6 +93,9 @@ func TestRecordHistories(t *testing.T) {
 		contract.SweepWebhookDeliveriesName: func(context.Context) (contract.WebhookSweepResult, error) {
 			return contract.WebhookSweepResult{Candidates: 1, Redriven: 1}, nil
 		},
+		contract.CheckAlertsName: func(context.Context) (contract.AlertCheckResult, error) {
+			return contract.AlertCheckResult{Evaluated: 2, Fired: 1}, nil
+		},
 		contract.PingDatabaseName: func(context.Context) (contract.PingDatabaseResult, error) {
 			return contract.PingDatabaseResult{Worker: "recorder"}, nil
 		},
@@ -122,6 +126,9 @@ func TestRecordHistories(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, def := range workflows.Builtins {
+		if *recordOnly != "" && def.Name != *recordOnly {
+			continue
+		}
 		if def.Name == workflows.SendCampaignName { // its history has the scheduled wait
 			soon := time.Now().Add(2 * time.Second)
 			campaign.scheduledAt = &soon

@@ -46,6 +46,9 @@ const (
 	AttemptWebhookDeliveryName = "hogsend-webhook-attempt"
 	SweepWebhookDeliveriesName = "hogsend-webhook-sweep"
 
+	// CheckAlertsName evaluates every enabled alert rule once (the check-alerts workflow).
+	CheckAlertsName = "hogsend-alerts-check"
+
 	PrepareImportName = "hogsend-import-prepare"
 	ImportBatchName   = "hogsend-import-batch"
 	FinishImportName  = "hogsend-import-finish"
@@ -365,4 +368,12 @@ type DeliveryOutcome struct {
 type WebhookSweepResult struct {
 	Candidates int
 	Redriven   int
+}
+
+// AlertCheckResult counts one alert check: rules looked at, notifications made (sent or
+// failed), rules that could not be evaluated.
+type AlertCheckResult struct {
+	Evaluated int
+	Fired     int
+	Errors    int
 }
