@@ -110,9 +110,7 @@ func (h *adminBucketHandlers) get(c *gin.Context) error {
 
 // setEnabled is PATCH /v1/admin/buckets/:id {"enabled": bool}.
 func (h *adminBucketHandlers) setEnabled(c *gin.Context) error {
-	var body struct {
-		Enabled *bool `json:"enabled"`
-	}
+	var body switchBody
 	if err := bindJSON(c, &body); err != nil {
 		return err
 	}

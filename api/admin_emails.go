@@ -287,6 +287,11 @@ func decodePropsParam(raw string) map[string]any {
 
 // sendTest is POST /v1/admin/templates/:key/send-test: a real tracked send with the preview
 // props, no preference check and no unsubscribe surface. It needs a full-admin API key.
+type sendTestBody struct {
+	To    string         `json:"to"`
+	Props map[string]any `json:"props"`
+}
+
 func (h *adminEmailHandlers) sendTest(c *gin.Context) error {
 	if identity(c).Scopes == nil {
 		return errUnauthorized
@@ -294,10 +299,7 @@ func (h *adminEmailHandlers) sendTest(c *gin.Context) error {
 	if !apikeys.HasScope(identity(c).Scopes, apikeys.FullAdmin) {
 		return errForbidden
 	}
-	var b struct {
-		To    string         `json:"to"`
-		Props map[string]any `json:"props"`
-	}
+	var b sendTestBody
 	if err := bindJSON(c, &b); err != nil {
 		return err
 	}

@@ -146,10 +146,13 @@ func (h *adminJourneyHandlers) get(c *gin.Context) error {
 	return nil
 }
 
+// switchBody is the admin on/off switch of a journey or a bucket.
+type switchBody struct {
+	Enabled *bool `json:"enabled"`
+}
+
 func (h *adminJourneyHandlers) setEnabled(c *gin.Context) error {
-	var body struct {
-		Enabled *bool `json:"enabled"`
-	}
+	var body switchBody
 	if err := bindJSON(c, &body); err != nil {
 		return err
 	}
@@ -255,10 +258,12 @@ func (h *adminJourneyHandlers) enroll(c *gin.Context) error {
 // maxBatchEnroll bounds a batch enrolment.
 const maxBatchEnroll = 500
 
+type enrollBatchBody struct {
+	Users []journeys.EnrollUser `json:"users"`
+}
+
 func (h *adminJourneyHandlers) enrollBatch(c *gin.Context) error {
-	var body struct {
-		Users []journeys.EnrollUser `json:"users"`
-	}
+	var body enrollBatchBody
 	if err := bindJSON(c, &body); err != nil {
 		return err
 	}

@@ -65,6 +65,8 @@ type Config struct {
 	// per-IP limits and click records); nil = loopback and private networks.
 	TrustedProxies []string
 	Limits         Limits
+	// Production hides the API's OpenAPI document and docs page.
+	Production bool
 	// Version is the engine build version; Started is the process start (for uptime).
 	Version string
 	Started time.Time
@@ -143,6 +145,9 @@ func New(cfg Config) *Server {
 	e.Use(s.recovery, secure, s.cors, requestIDs, s.requestLog, deadline)
 	e.Use(cfg.Options.Middleware...)
 	s.mount(e)
+	if !cfg.Production {
+		s.mountDocs(e)
+	}
 	if cfg.Options.Routes != nil {
 		cfg.Options.Routes(e)
 	}
@@ -150,6 +155,15 @@ func New(cfg Config) *Server {
 	e.NoMethod(s.wrap(s.notFound))
 	s.engine = e
 	return s
+}
+
+// Mounted lists "METHOD path" of every route gin serves, the route table's and the docs'.
+func (s *Server) Mounted() []string {
+	var out []string
+	for _, r := range s.engine.Routes() {
+		out = append(out, r.Method+" "+r.Path)
+	}
+	return out
 }
 
 // ServeHTTP makes the server an http.Handler.

@@ -1,0 +1,183 @@
+package api
+
+import (
+	"encoding/json"
+	"maps"
+	"net/http"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/gin-gonic/gin"
+	"github.com/invopop/jsonschema"
+
+	"github.com/hogsend/hogsend/internal/journeys"
+)
+
+// The OpenAPI document is generated from the route table, so a route cannot be mounted
+// without being documented: path, method, summary, scope, the tag its path gives, the request
+// body's type (reflected into JSON Schema 2020-12, which OpenAPI 3.1 uses as is) and the reply's.
+
+// errorBody is every error's shape.
+type errorBody struct {
+	Error   string  `json:"error"`
+	Success *bool   `json:"success,omitempty"` // false on validation errors
+	Issues  []Issue `json:"issues,omitempty"`
+}
+
+// requestBodies are the JSON bodies the routes bind, by "METHOD path". The OpenAPI test
+// requires an entry (or a place in bodiless) for every POST, PUT and PATCH.
+var requestBodies = map[string]any{
+	"PUT /v1/contacts":                         upsertContactBody{},
+	"DELETE /v1/contacts":                      deleteContactBody{},
+	"POST /v1/events":                          eventBody{},
+	"POST /v1/events/batch":                    batchBody{},
+	"POST /v1/emails":                          sendBody{},
+	"POST /v1/lists/:id/subscribe":             listMemberBody{},
+	"POST /v1/lists/:id/unsubscribe":           listMemberBody{},
+	"POST /v1/campaigns":                       createCampaignBody{},
+	"POST /v1/admin/contacts":                  createContactBody{},
+	"POST /v1/admin/contacts/import":           importBody{},
+	"PATCH /v1/admin/contacts/:id":             patchContactBody{},
+	"PUT /v1/admin/contacts/:id/preferences":   preferencesBody{},
+	"POST /v1/admin/events":                    debugEventBody{},
+	"POST /v1/admin/events/replay":             replayBody{},
+	"PATCH /v1/admin/journeys/:id":             switchBody{},
+	"PUT /v1/admin/journeys/:id":               switchBody{},
+	"POST /v1/admin/journeys/:id/enroll":       journeys.EnrollUser{},
+	"POST /v1/admin/journeys/:id/enroll/batch": enrollBatchBody{},
+	"PATCH /v1/admin/buckets/:id":              switchBody{},
+	"POST /v1/admin/templates/:key/send-test":  sendTestBody{},
+	"POST /v1/admin/webhooks":                  endpointBody{},
+	"PATCH /v1/admin/webhooks/:id":             endpointBody{},
+	"POST /v1/admin/alerts/rules":              alertRuleBody{},
+	"PATCH /v1/admin/alerts/rules/:id":         alertRuleBody{},
+	"POST /v1/admin/api-keys":                  createKeyBody{},
+}
+
+// bodiless are the POST routes that read no JSON body of their own: actions named by their
+// path, form posts, and provider webhooks verified over their raw bytes.
+var bodiless = []string{
+	"POST /v1/campaigns/:id/pause", "POST /v1/campaigns/:id/resume", "POST /v1/campaigns/:id/cancel",
+	"POST /v1/email/unsubscribe", "POST /v1/webhooks/resend", "POST " + inboundPath,
+	"POST /v1/admin/emails/:id/resend", "POST /v1/admin/webhooks/:id/rotate-secret", "POST /v1/admin/webhooks/:id/test",
+	"POST /v1/admin/webhooks/:id/deliveries/:deliveryId/redeliver", "POST /v1/admin/dlq/:id/retry",
+	"POST /v1/admin/api-keys/:id/rotate",
+}
+
+// tagOf names a route's group: the first path segment after /v1 (and /admin).
+func tagOf(path string) string {
+	segs := strings.Split(strings.TrimPrefix(path, "/v1/"), "/")
+	if segs[0] == "admin" && len(segs) > 1 {
+		segs = segs[1:]
+	}
+	switch segs[0] {
+	case "t":
+		return "tracking"
+	case "email":
+		return "email-links"
+	case "journey-logs":
+		return "journeys"
+	}
+	return segs[0]
+}
+
+var pathParam = regexp.MustCompile(`:([A-Za-z]+)`)
+
+// schemaOf reflects a Go value's type into an inline JSON Schema.
+func schemaOf(v any) map[string]any {
+	r := &jsonschema.Reflector{DoNotReference: true, ExpandedStruct: true, AllowAdditionalProperties: true}
+	raw, err := json.Marshal(r.ReflectFromType(reflect.TypeOf(v)))
+	if err != nil {
+		panic("api: cannot reflect " + reflect.TypeOf(v).String() + ": " + err.Error()) // a programming error
+	}
+	var out map[string]any
+	_ = json.Unmarshal(raw, &out)
+	delete(out, "$schema")
+	delete(out, "$id")
+	return out
+}
+
+func jsonContent(schema map[string]any) map[string]any {
+	return map[string]any{"application/json": map[string]any{"schema": schema}}
+}
+
+// OpenAPI builds the OpenAPI 3.1 document of the route table.
+func (s *Server) OpenAPI() map[string]any {
+	paths := map[string]map[string]any{}
+	tags := map[string]bool{}
+	errors := map[string]any{"description": "Error", "content": jsonContent(map[string]any{"$ref": "#/components/schemas/Error"})}
+	for _, r := range s.Routes() {
+		path := pathParam.ReplaceAllString(r.Path, "{$1}")
+		tag := tagOf(r.Path)
+		tags[tag] = true
+		op := map[string]any{
+			"summary":         r.Summary,
+			"tags":            []string{tag},
+			"operationId":     strings.ToLower(r.Method) + strings.NewReplacer("/", "_", ":", "", "-", "_").Replace(r.Path),
+			"x-hogsend-scope": cmpScope(r),
+		}
+		if r.Scope != Public {
+			op["security"] = []map[string][]string{{"bearer": {}}}
+		}
+		var params []map[string]any
+		for _, m := range pathParam.FindAllStringSubmatch(r.Path, -1) {
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+		}
+		if params != nil {
+			op["parameters"] = params
+		}
+		if body, ok := requestBodies[r.Method+" "+r.Path]; ok {
+			op["requestBody"] = map[string]any{"required": true, "content": jsonContent(schemaOf(body))}
+		}
+		op["responses"] = map[string]any{"2XX": map[string]any{"description": r.Summary}, "4XX": errors, "5XX": errors}
+		if paths[path] == nil {
+			paths[path] = map[string]any{}
+		}
+		paths[path][strings.ToLower(r.Method)] = op
+	}
+	var tagList []map[string]string
+	for _, t := range slices.Sorted(maps.Keys(tags)) {
+		tagList = append(tagList, map[string]string{"name": t})
+	}
+	return map[string]any{
+		"openapi":           "3.1.0",
+		"jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
+		"info": map[string]any{"title": "Hogsend engine API", "version": APIVersion,
+			"description": "Lifecycle email engine: ingest, contacts, email, lists, campaigns, webhooks, admin and reporting."},
+		"servers": []map[string]string{{"url": s.cfg.Mailer.PublicURL()}},
+		"paths":   paths,
+		"tags":    tagList,
+		"components": map[string]any{
+			"schemas":         map[string]any{"Error": schemaOf(errorBody{})},
+			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": "An hsk_ API key, or ADMIN_API_KEY"}},
+		},
+	}
+}
+
+func cmpScope(r Route) string {
+	if r.Scope == Public {
+		return "public"
+	}
+	return string(r.Scope)
+}
+
+// docsPage renders the document with Scalar's API reference, loaded from its CDN by the browser.
+const docsPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Hogsend API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><script id="api-reference" data-url="/openapi.json"></script>
+<script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference@1"></script></body></html>`
+
+// mountDocs serves GET /openapi.json and GET /docs (outside production).
+func (s *Server) mountDocs(e *gin.Engine) {
+	var once sync.Once
+	var doc []byte
+	e.GET("/openapi.json", func(c *gin.Context) {
+		once.Do(func() { doc, _ = json.Marshal(s.OpenAPI()) })
+		c.Data(http.StatusOK, "application/json; charset=utf-8", doc)
+	})
+	e.GET("/docs", func(c *gin.Context) { c.Data(http.StatusOK, "text/html; charset=utf-8", []byte(docsPage)) })
+}
