@@ -103,9 +103,9 @@ func TestListAndBucketCampaignsOverHTTP(t *testing.T) {
 	require.Equal(t, "What's new", m.smtp.To("c1@example.com")[0].Header.Get("Subject"))
 	// The operator's view of it.
 	var stdout, stderr bytes.Buffer
-	require.Zero(t, Run(context.Background(), []string{"hogsend", "campaigns", "status", id, "--watch", "--url", m.base, "--key", m.ing},
-		&stdout, &stderr, &Options{}), stderr.String())
-	require.Contains(t, stdout.String(), id+"  sent  (list product-updates, template welcome)\nrecipients 2: sent 2, skipped 0, failed 0\n")
+	require.Zero(t, Run(context.Background(), []string{"hogsend", "campaigns", "status", id, "--watch", "--url", m.base, "--data-key", m.ing},
+		&stdout, &stderr, &Options{LookupEnv: envOf(nil)}), stderr.String())
+	require.Regexp(t, `(?m)^id: +`+id+`\nname: +.*\nstatus: +sent\naudienceKind: +list\naudienceId: +product-updates\ntemplateKey: +welcome\ntotalRecipients: +2\nsentCount: +2\nskippedCount: +0\nfailedCount: +0\n`, stdout.String())
 
 	// The same key again: the same campaign, nothing sent twice.
 	code, out, _, raw = m.call(t, http.MethodPost, "/v1/campaigns", m.ing, map[string]any{"list": "product-updates", "template": "welcome"},

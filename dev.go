@@ -183,6 +183,15 @@ func (r *runner) devDir() string {
 	return ".hogsend"
 }
 
+// devKey is the admin key `dev` keeps, when there is one: the operator commands' last resort.
+func (r *runner) devKey() string {
+	raw, err := os.ReadFile(filepath.Join(r.devDir(), "admin-key"))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(raw))
+}
+
 // devAdminKey mints the first key of a fresh database and keeps it in dir, so the banner can
 // show it on every run of the same stack.
 func devAdminKey(ctx context.Context, e *Engine, dir string) (string, error) {

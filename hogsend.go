@@ -58,7 +58,8 @@ import (
 // Version is the engine build version, set with -ldflags "-X github.com/hogsend/hogsend.Version=v1.2.3".
 var Version = ""
 
-// EngineVersion is Version, else the module version from the build info, else "unknown".
+// EngineVersion is Version, else the module version from the build info, else the commit it
+// was built from, else "unknown".
 func EngineVersion() string {
 	if Version != "" {
 		return Version
@@ -71,6 +72,19 @@ func EngineVersion() string {
 		}
 		if v := bi.Main.Version; v != "" && v != "(devel)" {
 			return v
+		}
+		// A build from a checkout without a version: the commit it was built from.
+		var rev, dirty string
+		for _, kv := range bi.Settings {
+			switch {
+			case kv.Key == "vcs.revision" && len(kv.Value) >= 12:
+				rev = kv.Value[:12]
+			case kv.Key == "vcs.modified" && kv.Value == "true":
+				dirty = "-dirty"
+			}
+		}
+		if rev != "" {
+			return "devel+" + rev + dirty
 		}
 	}
 	return "unknown"

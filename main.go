@@ -12,12 +12,14 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/hogsend/hogsend/internal/apikeys"
+	"github.com/hogsend/hogsend/internal/cli"
 	"github.com/hogsend/hogsend/schema"
 )
 
@@ -33,10 +35,23 @@ Commands:
   keys mint --name N [--scopes read,ingest] [--expires RFC3339] [--json]
             [--env-file .env [--env-var HOGSEND_API_KEY]]
                         create an API key straight in the database and print it once
-  campaigns status <id> [--watch] [--url URL] [--key KEY]
-                        a campaign's status and counts over the API; --watch follows it
   config                list every environment variable with its default
   version               print the engine version
+
+Operator commands (over the HTTP API; global flags --url, --admin-key, --data-key, --json;
+flags > environment > ./.env; '%[1]s <command> --help' for each):
+  doctor                health verdict: database, Temporal, worker, schema (exit 1 unless ok)
+  stats                 headline numbers
+  journeys list|get|enable|disable
+  contacts list|get|timeline|upsert|import FILE|export
+  events <userId> | events send <name>
+  emails send <template>
+  campaigns send|status [--watch]
+  webhooks list|get|create|update|delete|rotate-secret|test
+  keys list|create|revoke|rotate
+  audit                 audited admin mutations
+  alerts rules list|create|update|delete, alerts history
+  dlq list|retry|discard
 
 Configuration comes from the environment; see the README or '%[1]s config'.
 `
@@ -75,6 +90,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, opts *Opt
 		cmd, args = args[0], args[1:]
 	}
 	r := &runner{prog: prog, stdout: stdout, stderr: stderr, opts: opts}
+	if slices.Contains(cli.Commands, cmd) && !(cmd == "keys" && len(args) > 0 && args[0] == "mint") {
+		return cli.Execute(ctx, append([]string{cmd}, args...), stdout, stderr, cli.Env{Lookup: r.opts.lookupEnv(), DevKey: r.devKey})
+	}
 	var err error
 	switch cmd {
 	case "serve":
@@ -87,8 +105,6 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, opts *Opt
 		err = r.migrate(ctx, args)
 	case "keys":
 		err = r.keys(ctx, args)
-	case "campaigns":
-		err = r.campaigns(ctx, args)
 	case "config":
 		r.config()
 	case "version", "--version", "-v":
