@@ -57,6 +57,56 @@ var requestBodies = map[string]any{
 	"POST /v1/admin/api-keys":                  createKeyBody{},
 }
 
+// pageJSON is the paging of a list answer.
+type pageJSON struct {
+	Total  int `json:"total"`
+	Limit  int `json:"limit"`
+	Offset int `json:"offset"`
+}
+
+// Documented answers, by "METHOD path": the typed ones (the others are described in words).
+var replyBodies = map[string]any{
+	"GET /v1/health":       healthJSON{},
+	"GET /v1/health/ready": healthJSON{},
+	"GET /v1/admin/api-keys": struct {
+		Keys []apiKeyJSON `json:"keys"`
+		pageJSON
+	}{},
+	"POST /v1/admin/api-keys":            createdKeyJSON{},
+	"POST /v1/admin/api-keys/:id/rotate": createdKeyJSON{},
+	"GET /v1/admin/alerts/rules": struct {
+		Rules []alertRuleJSON `json:"rules"`
+		pageJSON
+	}{},
+	"POST /v1/admin/alerts/rules": struct {
+		Rule alertRuleJSON `json:"rule"`
+	}{},
+	"PATCH /v1/admin/alerts/rules/:id": struct {
+		Rule alertRuleJSON `json:"rule"`
+	}{},
+	"GET /v1/admin/alerts/history": struct {
+		History []alertHistoryJSON `json:"history"`
+		pageJSON
+	}{},
+	"GET /v1/admin/audit-logs": struct {
+		Logs []auditJSON `json:"logs"`
+		pageJSON
+	}{},
+	"GET /v1/admin/emails": struct {
+		Emails []emailJSON `json:"emails"`
+		pageJSON
+	}{},
+	"GET /v1/admin/contacts/:id/preferences": struct {
+		Preferences preferencesJSON `json:"preferences"`
+	}{},
+	"PUT /v1/admin/contacts/:id/preferences": struct {
+		Preferences preferencesJSON `json:"preferences"`
+	}{},
+	"PATCH /v1/admin/contacts/:id": struct {
+		Contact adminContactJSON `json:"contact"`
+	}{},
+}
+
 // bodiless are the POST routes that read no JSON body of their own: actions named by their
 // path, form posts, and provider webhooks verified over their raw bytes.
 var bodiless = []string{
@@ -88,7 +138,8 @@ var pathParam = regexp.MustCompile(`:([A-Za-z]+)`)
 
 // schemaOf reflects a Go value's type into an inline JSON Schema.
 func schemaOf(v any) map[string]any {
-	r := &jsonschema.Reflector{DoNotReference: true, ExpandedStruct: true, AllowAdditionalProperties: true}
+	// Pointers reflect as their element type (no null), so no field is claimed to be required.
+	r := &jsonschema.Reflector{DoNotReference: true, ExpandedStruct: true, AllowAdditionalProperties: true, RequiredFromJSONSchemaTags: true}
 	raw, err := json.Marshal(r.ReflectFromType(reflect.TypeOf(v)))
 	if err != nil {
 		panic("api: cannot reflect " + reflect.TypeOf(v).String() + ": " + err.Error()) // a programming error
@@ -132,7 +183,11 @@ func (s *Server) OpenAPI() map[string]any {
 		if body, ok := requestBodies[r.Method+" "+r.Path]; ok {
 			op["requestBody"] = map[string]any{"required": true, "content": jsonContent(schemaOf(body))}
 		}
-		op["responses"] = map[string]any{"2XX": map[string]any{"description": r.Summary}, "4XX": errors, "5XX": errors}
+		ok := map[string]any{"description": r.Summary}
+		if reply, has := replyBodies[r.Method+" "+r.Path]; has {
+			ok["content"] = jsonContent(schemaOf(reply))
+		}
+		op["responses"] = map[string]any{"2XX": ok, "4XX": errors, "5XX": errors}
 		if paths[path] == nil {
 			paths[path] = map[string]any{}
 		}

@@ -23,6 +23,9 @@ func TestEveryRouteWithABodyDocumentsIt(t *testing.T) {
 	for key := range requestBodies {
 		require.True(t, routes[key], "requestBodies names %s, which is not a route", key)
 	}
+	for key := range replyBodies {
+		require.True(t, routes[key], "replyBodies names %s, which is not a route", key)
+	}
 	for _, key := range bodiless {
 		require.True(t, routes[key], "bodiless names %s, which is not a route", key)
 	}
