@@ -327,7 +327,7 @@ func (a *app) events() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := query(cmd, "event", "from", "to", "limit", "offset")
 			q.Set("userId", args[0])
-			return a.do(cmd, http.MethodGet, "/v1/admin/events", q, nil, adminKey, listOf("events", "id", "event", "userId", "createdAt"))
+			return a.do(cmd, http.MethodGet, "/v1/admin/events", q, nil, adminKey, listOf("events", "occurredAt", "event", "userId", "properties", "id"))
 		}}
 	ev.Flags().String("event", "", "only this event name")
 	ev.Flags().String("from", "", "RFC 3339 lower bound")

@@ -30,7 +30,7 @@ func (a *app) contacts() *cobra.Command {
 	}}
 	timeline := &cobra.Command{Use: "timeline <id>", Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
 		return a.do(cmd, http.MethodGet, "/v1/admin/contacts/"+url.PathEscape(args[0])+"/timeline", query(cmd, "type", "limit", "offset"),
-			nil, adminKey, listOf("timeline", "at", "type", "summary"))
+			nil, adminKey, listOf("timeline", "timestamp", "type", "data"))
 	}}
 	timeline.Flags().String("type", "", "event, journey or email")
 	paging(timeline)
