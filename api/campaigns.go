@@ -64,7 +64,7 @@ func (h *campaignHandlers) create(c *gin.Context) error {
 	if err != nil {
 		return campaignError(err)
 	}
-	c.JSON(http.StatusAccepted, gin.H{"campaignId": camp.ID, "status": camp.Status})
+	c.JSON(http.StatusAccepted, campaignStateReply{CampaignID: camp.ID, Status: camp.Status})
 	return nil
 }
 
@@ -95,7 +95,7 @@ func (h *campaignHandlers) list(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]gin.H, len(list))
+	out := make([]campaignReply, len(list))
 	for i, camp := range list {
 		out[i] = campaignJSON(camp)
 	}
@@ -113,17 +113,43 @@ func (h *campaignHandlers) control(c *gin.Context, change func(ctx context.Conte
 	if err != nil {
 		return campaignError(err, c.Param("id"))
 	}
-	c.JSON(http.StatusAccepted, gin.H{"campaignId": camp.ID, "status": camp.Status})
+	c.JSON(http.StatusAccepted, campaignStateReply{CampaignID: camp.ID, Status: camp.Status})
 	return nil
 }
 
 // campaignJSON is a campaign as GET /v1/campaigns/:id shows it (props, sender, subject and
 // key stay private); scheduledAt, localTime and pausedReason are this engine's additions.
-func campaignJSON(c store.Campaign) gin.H {
-	return gin.H{"id": c.ID, "name": c.Name, "status": c.Status, "audienceKind": c.AudienceKind, "audienceId": c.AudienceID,
-		"templateKey": c.TemplateKey, "totalRecipients": c.Total, "sentCount": c.Sent, "skippedCount": c.Skipped,
-		"failedCount": c.Failed, "startedAt": ptr.Map(c.StartedAt, journey.Timestamp), "completedAt": ptr.Map(c.CompletedAt, journey.Timestamp),
-		"createdAt": journey.Timestamp(c.CreatedAt), "scheduledAt": ptr.Map(c.ScheduledAt, journey.Timestamp), "localTime": c.LocalTime, "pausedReason": c.PausedReason}
+func campaignJSON(c store.Campaign) campaignReply {
+	return campaignReply{ID: c.ID, Name: c.Name, Status: c.Status, AudienceKind: c.AudienceKind, AudienceID: c.AudienceID,
+		TemplateKey: c.TemplateKey, TotalRecipients: c.Total, SentCount: c.Sent, SkippedCount: c.Skipped, FailedCount: c.Failed,
+		StartedAt: ptr.Map(c.StartedAt, journey.Timestamp), CompletedAt: ptr.Map(c.CompletedAt, journey.Timestamp),
+		CreatedAt: journey.Timestamp(c.CreatedAt), ScheduledAt: ptr.Map(c.ScheduledAt, journey.Timestamp), LocalTime: c.LocalTime,
+		PausedReason: c.PausedReason}
+}
+
+type campaignReply struct {
+	ID              string  `json:"id"`
+	Name            string  `json:"name"`
+	Status          string  `json:"status"`
+	AudienceKind    string  `json:"audienceKind"`
+	AudienceID      string  `json:"audienceId"`
+	TemplateKey     string  `json:"templateKey"`
+	TotalRecipients int     `json:"totalRecipients"`
+	SentCount       int     `json:"sentCount"`
+	SkippedCount    int     `json:"skippedCount"`
+	FailedCount     int     `json:"failedCount"`
+	StartedAt       *string `json:"startedAt"`
+	CompletedAt     *string `json:"completedAt"`
+	CreatedAt       string  `json:"createdAt"`
+	ScheduledAt     *string `json:"scheduledAt"`
+	LocalTime       *string `json:"localTime"`
+	PausedReason    *string `json:"pausedReason"`
+}
+
+// campaignStateReply answers a create and each control.
+type campaignStateReply struct {
+	CampaignID string `json:"campaignId"`
+	Status     string `json:"status"`
 }
 
 // campaignError maps the domain's errors; id names the campaign of a not-found.

@@ -72,7 +72,7 @@ func (h *contactHandlers) upsert(c *gin.Context) error {
 	if err := h.svc.SetLists(c, ptr.Deref(body.UserID), ptr.Deref(body.Email), body.Lists); err != nil {
 		return ingestError(err)
 	}
-	c.JSON(http.StatusOK, gin.H{"id": res.Contact.ID, "created": res.Created, "linked": !res.Created})
+	c.JSON(http.StatusOK, upsertReply{ID: res.Contact.ID, Created: res.Created, Linked: !res.Created})
 	return nil
 }
 
@@ -89,8 +89,19 @@ func (h *contactHandlers) find(c *gin.Context) error {
 	for i, ct := range found {
 		out[i] = ingest.Public(ct)
 	}
-	c.JSON(http.StatusOK, gin.H{"contacts": out})
+	c.JSON(http.StatusOK, findReply{Contacts: out})
 	return nil
+}
+
+// upsertReply is PUT /v1/contacts' answer: linked is true when an existing contact matched.
+type upsertReply struct {
+	ID      string `json:"id"`
+	Created bool   `json:"created"`
+	Linked  bool   `json:"linked"`
+}
+
+type findReply struct {
+	Contacts []ingest.PublicContact `json:"contacts"`
 }
 
 type deleteContactBody struct {

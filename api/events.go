@@ -110,6 +110,12 @@ type batchBody struct {
 	Events []json.RawMessage `json:"events"`
 }
 
+type batchReply struct {
+	Results []batchItemJSON `json:"results"`
+	Stored  int             `json:"stored"`
+	Failed  int             `json:"failed"`
+}
+
 // batchItemJSON is one event's outcome: stored/exits, or its own error.
 type batchItemJSON struct {
 	Index  int                 `json:"index"`
@@ -170,7 +176,7 @@ func (h *eventHandlers) batch(c *gin.Context) error {
 			stored++
 		}
 	}
-	c.JSON(http.StatusAccepted, gin.H{"results": out, "stored": stored, "failed": failed})
+	c.JSON(http.StatusAccepted, batchReply{Results: out, Stored: stored, Failed: failed})
 	return nil
 }
 

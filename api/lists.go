@@ -26,12 +26,22 @@ type catalogList struct {
 	DefaultOptIn bool   `json:"defaultOptIn"`
 }
 
+type catalogReply struct {
+	Lists []catalogList `json:"lists"`
+}
+
+// memberReply is a subscribe or unsubscribe's answer.
+type memberReply struct {
+	List       string `json:"list"`
+	Subscribed bool   `json:"subscribed"`
+}
+
 func (h *listHandlers) catalog(c *gin.Context) error {
 	out := []catalogList{}
 	for _, l := range h.lists.Enabled() {
 		out = append(out, catalogList{ID: l.ID, Name: l.Name, Description: l.Description, DefaultOptIn: l.DefaultOptIn})
 	}
-	c.JSON(http.StatusOK, gin.H{"lists": out})
+	c.JSON(http.StatusOK, catalogReply{Lists: out})
 	return nil
 }
 
@@ -64,6 +74,6 @@ func (h *listHandlers) setMember(c *gin.Context, subscribed bool) error {
 	if err := h.svc.SetLists(c, userID, address, map[string]bool{id: subscribed}); err != nil {
 		return ingestError(err)
 	}
-	c.JSON(http.StatusOK, gin.H{"list": id, "subscribed": subscribed})
+	c.JSON(http.StatusOK, memberReply{List: id, Subscribed: subscribed})
 	return nil
 }

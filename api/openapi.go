@@ -14,6 +14,7 @@ import (
 	"github.com/invopop/jsonschema"
 
 	"github.com/hogsend/hogsend/internal/journeys"
+	"github.com/hogsend/hogsend/internal/mailer"
 )
 
 // The OpenAPI document is generated from the route table, so a route cannot be mounted
@@ -66,7 +67,24 @@ type pageJSON struct {
 
 // Documented answers, by "METHOD path": the typed ones (the others are described in words).
 var replyBodies = map[string]any{
-	"GET /v1/health":       healthJSON{},
+	"GET /v1/health":                 healthJSON{},
+	"PUT /v1/contacts":               upsertReply{},
+	"GET /v1/contacts/find":          findReply{},
+	"POST /v1/events":                eventResponse{},
+	"POST /v1/events/batch":          batchReply{},
+	"POST /v1/emails":                mailer.Result{},
+	"GET /v1/lists":                  catalogReply{},
+	"POST /v1/lists/:id/subscribe":   memberReply{},
+	"POST /v1/lists/:id/unsubscribe": memberReply{},
+	"POST /v1/campaigns":             campaignStateReply{},
+	"GET /v1/campaigns/:id":          campaignReply{},
+	"POST /v1/campaigns/:id/pause":   campaignStateReply{},
+	"POST /v1/campaigns/:id/resume":  campaignStateReply{},
+	"POST /v1/campaigns/:id/cancel":  campaignStateReply{},
+	"GET /v1/admin/campaigns": struct {
+		Campaigns []campaignReply `json:"campaigns"`
+		pageJSON
+	}{},
 	"GET /v1/health/ready": healthJSON{},
 	"GET /v1/admin/api-keys": struct {
 		Keys []apiKeyJSON `json:"keys"`
