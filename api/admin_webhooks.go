@@ -19,15 +19,30 @@ type webhookHandlers struct {
 	svc *outbound.Admin
 }
 
-// endpointJSON is an endpoint as every route shows it; the secret only create and rotate show.
-func endpointJSON(e store.EndpointRow) gin.H {
+// endpointReply is an endpoint as every route shows it; the secret only create (and
+// rotate-secret, in its own answer) shows.
+type endpointReply struct {
+	ID             string   `json:"id"`
+	URL            string   `json:"url"`
+	Description    *string  `json:"description"`
+	EventTypes     []string `json:"eventTypes"`
+	SecretPrefix   string   `json:"secretPrefix"`
+	Secret         string   `json:"secret,omitempty"`
+	Status         string   `json:"status"` // enabled | disabled
+	OrganizationID *string  `json:"organizationId"`
+	LastDeliveryAt *string  `json:"lastDeliveryAt"`
+	CreatedAt      string   `json:"createdAt"`
+	UpdatedAt      string   `json:"updatedAt"`
+}
+
+func endpointJSON(e store.EndpointRow) endpointReply {
 	status := "enabled"
 	if e.Disabled {
 		status = "disabled"
 	}
-	return gin.H{"id": e.ID, "url": e.URL, "description": e.Description, "eventTypes": e.EventTypes, "secretPrefix": e.SecretPrefix,
-		"status": status, "organizationId": e.OrganizationID, "lastDeliveryAt": ptr.Map(e.LastDeliveryAt, journey.Timestamp),
-		"createdAt": journey.Timestamp(e.CreatedAt), "updatedAt": journey.Timestamp(e.UpdatedAt)}
+	return endpointReply{ID: e.ID, URL: e.URL, Description: e.Description, EventTypes: e.EventTypes, SecretPrefix: e.SecretPrefix,
+		Status: status, OrganizationID: e.OrganizationID, LastDeliveryAt: ptr.Map(e.LastDeliveryAt, journey.Timestamp),
+		CreatedAt: journey.Timestamp(e.CreatedAt), UpdatedAt: journey.Timestamp(e.UpdatedAt)}
 }
 
 func webhookError(err error) error {
@@ -60,7 +75,7 @@ func (h *webhookHandlers) list(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]gin.H, len(list))
+	out := make([]endpointReply, len(list))
 	for i, e := range list {
 		out[i] = endpointJSON(e)
 	}
@@ -135,7 +150,7 @@ func (h *webhookHandlers) create(c *gin.Context) error {
 		return err
 	}
 	out := endpointJSON(e)
-	out["secret"] = secret
+	out.Secret = secret
 	c.JSON(http.StatusCreated, out)
 	return nil
 }

@@ -67,7 +67,14 @@ type pageJSON struct {
 
 // Documented answers, by "METHOD path": the typed ones (the others are described in words).
 var replyBodies = map[string]any{
-	"GET /v1/health":                 healthJSON{},
+	"GET /v1/health": healthJSON{},
+	"GET /v1/admin/webhooks": struct {
+		Endpoints []endpointReply `json:"endpoints"`
+		pageJSON
+	}{},
+	"POST /v1/admin/webhooks":        endpointReply{},
+	"GET /v1/admin/webhooks/:id":     endpointReply{},
+	"PATCH /v1/admin/webhooks/:id":   endpointReply{},
 	"PUT /v1/contacts":               upsertReply{},
 	"GET /v1/contacts/find":          findReply{},
 	"POST /v1/events":                eventResponse{},

@@ -7,13 +7,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
-var endpointKeys = []string{"id", "url", "eventTypes", "description", "disabled", "secret", "secretPrefix", "lastDeliveryAt", "createdAt"}
+var endpointKeys = []string{"id", "url", "eventTypes", "description", "status", "secret", "secretPrefix", "lastDeliveryAt", "createdAt"}
 
 func (a *app) webhooks() *cobra.Command {
 	w := group("webhooks", "Outbound webhook endpoints")
 	list := &cobra.Command{Use: "list", Args: cobra.NoArgs, RunE: func(cmd *cobra.Command, _ []string) error {
 		return a.do(cmd, http.MethodGet, "/v1/admin/webhooks", query(cmd, "include-disabled", "limit", "offset"), nil, adminKey,
-			listOf("endpoints", "id", "url", "eventTypes", "disabled", "lastDeliveryAt"))
+			listOf("endpoints", "id", "url", "eventTypes", "status", "lastDeliveryAt"))
 	}}
 	list.Flags().String("include-disabled", "", "true: disabled endpoints too")
 	paging(list)
