@@ -226,6 +226,37 @@ func (h *webhookHandlers) test(c *gin.Context) error {
 	return nil
 }
 
+// deliveryReply is one delivery of an endpoint's list.
+type deliveryReply struct {
+	ID                  string  `json:"id"`
+	EndpointID          string  `json:"endpointId"`
+	WebhookID           string  `json:"webhookId"`
+	EventType           string  `json:"eventType"`
+	Status              string  `json:"status"`
+	AttemptCount        int     `json:"attemptCount"`
+	NextRetryAt         *string `json:"nextRetryAt"`
+	LastAttemptAt       *string `json:"lastAttemptAt"`
+	ResponseStatus      *int    `json:"responseStatus"`
+	ResponseBodySnippet *string `json:"responseBodySnippet"`
+	DeliveredAt         *string `json:"deliveredAt"`
+	LastError           *string `json:"lastError"`
+	CreatedAt           string  `json:"createdAt"`
+	UpdatedAt           string  `json:"updatedAt"`
+}
+
+// deadLetterReply is one entry of the dead-letter list.
+type deadLetterReply struct {
+	ID         string  `json:"id"`
+	Source     string  `json:"source"`
+	SourceID   *string `json:"sourceId"`
+	Payload    any     `json:"payload"`
+	Error      string  `json:"error"`
+	RetryCount int     `json:"retryCount"`
+	Status     string  `json:"status"`
+	RetriedAt  *string `json:"retriedAt"`
+	CreatedAt  string  `json:"createdAt"`
+}
+
 func (h *webhookHandlers) deliveries(c *gin.Context) error {
 	id, err := uuidParam(c, "id")
 	if err != nil {
@@ -246,13 +277,13 @@ func (h *webhookHandlers) deliveries(c *gin.Context) error {
 	if err != nil {
 		return webhookError(err)
 	}
-	out := make([]gin.H, len(list))
+	out := make([]deliveryReply, len(list))
 	for i, d := range list {
-		out[i] = gin.H{"id": d.ID, "endpointId": d.EndpointID, "webhookId": d.WebhookID, "eventType": d.EventType, "status": d.Status,
-			"attemptCount": d.AttemptCount, "nextRetryAt": ptr.Map(d.NextRetryAt, journey.Timestamp),
-			"lastAttemptAt": ptr.Map(d.LastAttemptAt, journey.Timestamp), "responseStatus": d.ResponseStatus,
-			"responseBodySnippet": d.ResponseBodySnippet, "deliveredAt": ptr.Map(d.DeliveredAt, journey.Timestamp), "lastError": d.LastError,
-			"createdAt": journey.Timestamp(d.CreatedAt), "updatedAt": journey.Timestamp(d.UpdatedAt)}
+		out[i] = deliveryReply{ID: d.ID, EndpointID: d.EndpointID, WebhookID: d.WebhookID, EventType: d.EventType, Status: d.Status,
+			AttemptCount: d.AttemptCount, NextRetryAt: ptr.Map(d.NextRetryAt, journey.Timestamp),
+			LastAttemptAt: ptr.Map(d.LastAttemptAt, journey.Timestamp), ResponseStatus: d.ResponseStatus,
+			ResponseBodySnippet: d.ResponseBodySnippet, DeliveredAt: ptr.Map(d.DeliveredAt, journey.Timestamp), LastError: d.LastError,
+			CreatedAt: journey.Timestamp(d.CreatedAt), UpdatedAt: journey.Timestamp(d.UpdatedAt)}
 	}
 	c.JSON(http.StatusOK, gin.H{"deliveries": out, "total": total, "limit": p.Limit, "offset": p.Offset})
 	return nil
@@ -291,11 +322,11 @@ func (h *webhookHandlers) dlqList(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]gin.H, len(list))
+	out := make([]deadLetterReply, len(list))
 	for i, e := range list {
-		out[i] = gin.H{"id": e.ID, "source": e.Source, "sourceId": e.SourceID, "payload": e.Payload, "error": e.Error,
-			"retryCount": e.RetryCount, "status": e.Status, "retriedAt": ptr.Map(e.RetriedAt, journey.Timestamp),
-			"createdAt": journey.Timestamp(e.CreatedAt)}
+		out[i] = deadLetterReply{ID: e.ID, Source: e.Source, SourceID: e.SourceID, Payload: e.Payload, Error: e.Error,
+			RetryCount: e.RetryCount, Status: e.Status, RetriedAt: ptr.Map(e.RetriedAt, journey.Timestamp),
+			CreatedAt: journey.Timestamp(e.CreatedAt)}
 	}
 	c.JSON(http.StatusOK, gin.H{"entries": out, "total": total, "limit": p.Limit, "offset": p.Offset})
 	return nil

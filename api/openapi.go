@@ -68,6 +68,14 @@ type pageJSON struct {
 // Documented answers, by "METHOD path": the typed ones (the others are described in words).
 var replyBodies = map[string]any{
 	"GET /v1/health": healthJSON{},
+	"GET /v1/admin/webhooks/:id/deliveries": struct {
+		Deliveries []deliveryReply `json:"deliveries"`
+		pageJSON
+	}{},
+	"GET /v1/admin/dlq": struct {
+		Entries []deadLetterReply `json:"entries"`
+		pageJSON
+	}{},
 	"GET /v1/admin/webhooks": struct {
 		Endpoints []endpointReply `json:"endpoints"`
 		pageJSON
