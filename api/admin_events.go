@@ -26,8 +26,17 @@ type adminEventHandlers struct {
 	svc adminEventService
 }
 
-func eventJSON(e store.Event) gin.H {
-	return gin.H{"id": e.ID, "userId": e.UserID, "event": e.Name, "properties": e.Properties, "occurredAt": journey.Timestamp(e.OccurredAt)}
+// eventReply is a stored event as the admin plane shows it.
+type eventReply struct {
+	ID         string         `json:"id"`
+	UserID     string         `json:"userId"`
+	Event      string         `json:"event"`
+	Properties map[string]any `json:"properties"`
+	OccurredAt string         `json:"occurredAt"`
+}
+
+func eventJSON(e store.Event) eventReply {
+	return eventReply{ID: e.ID, UserID: e.UserID, Event: e.Name, Properties: e.Properties, OccurredAt: journey.Timestamp(e.OccurredAt)}
 }
 
 // eventFilter reads userId, event, from and to.
@@ -60,7 +69,7 @@ func (h *adminEventHandlers) list(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]gin.H, len(list))
+	out := make([]eventReply, len(list))
 	for i, e := range list {
 		out[i] = eventJSON(e)
 	}

@@ -68,6 +68,24 @@ type pageJSON struct {
 // Documented answers, by "METHOD path": the typed ones (the others are described in words).
 var replyBodies = map[string]any{
 	"GET /v1/health": healthJSON{},
+	"GET /v1/admin/events": struct {
+		Events []eventReply `json:"events"`
+		pageJSON
+	}{},
+	"GET /v1/admin/events/:id": struct {
+		Event eventReply `json:"event"`
+	}{},
+	"GET /v1/admin/contacts": struct {
+		Contacts []adminContactJSON `json:"contacts"`
+		pageJSON
+	}{},
+	"POST /v1/admin/contacts": struct {
+		Contact adminContactJSON `json:"contact"`
+	}{},
+	"GET /v1/admin/contacts/:id": struct {
+		Contact     adminContactJSON `json:"contact"`
+		Preferences *preferencesJSON `json:"preferences"`
+	}{},
 	"GET /v1/admin/webhooks/:id/deliveries": struct {
 		Deliveries []deliveryReply `json:"deliveries"`
 		pageJSON
