@@ -158,6 +158,16 @@ var replyBodies = map[string]any{
 	}{},
 }
 
+// replyMedia are the answers that are not JSON, by "METHOD path".
+var replyMedia = map[string][]string{
+	"GET /v1/t/o/:id":                      {"image/gif"},
+	"GET /v1/email/unsubscribe":            {"text/html"},
+	"POST /v1/email/unsubscribe":           {"text/html"},
+	"GET /v1/email/preferences":            {"text/html"},
+	"GET /v1/admin/contacts/export":        {"text/csv", "application/json"},
+	"GET /v1/admin/reporting/sends/export": {"text/csv"},
+}
+
 // bodiless are the POST routes that read no JSON body of their own: actions named by their
 // path, form posts, and provider webhooks verified over their raw bytes.
 var bodiless = []string{
@@ -235,10 +245,21 @@ func (s *Server) OpenAPI() map[string]any {
 			op["requestBody"] = map[string]any{"required": true, "content": jsonContent(schemaOf(body))}
 		}
 		ok := map[string]any{"description": r.Summary}
-		if reply, has := replyBodies[r.Method+" "+r.Path]; has {
+		key := r.Method + " " + r.Path
+		if reply, has := replyBodies[key]; has {
 			ok["content"] = jsonContent(schemaOf(reply))
 		}
+		if media, has := replyMedia[key]; has {
+			content := map[string]any{}
+			for _, m := range media {
+				content[m] = map[string]any{"schema": map[string]any{"type": "string"}}
+			}
+			ok["content"] = content
+		}
 		op["responses"] = map[string]any{"2XX": ok, "4XX": errors, "5XX": errors}
+		if key == "GET /v1/t/c/:id" { // a redirect, not a body
+			op["responses"] = map[string]any{"302": map[string]any{"description": "Redirect to the link's destination (the public URL for an unknown link)"}}
+		}
 		if paths[path] == nil {
 			paths[path] = map[string]any{}
 		}

@@ -23,6 +23,9 @@ func TestEveryRouteWithABodyDocumentsIt(t *testing.T) {
 	for key := range requestBodies {
 		require.True(t, routes[key], "requestBodies names %s, which is not a route", key)
 	}
+	for key := range replyMedia {
+		require.True(t, routes[key], "replyMedia names %s, which is not a route", key)
+	}
 	for key := range replyBodies {
 		require.True(t, routes[key], "replyBodies names %s, which is not a route", key)
 	}
