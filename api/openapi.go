@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/invopop/jsonschema"
 
+	"github.com/hogsend/hogsend/internal/ingest"
 	"github.com/hogsend/hogsend/internal/journeys"
 	"github.com/hogsend/hogsend/internal/mailer"
 )
@@ -65,9 +66,63 @@ type pageJSON struct {
 	Offset int `json:"offset"`
 }
 
+// Acknowledgements: the one-field answers of deletes and actions.
+type (
+	deletedReply struct {
+		Deleted bool `json:"deleted"`
+	}
+	revokedReply struct {
+		Revoked bool `json:"revoked"`
+	}
+	retriedReply struct {
+		Retried bool `json:"retried"`
+	}
+	discardedReply struct {
+		Discarded bool `json:"discarded"`
+	}
+	okReply struct {
+		OK bool `json:"ok"`
+	}
+)
+
+// inboundReply is POST /v1/webhooks/{sourceId}'s answer: the event ingested, or skipped.
+type inboundReply struct {
+	OK      bool                `json:"ok"`
+	Event   string              `json:"event,omitempty"`
+	UserID  string              `json:"userId,omitempty"`
+	Exits   []ingest.ExitResult `json:"exits,omitempty"`
+	Skipped bool                `json:"skipped,omitempty"`
+}
+
 // Documented answers, by "METHOD path": the typed ones (the others are described in words).
 var replyBodies = map[string]any{
-	"GET /v1/health": healthJSON{},
+	"GET /v1/health":                    healthJSON{},
+	"DELETE /v1/contacts":               deletedReply{},
+	"DELETE /v1/admin/contacts/:id":     deletedReply{},
+	"DELETE /v1/admin/webhooks/:id":     deletedReply{},
+	"DELETE /v1/admin/alerts/rules/:id": deletedReply{},
+	"DELETE /v1/admin/api-keys/:id":     revokedReply{},
+	"POST /v1/admin/dlq/:id/retry":      retriedReply{},
+	"DELETE /v1/admin/dlq/:id":          discardedReply{},
+	"POST /v1/webhooks/resend":          okReply{},
+	"POST " + inboundPath:               inboundReply{},
+	"POST /v1/admin/webhooks/:id/rotate-secret": struct {
+		ID           string `json:"id"`
+		Secret       string `json:"secret"`
+		SecretPrefix string `json:"secretPrefix"`
+	}{},
+	"POST /v1/admin/webhooks/:id/test": struct {
+		Enqueued  bool   `json:"enqueued"`
+		EventType string `json:"eventType"`
+	}{},
+	"POST /v1/admin/webhooks/:id/deliveries/:deliveryId/redeliver": struct {
+		Enqueued   bool   `json:"enqueued"`
+		DeliveryID string `json:"deliveryId"`
+	}{},
+	"POST /v1/admin/contacts/import": struct {
+		JobID  string `json:"jobId"`
+		Status string `json:"status"`
+	}{},
 	"GET /v1/admin/events": struct {
 		Events []eventReply `json:"events"`
 		pageJSON
