@@ -94,9 +94,165 @@ type inboundReply struct {
 	Skipped bool                `json:"skipped,omitempty"`
 }
 
+// switchReply answers an admin on/off switch.
+type switchReply struct {
+	Journey struct {
+		ID        string `json:"id"`
+		Name      string `json:"name"`
+		Enabled   bool   `json:"enabled"`
+		UpdatedAt string `json:"updatedAt"`
+	} `json:"journey"`
+}
+
+// runReply is a journey run with its logs.
+type runReply struct {
+	State map[string]any `json:"state"`
+	Logs  objects        `json:"logs"`
+}
+
+// objects are items described as JSON objects only.
+type objects = []map[string]any
+
 // Documented answers, by "METHOD path": the typed ones (the others are described in words).
 var replyBodies = map[string]any{
-	"GET /v1/health":                    healthJSON{},
+	"GET /v1/health":               healthJSON{},
+	"POST /v1/admin/events":        eventResponse{},
+	"POST /v1/admin/events/replay": ingest.ReplayResult{},
+	"GET /v1/health/live": struct {
+		Status string `json:"status"`
+	}{},
+	"GET /v1/admin/contacts/import/:jobId": struct {
+		ID            string `json:"id"`
+		Status        string `json:"status"`
+		TotalRows     int    `json:"totalRows"`
+		ProcessedRows int    `json:"processedRows"`
+		FailedRows    int    `json:"failedRows"`
+		Errors        []any  `json:"errors"`
+		CreatedAt     string `json:"createdAt"`
+		UpdatedAt     string `json:"updatedAt"`
+	}{},
+	"GET /v1/admin/contacts/:id/timeline": struct {
+		Timeline objects `json:"timeline"`
+		pageJSON
+	}{},
+	"GET /v1/admin/journeys": struct {
+		Journeys objects `json:"journeys"`
+		pageJSON
+	}{},
+	"GET /v1/admin/journeys/:id": struct {
+		Journey map[string]any `json:"journey"`
+	}{},
+	"PATCH /v1/admin/journeys/:id": switchReply{},
+	"PUT /v1/admin/journeys/:id":   switchReply{},
+	"GET /v1/admin/journeys/:id/states": struct {
+		States objects `json:"states"`
+		pageJSON
+	}{},
+	"GET /v1/admin/journeys/:id/states/:stateId": runReply{},
+	"GET /v1/admin/journey-logs/:stateId":        runReply{},
+	"DELETE /v1/admin/journeys/:id/states/:stateId": struct {
+		State             map[string]any `json:"state"`
+		WorkflowCancelled bool           `json:"workflowCancelled"`
+		HatchetCancelled  bool           `json:"hatchetCancelled"`
+	}{},
+	"POST /v1/admin/journeys/:id/enroll": struct {
+		Enrolled bool   `json:"enrolled"`
+		Event    string `json:"event"`
+		UserID   string `json:"userId"`
+	}{},
+	"POST /v1/admin/journeys/:id/enroll/batch": struct {
+		Enrolled int     `json:"enrolled"`
+		Skipped  int     `json:"skipped"`
+		Results  objects `json:"results"`
+	}{},
+	"GET /v1/admin/buckets": struct {
+		Buckets objects `json:"buckets"`
+		pageJSON
+	}{},
+	"GET /v1/admin/buckets/:id": struct {
+		Bucket map[string]any `json:"bucket"`
+	}{},
+	"PATCH /v1/admin/buckets/:id": struct {
+		Bucket map[string]any `json:"bucket"`
+	}{},
+	"GET /v1/admin/buckets/:id/members": struct {
+		Members objects `json:"members"`
+		pageJSON
+	}{},
+	"GET /v1/admin/emails/:id": struct {
+		Email          emailJSON      `json:"email"`
+		TrackedLinks   objects        `json:"trackedLinks"`
+		JourneyContext map[string]any `json:"journeyContext"`
+		Events         objects        `json:"events"`
+	}{},
+	"POST /v1/admin/emails/:id/resend": struct {
+		EmailID string `json:"emailId"`
+		Status  string `json:"status"`
+	}{},
+	"GET /v1/admin/templates": struct {
+		Templates objects `json:"templates"`
+	}{},
+	"GET /v1/admin/templates/:key/preview": struct {
+		Key      string  `json:"key"`
+		Subject  string  `json:"subject"`
+		Category *string `json:"category"`
+		Preview  *string `json:"preview"`
+		HTML     string  `json:"html"`
+		Text     string  `json:"text"`
+	}{},
+	"POST /v1/admin/templates/:key/send-test": mailer.Result{},
+	"GET /v1/admin/suppressions": struct {
+		Suppressions objects `json:"suppressions"`
+		pageJSON
+	}{},
+	"GET /v1/admin/metrics/overview": struct {
+		TotalContacts   int     `json:"totalContacts"`
+		ActiveJourneys  int     `json:"activeJourneys"`
+		ActiveBuckets   int     `json:"activeBuckets"`
+		BucketMembers   int     `json:"bucketMembers"`
+		EmailsSent24h   int     `json:"emailsSent24h"`
+		EmailsSent7d    int     `json:"emailsSent7d"`
+		EmailsSent30d   int     `json:"emailsSent30d"`
+		BounceRate30d   float64 `json:"bounceRate30d"`
+		UnsubscribeRate float64 `json:"unsubscribeRate"`
+	}{},
+	"GET /v1/admin/metrics/journeys": struct {
+		Journeys objects `json:"journeys"`
+	}{},
+	"GET /v1/admin/metrics/journeys/:id": struct {
+		JourneyID    string `json:"journeyId"`
+		Enrolled     int    `json:"enrolled"`
+		EmailSent    int    `json:"emailSent"`
+		EmailOpened  int    `json:"emailOpened"`
+		EmailClicked int    `json:"emailClicked"`
+		Completed    int    `json:"completed"`
+		Failed       int    `json:"failed"`
+		Exited       int    `json:"exited"`
+	}{},
+	"GET /v1/admin/metrics/emails": struct {
+		Templates objects `json:"templates"`
+	}{},
+	"GET /v1/admin/metrics/emails/deliverability": struct {
+		Period string  `json:"period"`
+		Points objects `json:"points"`
+	}{},
+	"GET /v1/admin/metrics/buckets": struct {
+		Buckets objects `json:"buckets"`
+	}{},
+	"GET /v1/admin/metrics/buckets/:id": struct {
+		BucketID string  `json:"bucketId"`
+		Size     int     `json:"size"`
+		Points   objects `json:"points"`
+	}{},
+	"GET /v1/admin/metrics/events": struct {
+		Events objects `json:"events"`
+	}{},
+	"GET /v1/admin/reporting/templates/:key": map[string]any{},
+	"GET /v1/admin/reporting/contacts/:id/activity": struct {
+		Contact map[string]any `json:"contact"`
+		Sends   objects        `json:"sends"`
+		pageJSON
+	}{},
 	"DELETE /v1/contacts":               deletedReply{},
 	"DELETE /v1/admin/contacts/:id":     deletedReply{},
 	"DELETE /v1/admin/webhooks/:id":     deletedReply{},

@@ -8,14 +8,17 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Every POST, PUT and PATCH of the route table documents its body, or says it has none; no
-// entry names a route that does not exist.
+// Every route of the table documents its answer, and every POST, PUT and PATCH its body (or
+// says it has none); no entry names a route that does not exist.
 func TestEveryRouteWithABodyDocumentsIt(t *testing.T) {
 	routes := map[string]bool{}
 	for _, r := range New(Config{Limits: Limits{Disabled: true}}).Routes() {
 		key := r.Method + " " + r.Path
 		routes[key] = true
 		_, documented := requestBodies[key]
+		_, typed := replyBodies[key]
+		_, media := replyMedia[key]
+		require.True(t, typed || media || key == "GET /v1/t/c/:id", "%s: describe its answer in replyBodies or replyMedia", key)
 		if slices.Contains([]string{http.MethodPost, http.MethodPut, http.MethodPatch}, r.Method) {
 			require.True(t, documented != slices.Contains(bodiless, key), "%s: put its body type in requestBodies, or list it in bodiless", key)
 		}
