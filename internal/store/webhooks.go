@@ -77,12 +77,15 @@ type AttemptResult struct {
 	LastError      string // "" on success
 }
 
-// RecordDelivered marks a delivery delivered and its endpoint as having received one.
+// RecordDelivered marks a delivery delivered and its endpoint as having received one. The
+// endpoint's lastDeliveryAt moves at most once a second: every delivery writing that one row
+// would queue all deliveries to an endpoint behind each other's commits.
 func RecordDelivered(ctx context.Context, db DBTX, d Delivery, r AttemptResult) error {
 	_, err := db.Exec(ctx, `WITH d AS (UPDATE webhook_deliveries SET status = 'delivered', attempt_count = $2, response_status = $3,
 			response_body_snippet = $4, delivered_at = now(), next_retry_at = NULL, last_error = NULL, last_attempt_at = now(),
 			updated_at = now() WHERE id = $1 RETURNING endpoint_id)
-		UPDATE webhook_endpoints SET last_delivery_at = now(), updated_at = now() WHERE id = (SELECT endpoint_id FROM d)`,
+		UPDATE webhook_endpoints SET last_delivery_at = now() WHERE id = (SELECT endpoint_id FROM d)
+			AND (last_delivery_at IS NULL OR last_delivery_at < now() - interval '1 second')`,
 		d.ID, r.Attempts, r.ResponseStatus, r.Snippet)
 	return err
 }
