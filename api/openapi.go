@@ -410,7 +410,7 @@ var pathParam = regexp.MustCompile(`:([A-Za-z]+)`)
 
 // schemaOf reflects a Go value's type into an inline JSON Schema.
 func schemaOf(v any) map[string]any {
-	// Pointers reflect as their element type (no null), so no field is claimed to be required.
+	// Presence is not promised: no field is claimed to be required.
 	r := &jsonschema.Reflector{DoNotReference: true, ExpandedStruct: true, AllowAdditionalProperties: true, RequiredFromJSONSchemaTags: true}
 	raw, err := json.Marshal(r.ReflectFromType(reflect.TypeOf(v)))
 	if err != nil {
@@ -420,7 +420,46 @@ func schemaOf(v any) map[string]any {
 	_ = json.Unmarshal(raw, &out)
 	delete(out, "$schema")
 	delete(out, "$id")
+	allowNulls(reflect.TypeOf(v), out)
 	return out
+}
+
+// allowNulls marks the properties of pointer fields as also null, which the reflector does not:
+// a nil pointer encodes as null.
+func allowNulls(t reflect.Type, s map[string]any) {
+	for k := t.Kind(); k == reflect.Pointer || k == reflect.Slice || k == reflect.Array || k == reflect.Map; k = t.Kind() {
+		switch k {
+		case reflect.Slice, reflect.Array:
+			if items, ok := s["items"].(map[string]any); ok {
+				s = items
+			}
+		case reflect.Map:
+			if values, ok := s["additionalProperties"].(map[string]any); ok {
+				s = values
+			}
+		}
+		t = t.Elem()
+	}
+	props, ok := s["properties"].(map[string]any)
+	if t.Kind() != reflect.Struct || !ok {
+		return
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && name == "" {
+			allowNulls(f.Type, s)
+			continue
+		}
+		prop, ok := props[name].(map[string]any)
+		if !ok || !f.IsExported() {
+			continue
+		}
+		allowNulls(f.Type, prop)
+		if f.Type.Kind() == reflect.Pointer {
+			props[name] = map[string]any{"oneOf": []any{prop, map[string]any{"type": "null"}}}
+		}
+	}
 }
 
 func jsonContent(schema map[string]any) map[string]any {

@@ -82,6 +82,47 @@ func TestOpenAPIDocumentsEveryMountedRoute(t *testing.T) {
 	raw, _ := json.Marshal(body)
 	require.Contains(t, string(raw), `"expiresAt"`)
 
+	// Real answers match what the document says of them.
+	paths := doc["paths"].(map[string]any)
+	answerSchema := func(path, method string) *jsonschema.Schema {
+		t.Helper()
+		op := paths[path].(map[string]any)[method].(map[string]any)
+		schema := op["responses"].(map[string]any)["2XX"].(map[string]any)["content"].(map[string]any)["application/json"].(map[string]any)["schema"]
+		raw, _ := json.Marshal(schema)
+		parsed, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		require.NoError(t, err)
+		c := jsonschema.NewCompiler()
+		require.NoError(t, c.AddResource("answer.json", parsed))
+		compiled, err := c.Compile("answer.json")
+		require.NoError(t, err)
+		return compiled
+	}
+	created := b.do(t, http.MethodPost, "/v1/admin/alerts/rules", legacyKey, map[string]any{"name": "r", "type": "delivery_issue",
+		"threshold": 0.9, "channel": "slack", "channelConfig": map[string]any{"webhookUrl": "https://hooks.slack.com/x"}})
+	for _, call := range []struct {
+		method, path, url string
+		body              any
+		res               response
+	}{
+		{method: "put", path: "/v1/contacts", res: b.do(t, http.MethodPut, "/v1/contacts", legacyKey, map[string]any{"userId": "oa-1", "email": "oa@x.io"})},
+		{method: "get", path: "/v1/contacts/find", res: b.do(t, http.MethodGet, "/v1/contacts/find?userId=oa-1", legacyKey, nil)},
+		{method: "post", path: "/v1/events", res: b.do(t, http.MethodPost, "/v1/events", legacyKey, map[string]any{"name": "x", "userId": "oa-1"})},
+		{method: "get", path: "/v1/health", res: b.do(t, http.MethodGet, "/v1/health", legacyKey, nil)},
+		{method: "get", path: "/v1/admin/api-keys", res: b.do(t, http.MethodGet, "/v1/admin/api-keys", legacyKey, nil)},
+		{method: "post", path: "/v1/admin/alerts/rules", res: created},
+		{method: "get", path: "/v1/admin/alerts/rules", res: b.do(t, http.MethodGet, "/v1/admin/alerts/rules", legacyKey, nil)},
+		{method: "get", path: "/v1/admin/audit-logs", res: b.do(t, http.MethodGet, "/v1/admin/audit-logs", legacyKey, nil)},
+		{method: "get", path: "/v1/admin/contacts/{id}", res: b.do(t, http.MethodGet, "/v1/admin/contacts/oa-1", legacyKey, nil)},
+		{method: "get", path: "/v1/admin/metrics/overview", res: b.do(t, http.MethodGet, "/v1/admin/metrics/overview", legacyKey, nil)},
+	} {
+		require.Less(t, call.res.Code, 300, "%s %s: %s", call.method, call.path, call.res.Body.String())
+		answer, err := jsonschema.UnmarshalJSON(bytes.NewReader(call.res.Body.Bytes()))
+		require.NoError(t, err)
+		require.NoError(t, answerSchema(call.path, call.method).Validate(answer), "%s %s answered %s", call.method, call.path, call.res.Body.String())
+	}
+	wrong, _ := jsonschema.UnmarshalJSON(strings.NewReader(`{"id": 7, "created": "yes"}`))
+	require.Error(t, answerSchema("/v1/contacts", "put").Validate(wrong), "the answer schemas are checked")
+
 	require.Equal(t, http.StatusOK, b.do(t, http.MethodGet, "/docs", "", nil).Code)
 	prod := setupWith(t, func(c *api.Config) { c.Production = true })
 	require.Equal(t, http.StatusNotFound, prod.do(t, http.MethodGet, "/openapi.json", "", nil).Code)
