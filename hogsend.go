@@ -379,6 +379,7 @@ func (e *Engine) Close() {
 	e.ingest.Close()
 	e.mail.Close()
 	e.workerMail.Close()
+	e.webhookSender.Close()
 	e.closeProvider()
 	e.temporal.Close()
 	e.pool.Close()

@@ -11,11 +11,13 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	svix "github.com/svix/svix-webhooks/go"
 
 	"github.com/hogsend/hogsend/activities/contract"
+	"github.com/hogsend/hogsend/internal/batch"
 	"github.com/hogsend/hogsend/internal/store"
 )
 
@@ -47,6 +49,30 @@ type Sender struct {
 	DB       store.DBTX
 	Client   *http.Client // nil = one with connection reuse
 	Settings Settings
+
+	once   sync.Once
+	claims *batch.Coalescer[store.DeliveryClaim, bool]
+	marks  *batch.Coalescer[store.DeliveredAttempt, struct{}]
+}
+
+// writes coalesces concurrent attempts' claims and delivered marks: under load one statement
+// and one commit serve many deliveries, and an attempt alone waits for nobody.
+func (s *Sender) writes() {
+	s.once.Do(func() {
+		s.claims = &batch.Coalescer[store.DeliveryClaim, bool]{Run: func(ctx context.Context, c []store.DeliveryClaim) ([]bool, error) {
+			return store.ClaimDeliveries(ctx, s.DB, c)
+		}}
+		s.marks = &batch.Coalescer[store.DeliveredAttempt, struct{}]{Run: func(ctx context.Context, a []store.DeliveredAttempt) ([]struct{}, error) {
+			return make([]struct{}, len(a)), store.RecordDelivered(ctx, s.DB, a...)
+		}}
+	})
+}
+
+// Close stops the coalesced writes after the ones queued.
+func (s *Sender) Close() {
+	s.writes()
+	s.claims.Close()
+	s.marks.Close()
 }
 
 // Outcomes of an attempt.
@@ -93,14 +119,16 @@ func (s *Sender) Attempt(ctx context.Context, id string) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	if ok, err := store.ClaimDelivery(ctx, s.DB, id, d.Status); err != nil || !ok {
+	s.writes()
+	if ok, err := s.claims.Do(ctx, store.DeliveryClaim{ID: id, Previous: d.Status}); err != nil || !ok {
 		return Outcome{Status: Skipped, Reason: "lost_cas"}, err
 	}
 	r, retryable := s.post(ctx, d, e)
 	r.Attempts = d.AttemptCount + 1
 	switch {
 	case r.LastError == "":
-		return Outcome{Status: Delivered, Attempts: r.Attempts}, store.RecordDelivered(ctx, s.DB, d, r)
+		_, err := s.marks.Do(ctx, store.DeliveredAttempt{Delivery: d, Result: r})
+		return Outcome{Status: Delivered, Attempts: r.Attempts}, err
 	case (retryable || r.Attempts < 2) && r.Attempts < s.Settings.maxAttempts():
 		// A refusal that is not retryable is tolerated once: the second one is final.
 		next := time.Now().Add(s.Settings.Backoff(r.Attempts)).Truncate(time.Microsecond) // as Postgres keeps it

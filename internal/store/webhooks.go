@@ -62,11 +62,36 @@ func DiscardDelivery(ctx context.Context, db DBTX, id string) error {
 	return err
 }
 
-// ClaimDelivery moves a delivery from its previous status to sending (compare and set).
-func ClaimDelivery(ctx context.Context, db DBTX, id, previous string) (bool, error) {
-	tag, err := db.Exec(ctx, `UPDATE webhook_deliveries SET status = 'sending', last_attempt_at = now(), updated_at = now()
-		WHERE id = $1 AND status = $2::webhook_delivery_status`, id, previous)
-	return tag.RowsAffected() == 1, err
+// DeliveryClaim is one claim: the delivery and the status it must still have.
+type DeliveryClaim struct{ ID, Previous string }
+
+// ClaimDeliveries moves deliveries to sending in one statement, each only from the status its
+// claimer read; a delivery named twice is claimed by its first claim only.
+func ClaimDeliveries(ctx context.Context, db DBTX, claims []DeliveryClaim) ([]bool, error) {
+	ids, previous := make([]string, len(claims)), make([]string, len(claims))
+	for i, c := range claims {
+		ids[i], previous[i] = c.ID, c.Previous
+	}
+	rows, err := db.Query(ctx, `UPDATE webhook_deliveries w SET status = 'sending', last_attempt_at = now(), updated_at = now()
+		FROM (SELECT DISTINCT ON (id) id, previous FROM unnest($1::uuid[], $2::text[]) AS q(id, previous)) q
+		WHERE w.id = q.id AND w.status = q.previous::webhook_delivery_status RETURNING w.id::text`, ids, previous)
+	if err != nil {
+		return nil, err
+	}
+	won, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	claimed := map[string]bool{}
+	for _, id := range won {
+		claimed[id] = true
+	}
+	out := make([]bool, len(claims))
+	for i, c := range claims {
+		out[i] = claimed[c.ID]
+		claimed[c.ID] = false // a second claim of the same delivery loses
+	}
+	return out, nil
 }
 
 // AttemptResult is one POST's outcome as the row records it.
@@ -77,16 +102,27 @@ type AttemptResult struct {
 	LastError      string // "" on success
 }
 
-// RecordDelivered marks a delivery delivered and its endpoint as having received one. The
-// endpoint's lastDeliveryAt moves at most once a second: every delivery writing that one row
-// would queue all deliveries to an endpoint behind each other's commits.
-func RecordDelivered(ctx context.Context, db DBTX, d Delivery, r AttemptResult) error {
-	_, err := db.Exec(ctx, `WITH d AS (UPDATE webhook_deliveries SET status = 'delivered', attempt_count = $2, response_status = $3,
-			response_body_snippet = $4, delivered_at = now(), next_retry_at = NULL, last_error = NULL, last_attempt_at = now(),
-			updated_at = now() WHERE id = $1 RETURNING endpoint_id)
-		UPDATE webhook_endpoints SET last_delivery_at = now() WHERE id = (SELECT endpoint_id FROM d)
-			AND (last_delivery_at IS NULL OR last_delivery_at < now() - interval '1 second')`,
-		d.ID, r.Attempts, r.ResponseStatus, r.Snippet)
+// DeliveredAttempt is a delivery's successful attempt.
+type DeliveredAttempt struct {
+	Delivery Delivery
+	Result   AttemptResult
+}
+
+// RecordDelivered marks deliveries delivered, in one statement, and their endpoints as having
+// received one. An endpoint's lastDeliveryAt moves at most once a second: every delivery
+// writing that one row would queue all deliveries to an endpoint behind each other's commits.
+func RecordDelivered(ctx context.Context, db DBTX, done ...DeliveredAttempt) error {
+	ids, attempts, statuses, snippets := make([]string, len(done)), make([]int, len(done)), make([]*int, len(done)), make([]*string, len(done))
+	for i, a := range done {
+		ids[i], attempts[i], statuses[i], snippets[i] = a.Delivery.ID, a.Result.Attempts, a.Result.ResponseStatus, a.Result.Snippet
+	}
+	_, err := db.Exec(ctx, `WITH d AS (UPDATE webhook_deliveries w SET status = 'delivered', attempt_count = m.attempts,
+			response_status = m.status, response_body_snippet = m.snippet, delivered_at = now(), next_retry_at = NULL, last_error = NULL,
+			last_attempt_at = now(), updated_at = now()
+		FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[]) AS m(id, attempts, status, snippet) WHERE w.id = m.id
+		RETURNING w.endpoint_id)
+		UPDATE webhook_endpoints SET last_delivery_at = now() WHERE id IN (SELECT endpoint_id FROM d)
+			AND (last_delivery_at IS NULL OR last_delivery_at < now() - interval '1 second')`, ids, attempts, statuses, snippets)
 	return err
 }
 
