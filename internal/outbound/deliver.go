@@ -93,7 +93,7 @@ var defaultClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost:
 // Attempt makes one attempt of a delivery if it is due; one not yet due is answered pending
 // with its time, untouched.
 func (s *Sender) Attempt(ctx context.Context, id string) (Outcome, error) {
-	d, err := store.DeliveryByID(ctx, s.DB, id)
+	d, e, found, err := store.DeliveryToSend(ctx, s.DB, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Outcome{Status: Skipped, Reason: "not_found"}, nil
 	}
@@ -108,16 +108,12 @@ func (s *Sender) Attempt(ctx context.Context, id string) (Outcome, error) {
 			return Outcome{Status: Pending, NextRetryAt: d.NextRetryAt, Attempts: d.AttemptCount}, nil
 		}
 	}
-	e, err := store.EndpointByID(ctx, s.DB, d.EndpointID)
-	if errors.Is(err, store.ErrNotFound) || err == nil && e.Disabled {
+	if !found || e.Disabled {
 		reason := "endpoint_disabled"
-		if err != nil {
+		if !found {
 			reason = "endpoint_deleted"
 		}
 		return Outcome{Status: Discarded, Reason: reason, Attempts: d.AttemptCount}, store.DiscardDelivery(ctx, s.DB, id)
-	}
-	if err != nil {
-		return Outcome{}, err
 	}
 	s.writes()
 	if ok, err := s.claims.Do(ctx, store.DeliveryClaim{ID: id, Previous: d.Status}); err != nil || !ok {

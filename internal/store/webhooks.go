@@ -47,12 +47,23 @@ type Endpoint struct {
 	Disabled        bool
 }
 
-// EndpointByID reads an endpoint.
-func EndpointByID(ctx context.Context, db DBTX, id string) (Endpoint, error) {
-	var e Endpoint
-	err := db.QueryRow(ctx, `SELECT id::text, url, secret, disabled FROM webhook_endpoints WHERE id = $1`, id).
-		Scan(&e.ID, &e.URL, &e.Secret, &e.Disabled)
-	return e, interpret(err)
+// DeliveryToSend reads a delivery with its endpoint in one round trip; found is false when
+// the endpoint is gone (the delivery then stays readable until it is discarded).
+func DeliveryToSend(ctx context.Context, db DBTX, id string) (d Delivery, e Endpoint, found bool, err error) {
+	var eid, url, secret *string
+	var disabled *bool
+	err = db.QueryRow(ctx, `SELECT d.id::text, d.endpoint_id::text, d.webhook_id, d.event_type, d.status::text, d.attempt_count,
+			d.next_retry_at, d.payload::text, e.id::text, e.url, e.secret, e.disabled
+		FROM webhook_deliveries d LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = $1`, id).
+		Scan(&d.ID, &d.EndpointID, &d.WebhookID, &d.EventType, &d.Status, &d.AttemptCount, &d.NextRetryAt, &d.Payload,
+			&eid, &url, &secret, &disabled)
+	if err != nil {
+		return d, e, false, interpret(err)
+	}
+	if eid == nil {
+		return d, e, false, nil
+	}
+	return d, Endpoint{ID: *eid, URL: *url, Secret: *secret, Disabled: *disabled}, true, nil
 }
 
 // DiscardDelivery ends a delivery whose endpoint is gone or disabled.
