@@ -299,14 +299,10 @@ var configVars = []configVar{
 		func(c *Config, v string) error { return cronSpec(&c.Webhooks.SweeperCron, v) }},
 	{"ENABLED_WEBHOOK_PRESETS", "*", "Inbound webhook presets to mount: * (each whose secret is set), none, or a comma list of clerk, supabase, stripe, segment.", nil,
 		func(c *Config, v string) error { c.Inbound.EnabledPresets = v; return nil }},
-	{"CLERK_WEBHOOK_SECRET", "", "Svix secret (whsec_…) of the Clerk preset, POST /v1/webhooks/clerk; unset = the preset is not mounted (404).", nil,
-		func(c *Config, v string) error { return inboundSecret(c, "CLERK_WEBHOOK_SECRET", v) }},
-	{"SUPABASE_WEBHOOK_SECRET", "", "Svix secret, or the value sent in x-supabase-webhook-secret, of the Supabase preset, POST /v1/webhooks/supabase; unset = the preset is not mounted (404).", nil,
-		func(c *Config, v string) error { return inboundSecret(c, "SUPABASE_WEBHOOK_SECRET", v) }},
-	{"STRIPE_WEBHOOK_SECRET", "", "Signing secret (whsec_…) of the Stripe preset, POST /v1/webhooks/stripe; unset = the preset is not mounted (404).", nil,
-		func(c *Config, v string) error { return inboundSecret(c, "STRIPE_WEBHOOK_SECRET", v) }},
-	{"SEGMENT_WEBHOOK_SECRET", "", "Shared secret of the x-signature HMAC of the Segment preset, POST /v1/webhooks/segment; unset = the preset is not mounted (404).", nil,
-		func(c *Config, v string) error { return inboundSecret(c, "SEGMENT_WEBHOOK_SECRET", v) }},
+	presetSecret("CLERK_WEBHOOK_SECRET", "Svix secret (whsec_…) of the Clerk preset, POST /v1/webhooks/clerk; unset = the preset is not mounted (404)."),
+	presetSecret("SUPABASE_WEBHOOK_SECRET", "Svix secret, or the value sent in x-supabase-webhook-secret, of the Supabase preset, POST /v1/webhooks/supabase; unset = the preset is not mounted (404)."),
+	presetSecret("STRIPE_WEBHOOK_SECRET", "Signing secret (whsec_…) of the Stripe preset, POST /v1/webhooks/stripe; unset = the preset is not mounted (404)."),
+	presetSecret("SEGMENT_WEBHOOK_SECRET", "Shared secret of the x-signature HMAC of the Segment preset, POST /v1/webhooks/segment; unset = the preset is not mounted (404)."),
 	{"ALERTS_CHECK_CRON", "*/5 * * * *", "Cron (5 fields, UTC) of the alert check (schedule hogsend-check-alerts), which evaluates every enabled alert rule.", nil,
 		func(c *Config, v string) error { return cronSpec(&c.Alerts.Cron, v) }},
 	{"ALERTS_FROM_EMAIL", "RESEND_FROM_EMAIL", "From address of email-channel alerts.", nil,
@@ -384,12 +380,15 @@ var configVars = []configVar{
 		}},
 }
 
-func inboundSecret(c *Config, name, v string) error {
-	if c.Inbound.Secrets == nil {
-		c.Inbound.Secrets = map[string]string{}
-	}
-	c.Inbound.Secrets[name] = v
-	return nil
+// presetSecret is the variable of an inbound preset's secret, kept by its name.
+func presetSecret(name, doc string) configVar {
+	return configVar{name, "", doc, nil, func(c *Config, v string) error {
+		if c.Inbound.Secrets == nil {
+			c.Inbound.Secrets = map[string]string{}
+		}
+		c.Inbound.Secrets[name] = v
+		return nil
+	}}
 }
 
 // ignoredPrefixes are variables of the reference's Hatchet/Redis stack: warned about, not read.

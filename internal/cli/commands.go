@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -67,7 +67,7 @@ func (a *app) root() *cobra.Command {
 
 // settle resolves the settings: flags, then the environment, then ./.env (then the dev key).
 func (a *app) settle() {
-	dot := readDotEnv(first(a.env.DotEnv, ".env"))
+	dot := readDotEnv(cmp.Or(a.env.DotEnv, ".env"))
 	get := func(names ...string) string {
 		for _, n := range names {
 			if v, ok := a.env.Lookup(n); ok && strings.TrimSpace(v) != "" {
@@ -82,9 +82,9 @@ func (a *app) settle() {
 		return ""
 	}
 	s := Settings{
-		BaseURL:  first(a.flags.BaseURL, get("HOGSEND_API_URL"), "http://localhost:3002"),
-		AdminKey: first(a.flags.AdminKey, get("HOGSEND_ADMIN_KEY", "ADMIN_API_KEY")),
-		DataKey:  first(a.flags.DataKey, get("HOGSEND_DATA_KEY", "HOGSEND_API_KEY")),
+		BaseURL:  cmp.Or(a.flags.BaseURL, get("HOGSEND_API_URL"), "http://localhost:3002"),
+		AdminKey: cmp.Or(a.flags.AdminKey, get("HOGSEND_ADMIN_KEY", "ADMIN_API_KEY")),
+		DataKey:  cmp.Or(a.flags.DataKey, get("HOGSEND_DATA_KEY", "HOGSEND_API_KEY")),
 	}
 	if s.AdminKey == "" && a.env.DevKey != nil {
 		s.AdminKey = a.env.DevKey()
@@ -94,15 +94,6 @@ func (a *app) settle() {
 	}
 	s.BaseURL = strings.TrimRight(s.BaseURL, "/")
 	a.c = &client{Settings: s, http: &http.Client{Timeout: 60 * time.Second}}
-}
-
-func first(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // show prints an answer: the document itself with --json, else the human rendering.
@@ -516,10 +507,9 @@ func (a *app) keys() *cobra.Command {
 
 // intFlag reads an int flag that was set.
 func intFlag(cmd *cobra.Command, name string) (int, bool) {
-	f := cmd.Flags().Lookup(name)
-	if f == nil || !f.Changed {
+	if !cmd.Flags().Changed(name) {
 		return 0, false
 	}
-	n, err := strconv.Atoi(f.Value.String())
+	n, err := cmd.Flags().GetInt(name)
 	return n, err == nil
 }
