@@ -105,12 +105,20 @@ func LockIdentities(ctx context.Context, tx pgx.Tx, exclusive, shared []string) 
 // ContactByIdentity finds the live contact holding the key, falling back to an alias pointing
 // at a live contact; ErrNotFound when neither exists.
 func ContactByIdentity(ctx context.Context, db DBTX, kind IdentityKind, value string) (Contact, error) {
-	return scanContact(db.QueryRow(ctx, `SELECT `+contactColumns+` FROM contacts
-		WHERE id = coalesce(
-			(SELECT id FROM contacts WHERE `+kind.column()+` = $1 AND deleted_at IS NULL LIMIT 1),
-			(SELECT c.id FROM contact_aliases a JOIN contacts c ON c.id = a.contact_id
-			  WHERE a.alias_kind = $2 AND a.alias_value = $1 AND c.deleted_at IS NULL))`,
-		value, string(kind)))
+	return scanContact(db.QueryRow(ctx, contactByIdentitySQL(kind), value, string(kind)))
+}
+
+// contactByIdentitySQL looks a key up in the live contacts' unique index of its kind (email
+// by lower(email), as that index is), then in the aliases; either way the contact by its id.
+func contactByIdentitySQL(kind IdentityKind) string {
+	match := kind.column() + ` = $1`
+	if kind == KindEmail {
+		match = `lower(email) = lower($1) AND email IS NOT NULL`
+	}
+	return `SELECT ` + contactColumns + ` FROM contacts
+		WHERE deleted_at IS NULL AND id = coalesce(
+			(SELECT id FROM contacts WHERE ` + match + ` AND deleted_at IS NULL LIMIT 1),
+			(SELECT contact_id FROM contact_aliases WHERE alias_kind = $2 AND alias_value = $1))`
 }
 
 // NewContact holds the keys and properties of a contact to create.
