@@ -234,7 +234,8 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 	// First attempts of new deliveries run here; only a delivery that must be retried becomes a workflow.
 	sender := &outbound.Sender{DB: pool, Settings: cfg.Webhooks.Settings}
 	deliverer := &outbound.Deliverer{Sender: sender, Outbox: d, Logger: logger}
-	outbound.Register(d, pool, deliverer.Enqueue)
+	outbound.Register(d, pool, deliverer)
+	d.Followers = []outbox.Kicker{deliverer} // emits insert their deliveries in the producer's transaction
 	journeys.RegisterStarts(d, tc, pool, cfg.Temporal.TaskQueue)
 	// Buckets run after journey routing and exits, so a transition's own routing comes after.
 	membership := &buckets.Consumer{Registry: bucketRegistry, Journeys: registry, Logger: logger}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"sync"
 	"testing"
@@ -70,7 +71,10 @@ type journeyEnv struct {
 
 func startJourneyEngine(t *testing.T) *journeyEnv {
 	t.Helper()
-	_, dsn := schematest.TestDB(t)
+	pool, dsn := schematest.TestDB(t)
+	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(hooks.Close)
+	schematest.Subscribe(t, pool, hooks.URL, "journey.completed")
 	sent := &activities.RecordingSender{}
 	opts := &Options{Journeys: append(journeys.All(), e2eSend, e2ePanic, e2eKeyed), JourneySender: sent}
 	e, _ := testEngineWith(t, testEnv(t, dsn, true), opts)
@@ -164,9 +168,8 @@ func TestJourneysEndToEnd(t *testing.T) {
 		require.Equal(t, []string{"entered", "email_sent", "waiting", "resumed", "email_sent", "completed"},
 			j.logActions(t, done["id"].(string)))
 		var completedEvents int
-		require.NoError(t, j.engine.pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox
-			WHERE payload->'envelope'->>'type' = 'journey.completed' AND payload->'envelope'->'data'->>'stateId' = $1`,
-			done["id"]).Scan(&completedEvents))
+		require.NoError(t, j.engine.pool.QueryRow(context.Background(), `SELECT count(*) FROM webhook_deliveries
+			WHERE event_type = 'journey.completed' AND payload->'data'->>'stateId' = $1`, done["id"]).Scan(&completedEvents))
 		require.Equal(t, 1, completedEvents, "one outbound journey.completed per run")
 
 		// once: a second trigger after completion enrolls nobody.

@@ -192,12 +192,12 @@ func TestWebhookAdminOverHTTP(t *testing.T) {
 	require.Equal(t, []any{nil, []any{"contact.created", "contact.deleted"}, rcv.srv.URL}, []any{got["description"], got["eventTypes"], got["url"]})
 
 	// Test send, signed with the secret; after a rotation only the new one verifies.
-	code, out = call(http.MethodPost, "/v1/admin/webhooks/"+id+"/test", nil)
-	require.Equal(t, http.StatusAccepted, code, out)
-	require.Equal(t, map[string]any{"enqueued": true, "eventType": "webhook.test"}, out)
 	rcv.mu.Lock()
 	rcv.secret = secret
 	rcv.mu.Unlock()
+	code, out = call(http.MethodPost, "/v1/admin/webhooks/"+id+"/test", nil)
+	require.Equal(t, http.StatusAccepted, code, out)
+	require.Equal(t, map[string]any{"enqueued": true, "eventType": "webhook.test"}, out)
 	waitUntil(t, "the test delivery", func() bool { return len(rcv.deliveries()) == 1 })
 	require.True(t, rcv.deliveries()[0].verified)
 	require.Equal(t, "webhook.test", rcv.deliveries()[0].kind)

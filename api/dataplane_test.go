@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hogsend/hogsend/internal/apikeys"
+	"github.com/hogsend/hogsend/internal/outbound"
+	"github.com/hogsend/hogsend/schema/schematest"
 )
 
 var uniq = func() func(string) string {
@@ -271,6 +273,7 @@ func TestListsOnContactsAndEvents(t *testing.T) {
 func TestContactChangesRecordOutboundIntents(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
+	schematest.Subscribe(t, b.pool, "https://hooks.example/all", outbound.Catalog...)
 	k := b.key(t, apikeys.Ingest)
 	u, e := uniq("u"), uniq("e")+"@x.com"
 	b.do(t, http.MethodPut, "/v1/contacts", k, map[string]any{"userId": u, "email": e})
@@ -279,24 +282,22 @@ func TestContactChangesRecordOutboundIntents(t *testing.T) {
 	b.do(t, http.MethodPut, "/v1/contacts", k, map[string]any{"userId": u, "lists": map[string]any{"news": false}}) // unsubscribed
 	b.do(t, http.MethodPost, "/v1/events", k, map[string]any{"name": "contact.created", "userId": u})               // plain ingest emits nothing
 	b.do(t, http.MethodDelete, "/v1/contacts", k, map[string]any{"userId": u})                                      // deleted
-	rows, err := b.pool.Query(context.Background(), `SELECT payload FROM outbox WHERE kind = 'outbound.emit' ORDER BY id`)
+	rows, err := b.pool.Query(context.Background(), `SELECT payload FROM webhook_deliveries ORDER BY created_at`)
 	require.NoError(t, err)
 	var types []string
 	for rows.Next() {
 		var raw []byte
 		require.NoError(t, rows.Scan(&raw))
-		var p struct {
-			Envelope struct {
-				ID   string         `json:"id"`
-				Type string         `json:"type"`
-				Data map[string]any `json:"data"`
-			} `json:"envelope"`
+		var env struct {
+			ID   string         `json:"id"`
+			Type string         `json:"type"`
+			Data map[string]any `json:"data"`
 		}
-		require.NoError(t, json.Unmarshal(raw, &p))
-		require.Regexp(t, `^msg_[0-9a-f-]{36}$`, p.Envelope.ID)
-		types = append(types, p.Envelope.Type)
-		if p.Envelope.Type == "contact.unsubscribed" {
-			require.Equal(t, map[string]any{"externalId": u, "email": e, "category": "news", "scope": "category"}, p.Envelope.Data)
+		require.NoError(t, json.Unmarshal(raw, &env))
+		require.Regexp(t, `^msg_[0-9a-f-]{36}$`, env.ID)
+		types = append(types, env.Type)
+		if env.Type == "contact.unsubscribed" {
+			require.Equal(t, map[string]any{"externalId": u, "email": e, "category": "news", "scope": "category"}, env.Data)
 		}
 	}
 	require.Equal(t, []string{"contact.created", "contact.updated", "contact.unsubscribed", "contact.deleted"}, types)

@@ -11,6 +11,7 @@ import (
 	"github.com/hogsend/hogsend/email"
 	"github.com/hogsend/hogsend/internal/apikeys"
 	"github.com/hogsend/hogsend/internal/mailer"
+	"github.com/hogsend/hogsend/schema/schematest"
 )
 
 // setupLists is setup with two lists: an opt-in one and a hidden (disabled) opt-out one.
@@ -28,6 +29,7 @@ func setupLists(t *testing.T) *testBundle {
 func TestListCatalogAndMembership(t *testing.T) {
 	t.Parallel()
 	b := setupLists(t)
+	schematest.Subscribe(t, b.pool, "https://hooks.example/unsubscribed", "contact.unsubscribed")
 	k := b.key(t, apikeys.Ingest)
 	ctx := context.Background()
 	categories := func(address string) map[string]bool {
@@ -62,8 +64,8 @@ func TestListCatalogAndMembership(t *testing.T) {
 	require.JSONEq(t, `{"list":"news","subscribed":false}`, res.Body.String())
 	require.Equal(t, map[string]bool{"news": false}, categories("ann@example.com"))
 	var unsubscribed int
-	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE kind = 'outbound.emit'
-		AND payload->'envelope'->>'type' = 'contact.unsubscribed' AND payload->'envelope'->'data'->>'category' = 'news'`).Scan(&unsubscribed))
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM webhook_deliveries
+		WHERE event_type = 'contact.unsubscribed' AND payload->'data'->>'category' = 'news'`).Scan(&unsubscribed))
 	require.Equal(t, 1, unsubscribed)
 
 	// A hidden list is still addressable; subscribing never lifts a global unsubscribe.

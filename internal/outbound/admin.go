@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/hogsend/hogsend/internal/outbox"
 	"github.com/hogsend/hogsend/internal/store"
 	"github.com/hogsend/hogsend/journey"
 )
@@ -38,7 +39,7 @@ func NewSecret() string {
 // (test sends, redeliveries) get their first attempt from the deliverer like any other.
 type Admin struct {
 	DB        store.DBTX
-	Deliverer *Deliverer // nil: the sweeper makes their first attempt
+	Deliverer outbox.Kicker // told of new deliveries; nil: the sweeper makes their first attempt
 }
 
 // Errors of the admin operations.
@@ -100,11 +101,11 @@ func (a *Admin) TestSend(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	deliveryID, err := store.InsertDelivery(ctx, a.DB, id, env.ID, WebhookTest, body)
+	_, err = store.InsertDelivery(ctx, a.DB, id, env.ID, WebhookTest, body)
 	if err != nil {
 		return notFound(err, ErrEndpointNotFound)
 	}
-	a.enqueue(deliveryID)
+	a.kick()
 	return nil
 }
 
@@ -137,12 +138,12 @@ func (a *Admin) Redeliver(ctx context.Context, endpointID, deliveryID string) (s
 	if err != nil {
 		return "", err
 	}
-	a.enqueue(id)
+	a.kick()
 	return id, nil
 }
 
-func (a *Admin) enqueue(id string) {
+func (a *Admin) kick() {
 	if a.Deliverer != nil {
-		a.Deliverer.Enqueue(context.Background(), []string{id})
+		a.Deliverer.Kick()
 	}
 }

@@ -108,17 +108,30 @@ func (s *Sender) Attempt(ctx context.Context, id string) (Outcome, error) {
 			return Outcome{Status: Pending, NextRetryAt: d.NextRetryAt, Attempts: d.AttemptCount}, nil
 		}
 	}
-	if !found || e.Disabled {
-		reason := "endpoint_disabled"
-		if !found {
-			reason = "endpoint_deleted"
-		}
-		return Outcome{Status: Discarded, Reason: reason, Attempts: d.AttemptCount}, store.DiscardDelivery(ctx, s.DB, id)
+	if !found {
+		return s.discard(ctx, d, "endpoint_deleted")
+	}
+	if e.Disabled {
+		return s.discard(ctx, d, "endpoint_disabled")
 	}
 	s.writes()
 	if ok, err := s.claims.Do(ctx, store.DeliveryClaim{ID: id, Previous: d.Status}); err != nil || !ok {
 		return Outcome{Status: Skipped, Reason: "lost_cas"}, err
 	}
+	return s.Send(ctx, d, e)
+}
+
+func (s *Sender) discard(ctx context.Context, d store.Delivery, reason string) (Outcome, error) {
+	return Outcome{Status: Discarded, Reason: reason, Attempts: d.AttemptCount}, store.DiscardDelivery(ctx, s.DB, d.ID)
+}
+
+// Send makes the attempt of a delivery this caller claimed (moved to sending) and records
+// its outcome; d is the row as read before the claim. A disabled endpoint's is discarded.
+func (s *Sender) Send(ctx context.Context, d store.Delivery, e store.Endpoint) (Outcome, error) {
+	if e.Disabled {
+		return s.discard(ctx, d, "endpoint_disabled")
+	}
+	s.writes()
 	r, retryable := s.post(ctx, d, e)
 	r.Attempts = d.AttemptCount + 1
 	switch {

@@ -14,74 +14,84 @@ import (
 )
 
 // Deliverer makes the first attempt of each new delivery in this process, Workers at a time
-// over kept-open connections: a healthy receiver costs no workflow. A delivery that must be
-// retried gets its workflow (webhook-delivery:<id>, durable timers) through the outbox. What the
-// deliverer never gets to — its queue full, or the process gone — the sweeper finds: a pending
-// delivery is due (or has its time) in the database.
+// over kept-open connections: a healthy receiver costs no workflow. New pending rows are its
+// queue: it claims due ones in batches (at every Kick and every second), so any process with a
+// deliverer sends what any producer committed. A delivery that must be retried gets its
+// workflow (webhook-delivery:<id>, durable timers) through the outbox; one whose attempt died
+// with its process is found by the sweeper.
 type Deliverer struct {
 	Sender  *Sender
 	Outbox  outbox.Kicker // nil: retry starts wait for the dispatcher's sweep
 	Workers int           // default 32
 	Logger  *slog.Logger
 
-	once  sync.Once
-	queue chan string
-	wg    sync.WaitGroup
+	once sync.Once
+	wake chan struct{}
 }
 
 func (d *Deliverer) init() {
-	d.once.Do(func() { d.queue = make(chan string, 1024) })
+	d.once.Do(func() { d.wake = make(chan struct{}, 1) })
 }
 
-// Enqueue hands new deliveries to the workers, waiting while they are busy (the fan-out then
-// goes no faster than delivery), but not beyond ctx or a few seconds: what does not fit then
-// is left to the sweeper.
-func (d *Deliverer) Enqueue(ctx context.Context, ids []string) {
+// Kick asks Run to claim new deliveries now (called after a commit that made some).
+func (d *Deliverer) Kick() {
 	d.init()
-	full := time.NewTimer(5 * time.Second)
-	defer full.Stop()
-	for _, id := range ids {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run attempts new deliveries until ctx ends, then waits for the attempts in flight.
+func (d *Deliverer) Run(ctx context.Context) {
+	d.init()
+	workers := cmp.Or(d.Workers, 32)
+	claimed := make(chan store.DeliveryWithEndpoint)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for c := range claimed {
+				d.attempt(context.WithoutCancel(ctx), c)
+			}
+		})
+	}
+	defer func() { close(claimed); wg.Wait() }()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		// Claim about what the workers can start now, so claimed rows do not wait in sending.
+		for {
+			batch, err := store.ClaimFirstAttempts(ctx, d.Sender.DB, workers)
+			if err != nil && ctx.Err() == nil {
+				d.log().Warn("could not claim new webhook deliveries", "error", err)
+			}
+			for _, c := range batch {
+				claimed <- c // sent even when ctx ends: a claimed row is attempted, not left sending
+			}
+			if len(batch) < workers || err != nil {
+				break
+			}
+		}
 		select {
-		case d.queue <- id:
 		case <-ctx.Done():
 			return
-		case <-full.C:
-			return
+		case <-d.wake:
+		case <-t.C:
 		}
 	}
 }
 
-// Run attempts queued deliveries until ctx ends, then waits for the attempts in flight.
-func (d *Deliverer) Run(ctx context.Context) {
-	d.init()
-	for range cmp.Or(d.Workers, 32) {
-		d.wg.Add(1)
-		go func() {
-			defer d.wg.Done()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case id := <-d.queue:
-					d.attempt(context.WithoutCancel(ctx), id)
-				}
-			}
-		}()
-	}
-	d.wg.Wait()
-}
-
-func (d *Deliverer) attempt(ctx context.Context, id string) {
-	out, err := d.Sender.Attempt(ctx, id)
+func (d *Deliverer) attempt(ctx context.Context, c store.DeliveryWithEndpoint) {
+	out, err := d.Sender.Send(ctx, c.Delivery, c.Endpoint)
 	if err != nil {
-		d.log().Warn("webhook delivery attempt failed; the sweeper retries it", "deliveryId", id, "error", err)
+		d.log().Warn("could not record a webhook delivery attempt; the sweeper retries it", "deliveryId", c.Delivery.ID, "error", err)
 		return
 	}
 	if out.Status != Pending {
 		return
 	}
-	if err := StartRetries(ctx, d.Sender.DB, []string{id}); err != nil {
-		d.log().Warn("could not record the retries of a webhook delivery; the sweeper starts them", "deliveryId", id, "error", err)
+	if err := StartRetries(ctx, d.Sender.DB, []string{c.Delivery.ID}); err != nil {
+		d.log().Warn("could not record the retries of a webhook delivery; the sweeper starts them", "deliveryId", c.Delivery.ID, "error", err)
 		return
 	}
 	if d.Outbox != nil {

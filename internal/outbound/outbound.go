@@ -1,6 +1,7 @@
-// Package outbound emits the engine's outbound webhook events (contact.*, email.*, journey.*,
-// bucket.*). A producer records an Emit intent in its own transaction; the outbox handler fans it
-// out into one pending delivery per subscribed endpoint. Delivery itself is the webhook sender's.
+// Package outbound emits and delivers the engine's outbound webhook events (contact.*, email.*,
+// journey.*, bucket.*). A producer records an Emit intent in its own transaction: one pending
+// delivery per subscribed endpoint. The Deliverer makes their first attempts; a delivery that
+// failed is retried by its workflow, through the Sender.
 package outbound
 
 import (
@@ -49,35 +50,45 @@ type emitPayload struct {
 }
 
 // Emit builds the intent of one outbound event. The envelope id and time are fixed here, so
-// retries of the fan-out deliver the same message.
+// retries of the fan-out deliver the same message. Appended in a transaction, it inserts the
+// deliveries there and then (the deliverer, kicked with the dispatcher, sends them); encoded as
+// an outbox row, the dispatcher's handler fans it out.
 func Emit(eventType string, data any, dedupeKey string, now time.Time) outbox.Intent {
 	env := Envelope{ID: "msg_" + uuid.NewString(), Type: eventType, Timestamp: journey.Timestamp(now), Data: data}
-	return outbox.Intent{Kind: KindEmit, Payload: emitPayload{Envelope: env, DedupeKey: dedupeKey}}
+	p := emitPayload{Envelope: env, DedupeKey: dedupeKey}
+	return outbox.Intent{Kind: KindEmit, Payload: p, Write: func(ctx context.Context, tx store.DBTX) error {
+		_, err := fanOut(ctx, tx, p)
+		return err
+	}}
 }
 
-// Register installs the fan-out handler; afterInsert (may be nil) is told the new delivery ids.
-func Register(d *outbox.Dispatcher, db store.DBTX, afterInsert func(ctx context.Context, deliveryIDs []string)) {
+// fanOut inserts one pending delivery per subscribed endpoint and returns how many.
+func fanOut(ctx context.Context, db store.DBTX, p emitPayload) (int, error) {
+	body, err := json.Marshal(p.Envelope)
+	if err != nil {
+		return 0, outbox.Permanent(err)
+	}
+	// Without a producer key the message id dedupes, so a retried fan-out inserts nothing twice.
+	key := p.DedupeKey
+	if key == "" {
+		key = p.Envelope.ID
+	}
+	ids, err := store.InsertDeliveries(ctx, db, p.Envelope.Type, p.Envelope.ID, &key, body)
+	return len(ids), err
+}
+
+// Register installs the handler of emits recorded as outbox rows; deliverer (may be nil) is
+// kicked after new deliveries.
+func Register(d *outbox.Dispatcher, db store.DBTX, deliverer outbox.Kicker) {
 	d.Handle(KindEmit, func(ctx context.Context, raw json.RawMessage) error {
 		var p emitPayload
 		if err := json.Unmarshal(raw, &p); err != nil {
 			return outbox.Permanent(err)
 		}
-		body, err := json.Marshal(p.Envelope)
-		if err != nil {
-			return outbox.Permanent(err)
+		n, err := fanOut(ctx, db, p)
+		if deliverer != nil && n > 0 {
+			deliverer.Kick()
 		}
-		// Without a producer key the message id dedupes, so a retried fan-out inserts nothing twice.
-		key := p.DedupeKey
-		if key == "" {
-			key = p.Envelope.ID
-		}
-		ids, err := store.InsertDeliveries(ctx, db, p.Envelope.Type, p.Envelope.ID, &key, body)
-		if err != nil {
-			return err
-		}
-		if afterInsert != nil && len(ids) > 0 {
-			afterInsert(ctx, ids)
-		}
-		return nil
+		return err
 	})
 }

@@ -30,16 +30,19 @@ func TestEmitFansOutToSubscribedEndpointsOnce(t *testing.T) {
 		('http://d.example/hook', 'whsec_d', 'whsec_d', '["contact.created"]', true)`)
 	require.NoError(t, err)
 
+	// Recorded as an outbox row (as the coalesced send marks do), the dispatcher fans it out.
 	d := &outbox.Dispatcher{DB: pool}
-	var notified []string
-	outbound.Register(d, pool, func(_ context.Context, ids []string) { notified = append(notified, ids...) })
+	kicks := &countKicks{}
+	outbound.Register(d, pool, kicks)
 	intent := outbound.Emit(outbound.ContactCreated, map[string]any{"id": "c1"}, "", time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC))
-	_, err = outbox.Append(ctx, pool, []outbox.Intent{intent})
+	rows, err := outbox.Rows([]outbox.Intent{intent})
+	require.NoError(t, err)
+	_, err = store.InsertOutbox(ctx, pool, rows)
 	require.NoError(t, err)
 	n, err := d.DispatchOnce(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	require.Len(t, notified, 2, "the two enabled endpoints subscribed to contact.created")
+	require.Equal(t, 1, kicks.n, "the deliverer is told")
 
 	var count int
 	var payload []byte
@@ -58,7 +61,31 @@ func TestEmitFansOutToSubscribedEndpointsOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM webhook_deliveries`).Scan(&count))
 	require.Equal(t, 2, count)
+
+	// Appended in a transaction, an emit inserts its deliveries there and writes no outbox row;
+	// rolled back, it leaves none.
+	for _, commit := range []bool{false, true} {
+		tx, err := pool.Begin(ctx)
+		require.NoError(t, err)
+		ids, err := outbox.Append(ctx, tx, []outbox.Intent{outbound.Emit(outbound.ContactCreated, map[string]any{"id": "c2"}, "", time.Now())})
+		require.NoError(t, err)
+		require.Empty(t, ids, "no outbox row")
+		if commit {
+			require.NoError(t, tx.Commit(ctx))
+		} else {
+			require.NoError(t, tx.Rollback(ctx))
+		}
+	}
+	var outboxRows int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE payload->>'data' LIKE '%c2%'), (SELECT count(*) FROM outbox)
+		FROM webhook_deliveries`).Scan(&count, &outboxRows))
+	require.Equal(t, 2, count, "one per subscribed endpoint, once")
+	require.Equal(t, 1, outboxRows, "the first emit's row only")
 }
+
+type countKicks struct{ n int }
+
+func (k *countKicks) Kick() { k.n++ }
 
 func TestDispatcherRetriesWithBackoffAndUnknownKinds(t *testing.T) {
 	t.Parallel()

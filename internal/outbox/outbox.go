@@ -24,6 +24,10 @@ type Intent struct {
 	// DedupeKey, when set, makes the intent idempotent: a second one with the same key is dropped.
 	DedupeKey string
 	Payload   any
+	// Write, when set, is how Append records the intent: it performs it in the transaction
+	// itself (an outbound event's deliveries are a durable queue of their own), where no row
+	// is needed. Rows still encodes the row form, which the Kind's handler performs alike.
+	Write func(ctx context.Context, tx store.DBTX) error
 }
 
 // Rows encodes intents for store.InsertOutbox.
@@ -43,9 +47,18 @@ func Rows(intents []Intent) ([]store.OutboxRow, error) {
 	return rows, nil
 }
 
-// Append records intents in the caller's transaction and returns the new row ids.
+// Append records intents in the caller's transaction and returns the new row ids (of those
+// written as rows).
 func Append(ctx context.Context, tx store.DBTX, intents []Intent) ([]int64, error) {
-	rows, err := Rows(intents)
+	queued := intents[:0:0]
+	for _, in := range intents {
+		if in.Write == nil {
+			queued = append(queued, in)
+		} else if err := in.Write(ctx, tx); err != nil {
+			return nil, fmt.Errorf("record %s intent: %w", in.Kind, err)
+		}
+	}
+	rows, err := Rows(queued)
 	if err != nil {
 		return nil, err
 	}
@@ -89,6 +102,10 @@ type Dispatcher struct {
 	// MaxAttempts is how often an intent is tried before it is dead-lettered. Defaults to
 	// DefaultMaxAttempts.
 	MaxAttempts int
+
+	// Followers are kicked with the dispatcher: queues of their own that producers fill in
+	// the same transactions (the webhook deliverer).
+	Followers []Kicker
 
 	mu       sync.RWMutex
 	handlers map[string]Handler
@@ -140,6 +157,9 @@ func (d *Dispatcher) Kick() {
 	select {
 	case d.wake <- struct{}{}:
 	default:
+	}
+	for _, f := range d.Followers {
+		f.Kick()
 	}
 }
 

@@ -52,4 +52,3 @@ func (n planNode) walk(f func(planNode)) {
 		c.walk(f)
 	}
 }
-

@@ -66,6 +66,35 @@ func DeliveryToSend(ctx context.Context, db DBTX, id string) (d Delivery, e Endp
 	return d, Endpoint{ID: *eid, URL: *url, Secret: *secret, Disabled: *disabled}, true, nil
 }
 
+// DeliveryWithEndpoint is a claimed delivery with where it goes.
+type DeliveryWithEndpoint struct {
+	Delivery Delivery
+	Endpoint Endpoint
+}
+
+// ClaimFirstAttempts moves up to limit new deliveries that are due to sending and returns them
+// with their endpoints (a disabled one's to be discarded), oldest first. Rows another claimer
+// holds are skipped, so several processes share the work.
+func ClaimFirstAttempts(ctx context.Context, db DBTX, limit int) ([]DeliveryWithEndpoint, error) {
+	rows, err := db.Query(ctx, `WITH due AS (
+			SELECT id FROM webhook_deliveries WHERE status = 'pending' AND attempt_count = 0 AND next_retry_at <= now()
+			ORDER BY next_retry_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+		UPDATE webhook_deliveries w SET status = 'sending', last_attempt_at = now(), updated_at = now()
+		FROM due, webhook_endpoints e WHERE w.id = due.id AND e.id = w.endpoint_id
+		RETURNING w.id::text, w.endpoint_id::text, w.webhook_id, w.event_type, w.attempt_count, w.next_retry_at, w.payload::text,
+			e.url, e.secret, e.disabled`, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (DeliveryWithEndpoint, error) {
+		c := DeliveryWithEndpoint{Delivery: Delivery{Status: "pending"}}
+		err := row.Scan(&c.Delivery.ID, &c.Delivery.EndpointID, &c.Delivery.WebhookID, &c.Delivery.EventType, &c.Delivery.AttemptCount,
+			&c.Delivery.NextRetryAt, &c.Delivery.Payload, &c.Endpoint.URL, &c.Endpoint.Secret, &c.Endpoint.Disabled)
+		c.Endpoint.ID = c.Delivery.EndpointID
+		return c, err
+	})
+}
+
 // DiscardDelivery ends a delivery whose endpoint is gone or disabled.
 func DiscardDelivery(ctx context.Context, db DBTX, id string) error {
 	_, err := db.Exec(ctx, `UPDATE webhook_deliveries SET status = 'discarded', next_retry_at = NULL, updated_at = now()

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hogsend/hogsend/internal/pglocal"
@@ -228,4 +229,16 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return strings.ToLower(hex.EncodeToString(b))
+}
+
+// Subscribe adds an enabled webhook endpoint for eventTypes at url, so a test can read the
+// deliveries an emit makes (webhook_deliveries.payload is the envelope).
+func Subscribe(t testing.TB, db interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}, url string, eventTypes ...string) {
+	t.Helper()
+	if _, err := db.Exec(context.Background(), `INSERT INTO webhook_endpoints (url, secret, secret_prefix, event_types)
+		VALUES ($1, 'whsec_dGVzdA==', 'whsec_dGVzd', to_jsonb($2::text[]))`, url, eventTypes); err != nil {
+		t.Fatalf("subscribe %s: %v", url, err)
+	}
 }
