@@ -111,9 +111,6 @@ func (s *Sender) Attempt(ctx context.Context, id string) (Outcome, error) {
 	if !found {
 		return s.discard(ctx, d, "endpoint_deleted")
 	}
-	if e.Disabled {
-		return s.discard(ctx, d, "endpoint_disabled")
-	}
 	s.writes()
 	if ok, err := s.claims.Do(ctx, store.DeliveryClaim{ID: id, Previous: d.Status}); err != nil || !ok {
 		return Outcome{Status: Skipped, Reason: "lost_cas"}, err
