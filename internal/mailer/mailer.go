@@ -388,10 +388,15 @@ const (
 // returned for this attempt instead (done false): one of unknown outcome, or orphaned in
 // flight, claimed; one pending to be claimed after its checks.
 func (m *Mailer) replay(ctx context.Context, key string) (held *store.HeldSend, res Result, done bool, err error) {
+	inFlight := ""
 	for {
 		h, err := store.SendByIdempotencyKey(ctx, m.cfg.DB, key, InFlight)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, Result{}, false, nil
+		}
+		if err != nil && inFlight != "" && ctx.Err() != nil {
+			// Ended while looking again: the answer is still the in-flight send last seen.
+			return nil, Result{EmailSendID: inFlight, Status: StatusQueued}, true, stillInFlight(ctx, inFlight)
 		}
 		if err != nil {
 			return nil, Result{}, false, err
@@ -415,12 +420,17 @@ func (m *Mailer) replay(ctx context.Context, key string) (held *store.HeldSend, 
 		if claimed {
 			return &h, Result{}, false, nil
 		}
+		inFlight = h.ID
 		select { // in flight elsewhere: its outcome is the answer
 		case <-ctx.Done():
-			return nil, Result{EmailSendID: h.ID, Status: StatusQueued}, true, fmt.Errorf("%w (send %s): %w", ErrInFlight, h.ID, ctx.Err())
+			return nil, Result{EmailSendID: h.ID, Status: StatusQueued}, true, stillInFlight(ctx, h.ID)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+func stillInFlight(ctx context.Context, id string) error {
+	return fmt.Errorf("%w (send %s): %w", ErrInFlight, id, ctx.Err())
 }
 
 // check applies suppression, unsubscribes, category polarity and the frequency cap. It returns

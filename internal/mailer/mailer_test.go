@@ -190,7 +190,7 @@ func TestASendLeftQueuedIsWaitedForThenResumedAsTheSameMessage(t *testing.T) {
 
 	// Within the in-flight bound it may still be sending: a retry waits for it, and gives up
 	// with its own deadline without sending anything.
-	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	short, cancel := context.WithTimeout(ctx, 2*time.Second) // room for a loaded machine's first lookup
 	defer cancel()
 	res, err := m.Send(short, opts)
 	require.ErrorIs(t, err, mailer.ErrInFlight)
