@@ -127,7 +127,7 @@ func main() {
 }
 
 // runChild runs the engine; with HOGSEND_BENCH_CPUPROFILE=<file> it writes a CPU profile of
-// the engine's life (inspect with `go tool pprof`).
+// the engine's life to <file>.<sub-command> (serve, worker; inspect with `go tool pprof`).
 func runChild() {
 	opts := &hogsend.Options{Journeys: benchJourneys, Templates: templates.Registry(), Lists: templates.Lists()}
 	if os.Getenv(benchBucketsEnv) != "" {
@@ -138,7 +138,7 @@ func runChild() {
 		hogsend.Main(opts)
 		return
 	}
-	f, err := os.Create(path)
+	f, err := os.Create(path + "." + os.Args[len(os.Args)-1])
 	if err == nil {
 		err = pprof.StartCPUProfile(f)
 	}

@@ -43,15 +43,12 @@ func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSp
 func (id Identity) Empty() bool { return id.UserID == "" && id.Email == "" && id.AnonymousID == "" }
 
 // Key is one identity key with its kind.
-type Key struct {
-	Kind  store.IdentityKind
-	Value string
-}
+type Key = store.IdentityKey
 
 // Keys are the identity's non-empty keys, external id first.
 func (id Identity) Keys() []Key {
 	var out []Key
-	for _, k := range []Key{{store.KindExternal, id.UserID}, {store.KindEmail, id.Email}, {store.KindAnonymous, id.AnonymousID}} {
+	for _, k := range []Key{{Kind: store.KindExternal, Value: id.UserID}, {Kind: store.KindEmail, Value: id.Email}, {Kind: store.KindAnonymous, Value: id.AnonymousID}} {
 		if k.Value != "" {
 			out = append(out, k)
 		}
@@ -93,21 +90,14 @@ func Resolve(ctx context.Context, tx pgx.Tx, in Identity) (Resolution, error) {
 	if in.Empty() {
 		return Resolution{}, ErrNoIdentity
 	}
-	keys := in.Keys()
-	if err := store.LockIdentities(ctx, tx, in.LockKeys(), nil); err != nil {
+	found, err := store.LockAndFindIdentities(ctx, tx, in.LockKeys(), in.Keys())
+	if err != nil {
 		return Resolution{}, err
 	}
 	var candidates []store.Contact
-	for _, k := range keys {
-		c, err := store.ContactByIdentity(ctx, tx, k.Kind, k.Value)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return Resolution{}, fmt.Errorf("look up %s: %w", k.Kind, err)
-		}
-		if !slices.ContainsFunc(candidates, func(x store.Contact) bool { return x.ID == c.ID }) {
-			candidates = append(candidates, c)
+	for _, c := range found {
+		if c != nil && !slices.ContainsFunc(candidates, func(x store.Contact) bool { return x.ID == c.ID }) {
+			candidates = append(candidates, *c)
 		}
 	}
 	switch len(candidates) {

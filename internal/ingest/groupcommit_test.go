@@ -12,8 +12,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hogsend/hogsend/internal/contacts"
 	"github.com/hogsend/hogsend/internal/ingest"
 	"github.com/hogsend/hogsend/internal/store"
+	"github.com/hogsend/hogsend/schema/schematest"
 )
 
 func TestGroupCommitCoalescesAndIsolates(t *testing.T) {
@@ -157,4 +159,74 @@ func TestABatchWhoseCommitWasLostIsNotStoredTwice(t *testing.T) {
 	}
 	require.EqualValues(t, n, b.one(t, `SELECT count(*) FROM user_events WHERE event = 'keyless'`), "each event stored once")
 	require.EqualValues(t, n, b.one(t, `SELECT count(*) FROM user_events WHERE id = ANY($1::uuid[])`, ids))
+}
+
+func TestGroupCommittedUpsertsCreateEachContactOnceAndIsolateABadOne(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	schematest.Subscribe(t, b.pool, "http://127.0.0.1:1/hook", "contact.created", "contact.updated")
+	g := &ingest.GroupCommit{MaxWait: 5 * time.Millisecond, Committers: 2}
+	b.svc.EnableGroupCommit(g)
+	t.Cleanup(b.svc.Close)
+
+	const n = 200
+	res := make([]contacts.Resolution, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			in := contacts.Identity{UserID: fmt.Sprintf("user-%d", i%20)}
+			if i%50 == 7 {
+				in.UserID = " " // no identity: fails alone
+			}
+			res[i], errs[i] = b.svc.Upsert(context.Background(), in)
+		})
+	}
+	wg.Wait()
+	created := 0
+	for i := range n {
+		if i%50 == 7 {
+			require.ErrorIs(t, errs[i], contacts.ErrNoIdentity)
+			continue
+		}
+		require.NoError(t, errs[i], "upsert %d", i)
+		require.Equal(t, fmt.Sprintf("user-%d", i%20), res[i].Contact.Key(), "each caller gets its own contact")
+		if res[i].Created {
+			created++
+		}
+	}
+	require.Equal(t, 20, created)
+	require.EqualValues(t, 20, b.one(t, `SELECT count(*) FROM contacts`))
+	require.EqualValues(t, 20, b.one(t, `SELECT count(*) FROM webhook_deliveries WHERE event_type = 'contact.created'`))
+	require.EqualValues(t, 0, b.one(t, `SELECT count(*) FROM webhook_deliveries WHERE event_type = 'contact.updated'`), "no patch, no update")
+	require.Less(t, g.Commits(), int64(n/4), "upserts share transactions")
+}
+
+func TestAnUpsertBatchWhoseCommitWasLostCreatesEachContactOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	schematest.Subscribe(t, b.pool, "http://127.0.0.1:1/hook", "contact.created")
+	db := &lostCommitDB{DBTX: b.pool}
+	db.lies.Store(1)
+	svc := &ingest.Service{DB: db}
+	svc.EnableGroupCommit(&ingest.GroupCommit{MaxWait: 200 * time.Millisecond, Committers: 1})
+	t.Cleanup(svc.Close)
+
+	const n = 10
+	ids := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			r, err := svc.Upsert(context.Background(), contacts.Identity{UserID: fmt.Sprintf("u-%d", i)})
+			ids[i], errs[i] = r.Contact.ID, err
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		require.NoError(t, errs[i])
+		require.NotEmpty(t, ids[i])
+	}
+	require.EqualValues(t, n, b.one(t, `SELECT count(*) FROM contacts WHERE id = ANY($1::uuid[])`, ids), "retried alone, each finds its contact")
+	require.EqualValues(t, n, b.one(t, `SELECT count(*) FROM webhook_deliveries`), "one contact.created each")
 }

@@ -145,6 +145,7 @@ func (s *Service) Ingest(ctx context.Context, ev Event) (Result, error) {
 func (s *Service) Close() {
 	if s.group != nil {
 		s.group.c.Close()
+		s.group.u.Close()
 	}
 }
 
@@ -309,28 +310,76 @@ func Public(c store.Contact) PublicContact {
 }
 
 // Upsert resolves a contact from the data plane (PUT /v1/contacts, admin create) and emits
-// contact.created, or contact.updated when an existing contact got properties.
+// contact.created, or contact.updated when an existing contact got properties: through the
+// group committer when one is enabled, else in a transaction of its own.
 func (s *Service) Upsert(ctx context.Context, in contacts.Identity) (contacts.Resolution, error) {
+	if s.group != nil {
+		u, err := s.group.u.Do(ctx, in)
+		if err == nil {
+			err = u.err
+		}
+		return u.res, err
+	}
+	return s.upsertAlone(ctx, in)
+}
+
+func (s *Service) upsertAlone(ctx context.Context, in contacts.Identity) (contacts.Resolution, error) {
 	var res contacts.Resolution
 	err := store.WithTx(ctx, s.DB, func(tx pgx.Tx) error {
 		var err error
-		if res, err = contacts.Resolve(ctx, tx, in); err != nil {
-			return err
-		}
-		intents := cancelIntents(res.Exited)
-		switch {
-		case res.Created:
-			intents = append(intents, outbound.Emit(outbound.ContactCreated, Public(res.Contact), "", s.now()))
-		case len(in.Patch) > 0:
-			intents = append(intents, outbound.Emit(outbound.ContactUpdated, Public(res.Contact), "", s.now()))
-		}
-		_, err = outbox.Append(ctx, tx, intents)
+		res, err = s.upsertTx(ctx, tx, in)
 		return err
 	})
 	if err != nil {
 		return contacts.Resolution{}, err
 	}
 	s.kick()
+	return res, nil
+}
+
+// upserted is one upsert's outcome in a batch.
+type upserted struct {
+	res contacts.Resolution
+	err error
+}
+
+// upsertBatch resolves identities in one transaction. Unlike an event, an upsert has nothing
+// of its own to undo (Resolve refuses an empty identity before it writes), so there are no
+// savepoints: any other error fails the batch and each item runs alone.
+func (s *Service) upsertBatch(ctx context.Context, ids []contacts.Identity) ([]upserted, error) {
+	out := make([]upserted, len(ids))
+	err := store.WithTx(ctx, s.DB, func(tx pgx.Tx) error {
+		for i, in := range ids {
+			res, err := s.upsertTx(ctx, tx, in)
+			if err != nil && !errors.Is(err, contacts.ErrNoIdentity) {
+				return err
+			}
+			out[i] = upserted{res: res, err: err}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.kick()
+	return out, nil
+}
+
+func (s *Service) upsertTx(ctx context.Context, tx pgx.Tx, in contacts.Identity) (contacts.Resolution, error) {
+	res, err := contacts.Resolve(ctx, tx, in)
+	if err != nil {
+		return contacts.Resolution{}, err
+	}
+	intents := cancelIntents(res.Exited)
+	switch {
+	case res.Created:
+		intents = append(intents, outbound.Emit(outbound.ContactCreated, Public(res.Contact), "", s.now()))
+	case len(in.Patch) > 0:
+		intents = append(intents, outbound.Emit(outbound.ContactUpdated, Public(res.Contact), "", s.now()))
+	}
+	if _, err := outbox.Append(ctx, tx, intents); err != nil {
+		return contacts.Resolution{}, err
+	}
 	return res, nil
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -91,15 +92,48 @@ func LockIdentities(ctx context.Context, tx pgx.Tx, exclusive, shared []string) 
 	if len(exclusive)+len(shared) == 0 {
 		return nil
 	}
-	_, err := tx.Exec(ctx, `SELECT CASE WHEN x THEN pg_advisory_xact_lock(h)::text ELSE pg_advisory_xact_lock_shared(h)::text END
-		FROM (SELECT h, bool_or(x) AS x FROM (
-			SELECT hashtext(k) AS h, true AS x FROM unnest($1::text[]) AS k
-			UNION ALL SELECT hashtext(k), false FROM unnest($2::text[]) AS k) keys
-		GROUP BY h ORDER BY h) ids`, exclusive, shared)
-	if err != nil {
+	if _, err := tx.Exec(ctx, lockIdentitiesSQL, exclusive, shared); err != nil {
 		return fmt.Errorf("lock identities: %w", err)
 	}
 	return nil
+}
+
+const lockIdentitiesSQL = `SELECT CASE WHEN x THEN pg_advisory_xact_lock(h)::text ELSE pg_advisory_xact_lock_shared(h)::text END
+	FROM (SELECT h, bool_or(x) AS x FROM (
+		SELECT hashtext(k) AS h, true AS x FROM unnest($1::text[]) AS k
+		UNION ALL SELECT hashtext(k), false FROM unnest($2::text[]) AS k) keys
+	GROUP BY h ORDER BY h) ids`
+
+// IdentityKey is one identity key with its kind.
+type IdentityKey struct {
+	Kind  IdentityKind
+	Value string
+}
+
+// LockAndFindIdentities takes exclusive locks as LockIdentities does, then looks each key up as
+// ContactByIdentity does (nil: not found), in one round trip. Each lookup is a statement of its
+// own after the lock, so it sees what the lock's previous holder committed.
+func LockAndFindIdentities(ctx context.Context, tx pgx.Tx, locks []string, keys []IdentityKey) ([]*Contact, error) {
+	b := &pgx.Batch{}
+	b.Queue(lockIdentitiesSQL, locks, []string(nil))
+	found := make([]*Contact, len(keys))
+	for i, k := range keys {
+		b.Queue(contactByIdentitySQL(k.Kind), k.Value, string(k.Kind)).QueryRow(func(row pgx.Row) error {
+			c, err := scanContact(row)
+			if errors.Is(err, ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("look up %s: %w", k.Kind, err)
+			}
+			found[i] = &c
+			return nil
+		})
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("lock and look up identities: %w", err)
+	}
+	return found, nil
 }
 
 // ContactByIdentity finds the live contact holding the key, falling back to an alias pointing
