@@ -3,12 +3,16 @@ package hogsend
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,11 +29,38 @@ import (
 //go:embed temporal-dev.yml
 var builtinDevSettings []byte
 
-// devEngineSteps is how many progress lines dev prints after the services' own.
+// devEngineSteps is how many progress lines dev prints after the services' own (migrations,
+// API and worker, round trip); dev infra prints only the first.
 const devEngineSteps = 3
 
-// dev runs the whole engine on this machine. Ctrl-C stops everything it started.
-func (r *runner) dev(ctx context.Context, _ []string) error {
+// devEnvFile, in the state directory, holds the environment of a running `dev infra` stack,
+// which `dev api` and `dev worker` run on. It exists only while that stack runs.
+const devEnvFile = "dev.env"
+
+// dev runs the engine on this machine: everything in one process, or (part "infra") the
+// services alone, with the API and the worker each run on them by `dev api` and `dev worker`,
+// to restart one without the rest. Ctrl-C stops what the command started.
+func (r *runner) dev(ctx context.Context, args []string) error {
+	part := ""
+	if len(args) > 0 {
+		part = args[0]
+	}
+	switch part {
+	case "":
+		return r.devStack(ctx, true)
+	case "infra":
+		return r.devStack(ctx, false)
+	case "api":
+		return r.onDevStack(ctx, (*runner).serve)
+	case "worker":
+		return r.onDevStack(ctx, (*runner).worker)
+	}
+	return fmt.Errorf("unknown part %q: dev runs everything, or one of infra, api, worker", part)
+}
+
+// devStack brings up the services and migrates; with engine it also runs the API and the
+// worker, else it leaves them to `dev api` and `dev worker`.
+func (r *runner) devStack(ctx context.Context, engine bool) error {
 	env := r.opts.lookupEnv()
 	// Validate the environment first: a bad variable should not cost a tools build.
 	if _, _, err := LoadConfig(env, r.opts.environ(), RoleDev); err != nil {
@@ -40,7 +71,11 @@ func (r *runner) dev(ctx context.Context, _ []string) error {
 		return err
 	}
 	dir := r.devDir()
-	stack, err := devstack.Open(dir, r.stdout, devstack.ServiceSteps+devEngineSteps)
+	steps := devstack.ServiceSteps + devEngineSteps
+	if !engine {
+		steps = devstack.ServiceSteps + 1
+	}
+	stack, err := devstack.Open(dir, r.stdout, steps)
 	if err != nil {
 		return err
 	}
@@ -59,7 +94,11 @@ func (r *runner) dev(ctx context.Context, _ []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, warnings, err := r.devConfig(stack, settings, services)
+	overlay, err := r.devOverlay(stack, settings, services)
+	if err != nil {
+		return err
+	}
+	cfg, warnings, err := LoadConfig(overlay.lookup, r.opts.environ(), RoleDev)
 	if err != nil {
 		return err
 	}
@@ -71,25 +110,65 @@ func (r *runner) dev(ctx context.Context, _ []string) error {
 	if err != nil {
 		return err
 	}
-	key, stopped, err := devRun(ctx, stack, e, cfg.Port)
-	if err != nil {
-		return err
+	var key string
+	var stopped <-chan error
+	if engine {
+		if key, stopped, err = devRun(ctx, stack, e, cfg.Port); err != nil {
+			return err
+		}
+		done := stack.Step("round trip: %s workflow through the worker", workflows.PingName)
+		if err := devPing(ctx, e); err != nil {
+			done("failed")
+			return err
+		}
+		done("ok")
+	} else {
+		if key, err = devAdminKey(ctx, e, stack.Dir); err != nil {
+			return err
+		}
+		path := filepath.Join(stack.Dir, devEnvFile)
+		if err := os.WriteFile(path, overlay.file(), 0o600); err != nil {
+			return err
+		}
+		stack.OnClose(func() { _ = os.Remove(path) })
 	}
-	done := stack.Step("round trip: %s workflow through the worker", workflows.PingName)
-	if err := devPing(ctx, e); err != nil {
-		done("failed")
-		return err
-	}
-	done("ok")
 
-	printBanner(r.stdout, cfg, settings, services, key)
+	printBanner(r.stdout, cfg, settings, services, key, engine)
 	select {
 	case <-ctx.Done():
 		logShutdown(ctx, log)
 		return nil
-	case err := <-stopped:
+	case err := <-stopped: // nil channel without the engine: only ctx ends it
 		return fmt.Errorf("engine stopped: %w", err)
 	}
+}
+
+// onDevStack runs serve or worker on the environment of the `dev infra` stack running here;
+// the process environment wins over it.
+func (r *runner) onDevStack(ctx context.Context, run func(*runner, context.Context, []string) error) error {
+	raw, err := os.ReadFile(filepath.Join(r.devDir(), devEnvFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no dev stack is running in %s/: start one with `task dev:infra` (hogsend dev infra)", r.devDir())
+	}
+	if err != nil {
+		return err
+	}
+	stack := map[string]string{}
+	for line := range strings.Lines(string(raw)) {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+			stack[k] = v
+		}
+	}
+	opts := Options{}
+	if r.opts != nil {
+		opts = *r.opts
+	}
+	environ := r.opts.environ()
+	opts.LookupEnv = devEnv{env: r.opts.lookupEnv(), overlay: stack}.lookup
+	opts.Environ = func() []string { return environ }
+	on := *r
+	on.opts = &opts
+	return run(&on, ctx, nil)
 }
 
 // setVar is the value of an environment variable that is set and not blank, else "".
@@ -98,13 +177,36 @@ func setVar(env func(string) (string, bool), name string) string {
 	return strings.TrimSpace(v)
 }
 
-// devConfig is the engine's configuration on the stack's services; the environment wins over
-// dev's choices.
-func (r *runner) devConfig(stack *devstack.Stack, settings *devstack.Settings, s *devstack.Services) (*Config, []string, error) {
+// devEnv is the environment dev runs the engine with: the process's wins over dev's choices.
+type devEnv struct {
+	env     func(string) (string, bool)
+	overlay map[string]string
+}
+
+func (d devEnv) lookup(k string) (string, bool) {
+	if v := setVar(d.env, k); v != "" {
+		return v, true
+	}
+	v, ok := d.overlay[k]
+	return v, ok
+}
+
+// file is the overlay's variables with their effective values, as KEY=value lines.
+func (d devEnv) file() []byte {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(d.overlay)) {
+		v, _ := d.lookup(k)
+		fmt.Fprintf(&b, "%s=%s\n", k, v)
+	}
+	return []byte(b.String())
+}
+
+// devOverlay is the engine's environment on the stack's services.
+func (r *runner) devOverlay(stack *devstack.Stack, settings *devstack.Settings, s *devstack.Services) (devEnv, error) {
 	env := r.opts.lookupEnv()
 	secret, err := stack.Secret()
 	if err != nil {
-		return nil, nil, err
+		return devEnv{}, err
 	}
 	port := settings.API.Port
 	if v := setVar(env, "PORT"); v != "" {
@@ -123,14 +225,7 @@ func (r *runner) devConfig(stack *devstack.Stack, settings *devstack.Settings, s
 	if s.TemporalNamespace != "" {
 		overlay["TEMPORAL_NAMESPACE"] = s.TemporalNamespace
 	}
-	lookup := func(k string) (string, bool) {
-		if v := setVar(env, k); v != "" {
-			return v, true
-		}
-		v, ok := overlay[k]
-		return v, ok
-	}
-	return LoadConfig(lookup, r.opts.environ(), RoleDev)
+	return devEnv{env: env, overlay: overlay}, nil
 }
 
 // devEngine builds the engine on cfg and brings its schema up to date.
@@ -228,14 +323,19 @@ func devPing(ctx context.Context, e *Engine) error {
 	return nil
 }
 
-func printBanner(w io.Writer, cfg *Config, settings *devstack.Settings, s *devstack.Services, key string) {
+func printBanner(w io.Writer, cfg *Config, settings *devstack.Settings, s *devstack.Services, key string, engine bool) {
 	line := strings.Repeat("─", 66)
 	version := ""
 	if v := EngineVersion(); v != "unknown" {
 		version = " " + v
 	}
-	fmt.Fprintf(w, "\n%s\n  Hogsend%s is ready\n%s\n", line, version, line)
-	fmt.Fprintf(w, "  API            http://localhost:%d   (health: /v1/health)\n", cfg.Port)
+	if engine {
+		fmt.Fprintf(w, "\n%s\n  Hogsend%s is ready\n%s\n", line, version, line)
+		fmt.Fprintf(w, "  API            http://localhost:%d   (health: /v1/health)\n", cfg.Port)
+	} else {
+		fmt.Fprintf(w, "\n%s\n  Hogsend%s services are ready\n%s\n", line, version, line)
+		fmt.Fprintf(w, "  API, worker    task dev:api, task dev:worker   (hogsend dev api|worker; API on :%d)\n", cfg.Port)
+	}
 	if s.OwnTemporal {
 		fmt.Fprintf(w, "  Temporal UI    http://localhost:%d   (namespace %s)\n", settings.Temporal.UIPort, settings.Temporal.Namespace)
 	}
@@ -253,7 +353,11 @@ func printBanner(w io.Writer, cfg *Config, settings *devstack.Settings, s *devst
 	} else {
 		fmt.Fprintf(w, "  Admin key      (this database already had keys; mint one with `hogsend keys mint`)\n")
 	}
-	fmt.Fprintf(w, "%s\n  Ctrl-C stops everything.\n\n", line)
+	if engine {
+		fmt.Fprintf(w, "%s\n  Ctrl-C stops everything.\n\n", line)
+	} else {
+		fmt.Fprintf(w, "%s\n  Ctrl-C stops the services.\n\n", line)
+	}
 }
 
 // redactURL hides the password of a DSN or SMTP URL.

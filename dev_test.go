@@ -2,6 +2,7 @@ package hogsend
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -94,4 +95,89 @@ func bufString(b *syncBuffer) string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.String()
+}
+
+// TestDevInParts runs `dev infra`, then `dev worker` and `dev api` on it as commands of their
+// own: they find the services, secret and port in the stack's env file, the API answers with
+// the key infra minted, the worker's heartbeat reaches health, and the file is gone once infra
+// stops.
+func TestDevInParts(t *testing.T) {
+	t.Parallel()
+	smtp, err := smtptest.Start(true)
+	require.NoError(t, err)
+	t.Cleanup(smtp.Close)
+	port, err := pglocal.FreePort()
+	require.NoError(t, err)
+	srv := workertest.Server(t)
+	dir := t.TempDir()
+	queue := workertest.TaskQueue(t)
+	env := map[string]string{
+		"DATABASE_URL":        schematest.EmptyDB(t),
+		"TEMPORAL_ADDRESS":    srv.GetFrontendHostPort(),
+		"TEMPORAL_NAMESPACE":  srv.GetDefaultNamespace(),
+		"TEMPORAL_TASK_QUEUE": queue,
+		"SMTP_URL":            smtp.URL(),
+		"PORT":                fmt.Sprint(port),
+		"HOGSEND_DEV_DIR":     dir,
+	}
+	// What the API's and the worker's shells have: no service addresses.
+	partEnv := map[string]string{"HOGSEND_DEV_DIR": dir, "TEMPORAL_NAMESPACE": srv.GetDefaultNamespace(), "TEMPORAL_TASK_QUEUE": queue}
+
+	var out, errs syncBuffer
+	require.Equal(t, 1, Run(context.Background(), []string{"hogsend", "dev", "api"}, &out, &errs, &Options{LookupEnv: envOf(partEnv)}))
+	require.Contains(t, bufString(&errs), "no dev stack is running in "+dir+"/: start one with `task dev:infra`")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type part struct {
+		name           string
+		stdout, stderr *syncBuffer
+		exit           chan int
+	}
+	start := func(name string, env map[string]string) part {
+		p := part{name: name, stdout: &syncBuffer{}, stderr: &syncBuffer{}, exit: make(chan int, 1)}
+		go func() {
+			p.exit <- Run(ctx, []string{"hogsend", "dev", name}, p.stdout, p.stderr, &Options{LookupEnv: envOf(env)})
+		}()
+		return p
+	}
+	infra := start("infra", env)
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(bufString(infra.stdout), "Ctrl-C stops the services") {
+		require.True(t, time.Now().Before(deadline), "infra not ready within 60 s:\n%s\n%s", bufString(infra.stdout), bufString(infra.stderr))
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.Contains(t, bufString(infra.stdout), "[5/5] migrations … ")
+	require.NotContains(t, bufString(infra.stdout), "round trip")
+	require.Contains(t, readFile(t, filepath.Join(dir, "dev.env")), "PORT="+fmt.Sprint(port)+"\n")
+	key := strings.TrimSpace(readFile(t, filepath.Join(dir, "admin-key")))
+	require.Contains(t, bufString(infra.stdout), "Admin key      "+key)
+
+	parts := []part{start("worker", partEnv), start("api", partEnv)}
+	url := "http://localhost:" + fmt.Sprint(port) + "/v1/health"
+	for worker := ""; worker != "up"; {
+		require.True(t, time.Now().Before(deadline.Add(30*time.Second)), "worker not up:\n%s\n%s", bufString(parts[0].stderr), bufString(parts[1].stderr))
+		time.Sleep(100 * time.Millisecond)
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			continue // the API is not listening yet
+		}
+		var body map[string]any
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+		res.Body.Close()
+		worker = component(body, "worker")
+	}
+
+	cancel()
+	for _, p := range append(parts, infra) {
+		select {
+		case code := <-p.exit:
+			require.Equal(t, 0, code, "%s: %s", p.name, bufString(p.stderr))
+		case <-time.After(30 * time.Second):
+			t.Fatalf("dev %s did not stop within 30 s", p.name)
+		}
+	}
+	require.NoFileExists(t, filepath.Join(dir, "dev.env"))
 }

@@ -28,8 +28,10 @@ const usage = `Usage: %[1]s <command> [flags]
 Commands:
   serve                 run the HTTP API (PORT, default 3002)
   worker                run the Temporal worker
-  dev                   run everything locally: Temporal dev server + Web UI, Postgres,
-                        Mailpit, migrations, API and worker
+  dev [infra|api|worker]
+                        run everything locally: Temporal dev server + Web UI, Postgres,
+                        Mailpit, migrations, API and worker; or in parts: the services
+                        (infra), then the API and the worker on them
   migrate [up|status|stamp] [--json]
                         apply or inspect the engine and client migration tracks
   keys mint --name N [--scopes read,ingest] [--expires RFC3339] [--json]
