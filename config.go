@@ -293,6 +293,8 @@ var configVars = []configVar{
 		func(c *Config, v string) error { return millis(&c.Webhooks.Settings.BaseDelay, v) }},
 	{"OUTBOUND_WEBHOOK_MAX_DELAY_MS", "21600000", "Retry backoff cap.", nil,
 		func(c *Config, v string) error { return millis(&c.Webhooks.Settings.MaxDelay, v) }},
+	{"OUTBOUND_WEBHOOK_BLOCK_PRIVATE_NETWORKS", "false", "true refuses deliveries to loopback, private, link-local, CGNAT and unspecified addresses, checked at connect time (redirects and DNS rebinding included); a refusal is retried like a network error.", nil,
+		func(c *Config, v string) error { return boolean(&c.Webhooks.Settings.BlockPrivateNetworks, v) }},
 	{"OUTBOUND_WEBHOOK_STUCK_AFTER_MS", "300000", "A delivery sending for this long (its attempt died) is re-driven by the sweeper.", nil,
 		func(c *Config, v string) error { return millis(&c.Webhooks.StuckAfter, v) }},
 	{"OUTBOUND_WEBHOOK_REAPER_CRON", "*/1 * * * *", "Cron (5 fields, UTC) of the webhook sweeper, which re-drives deliveries whose first attempt or retries were lost.", nil,

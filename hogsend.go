@@ -232,7 +232,9 @@ func New(ctx context.Context, cfg *Config, opts *Options, logger *slog.Logger) (
 	d := &outbox.Dispatcher{DB: pool, Logger: logger}
 	outbox.RegisterTemporal(d, tc, cfg.Temporal.TaskQueue)
 	// First attempts of new deliveries run here; only a delivery that must be retried becomes a workflow.
-	sender := &outbound.Sender{DB: pool, Settings: cfg.Webhooks.Settings}
+	settings := cfg.Webhooks.Settings
+	settings.UserAgent = "Hogsend-Webhooks/" + EngineVersion()
+	sender := &outbound.Sender{DB: pool, Settings: settings}
 	deliverer := &outbound.Deliverer{Sender: sender, Outbox: d, Logger: logger}
 	outbound.Register(d, pool, deliverer)
 	d.Followers = []outbox.Kicker{deliverer} // emits insert their deliveries in the producer's transaction

@@ -9,9 +9,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	svix "github.com/svix/svix-webhooks/go"
@@ -27,6 +30,10 @@ type Settings struct {
 	Timeout     time.Duration // per attempt: connect, headers and body (default 15 s)
 	BaseDelay   time.Duration // backoff base (default 5 s)
 	MaxDelay    time.Duration // backoff cap (default 6 h)
+	// BlockPrivateNetworks refuses, at connect time, loopback, private, link-local, CGNAT and
+	// unspecified addresses (whatever a name resolves to, redirects included).
+	BlockPrivateNetworks bool
+	UserAgent            string // default "Hogsend-Webhooks"
 }
 
 func (s Settings) maxAttempts() int         { return cmp.Or(s.MaxAttempts, 8) }
@@ -47,7 +54,7 @@ func (s Settings) Backoff(n int) time.Duration {
 // error.
 type Sender struct {
 	DB       store.DBTX
-	Client   *http.Client // nil = one with connection reuse
+	Client   *http.Client // nil = one with connection reuse (guarded per Settings)
 	Settings Settings
 
 	once   sync.Once
@@ -87,8 +94,46 @@ const (
 // Outcome is what an attempt did; a pending delivery says when it is due.
 type Outcome = contract.DeliveryOutcome
 
-// defaultClient reuses connections across attempts; timeouts are per request.
-var defaultClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}}
+// The clients of attempts reuse connections; timeouts are per request. No proxy: the guard
+// must see the receiver's own address.
+var (
+	defaultClient = newClient(nil)
+	guardedClient = newClient(refusePrivate)
+)
+
+func newClient(control func(network, address string, c syscall.RawConn) error) *http.Client {
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: control}
+	return &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 64,
+		IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second}}
+}
+
+// cgnat is the carrier-grade NAT range (RFC 6598), private in all but name.
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// refusePrivate is a dialer control: it runs on the address about to be connected, after
+// resolution, so neither DNS rebinding nor a redirect gets past it.
+func refusePrivate(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("refused to connect to %s: %w", address, err)
+	}
+	ip := ap.Addr().Unmap()
+	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || cgnat.Contains(ip) {
+		return fmt.Errorf("refused to connect to %s: a private address (OUTBOUND_WEBHOOK_BLOCK_PRIVATE_NETWORKS)", ip)
+	}
+	return nil
+}
+
+// client is the HTTP client of attempts.
+func (s *Sender) client() *http.Client {
+	switch {
+	case s.Client != nil:
+		return s.Client
+	case s.Settings.BlockPrivateNetworks:
+		return guardedClient
+	}
+	return defaultClient
+}
 
 // Attempt makes one attempt of a delivery if it is due; one not yet due is answered pending
 // with its time, untouched.
@@ -166,11 +211,11 @@ func (s *Sender) post(ctx context.Context, d store.Delivery, e store.Endpoint) (
 		return store.AttemptResult{LastError: err.Error()}, false
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", cmp.Or(s.Settings.UserAgent, "Hogsend-Webhooks"))
 	req.Header.Set("Webhook-Id", d.WebhookID)
 	req.Header.Set("Webhook-Timestamp", strconv.FormatInt(now.Unix(), 10))
 	req.Header.Set("Webhook-Signature", sig)
-	client := cmp.Or(s.Client, defaultClient)
-	res, err := client.Do(req)
+	res, err := s.client().Do(req)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return store.AttemptResult{LastError: fmt.Sprintf("Timeout after %dms", s.Settings.timeout().Milliseconds())}, true

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -113,6 +114,7 @@ func TestADeliveryIsSignedAndRecorded(t *testing.T) {
 	h := rcv.headers[0]
 	require.Equal(t, "msg_test", h.Get("Webhook-Id"))
 	require.Equal(t, "application/json", h.Get("Content-Type"))
+	require.Equal(t, "Hogsend-Webhooks", h.Get("User-Agent"))
 	require.Empty(t, h.Get("Svix-Id"))
 	// The body is the stored envelope in Postgres's key order, compact.
 	var stored []byte
@@ -199,6 +201,24 @@ func TestARefusalIsToleratedOnceAndAnUnreachableReceiverIsRetried(t *testing.T) 
 	require.Equal(t, outbound.Pending, out.Status)
 	_, _, _, lastErr := r.row(t, dead)
 	require.Contains(t, *lastErr, "connect")
+}
+
+func TestBlockingPrivateNetworksRefusesLocalReceiversAsARetryableError(t *testing.T) {
+	t.Parallel()
+	r := newDeliveryRig(t, outbound.Settings{BlockPrivateNetworks: true})
+	secret := newSecret(t)
+	rcv := newReceiver(t, secret)
+	ctx := context.Background()
+	// By address, and by a name that resolves to it: the check is on the address dialled.
+	for _, url := range []string{rcv.srv.URL, strings.Replace(rcv.srv.URL, "127.0.0.1", "localhost", 1)} {
+		_, id := r.delivery(t, url, secret)
+		out, err := r.sender.Attempt(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, outbound.Pending, out.Status, url)
+		_, _, _, lastErr := r.row(t, id)
+		require.Contains(t, *lastErr, "a private address (OUTBOUND_WEBHOOK_BLOCK_PRIVATE_NETWORKS)", url)
+	}
+	require.Empty(t, rcv.got, "nothing reached the receiver")
 }
 
 func TestDisablingAndRotatingTakeEffectAtTheNextAttempt(t *testing.T) {
