@@ -122,6 +122,59 @@ func Resolve(ctx context.Context, tx pgx.Tx, in Identity) (Resolution, error) {
 	}
 }
 
+// CreateNew creates, in a few statements for the whole set, the contacts of identities none of
+// whose keys is known: what Resolve does to each, one at a time, when it finds no contact. It
+// returns one entry per identity, nil where the identity must go through Resolve instead (no
+// key, a key already taken, or a key another identity of the set also has). Its locks are held
+// as Resolve's are, and taken in one statement in lock-id order.
+func CreateNew(ctx context.Context, tx pgx.Tx, in []Identity) ([]*store.Contact, error) {
+	ids := make([]Identity, len(in))
+	seen := map[Key]int{}
+	for i := range in {
+		ids[i] = in[i].Clean()
+		for _, k := range ids[i].Keys() {
+			seen[k]++
+		}
+	}
+	var cands []int
+	var locks []string
+	var keys []Key
+	for i, id := range ids {
+		if !id.Empty() && !slices.ContainsFunc(id.Keys(), func(k Key) bool { return seen[k] > 1 }) {
+			cands = append(cands, i)
+			locks, keys = append(locks, id.LockKeys()...), append(keys, id.Keys()...)
+		}
+	}
+	out := make([]*store.Contact, len(ids))
+	if len(cands) == 0 {
+		return out, nil
+	}
+	found, err := store.LockAndFindIdentities(ctx, tx, locks, keys)
+	if err != nil {
+		return nil, err
+	}
+	var fresh []int
+	var rows []store.NewContact
+	for _, i := range cands {
+		n := len(ids[i].Keys())
+		if !slices.ContainsFunc(found[:n], func(c *store.Contact) bool { return c != nil }) {
+			fresh, rows = append(fresh, i), append(rows, ids[i].asNew())
+		}
+		found = found[n:]
+	}
+	if len(rows) == 0 {
+		return out, nil
+	}
+	created, err := store.InsertContacts(ctx, tx, rows)
+	if err != nil {
+		return nil, fmt.Errorf("create contacts: %w", err)
+	}
+	for j, i := range fresh {
+		out[i] = &created[j]
+	}
+	return out, nil
+}
+
 // fillIn attaches the keys the contact lacks (a differing key is ignored), merges the patch and,
 // when the canonical key changed, moves the contact's history to the new key.
 func fillIn(ctx context.Context, tx pgx.Tx, c store.Contact, in Identity) (store.Contact, []store.ExitedRun, error) {

@@ -230,3 +230,57 @@ func TestAnUpsertBatchWhoseCommitWasLostCreatesEachContactOnce(t *testing.T) {
 	require.EqualValues(t, n, b.one(t, `SELECT count(*) FROM contacts WHERE id = ANY($1::uuid[])`, ids), "retried alone, each finds its contact")
 	require.EqualValues(t, n, b.one(t, `SELECT count(*) FROM webhook_deliveries`), "one contact.created each")
 }
+
+func TestABatchOfUpsertsCreatesItsNewPeopleTogetherAndResolvesTheRest(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	schematest.Subscribe(t, b.pool, "http://127.0.0.1:1/hook", "contact.created", "contact.updated")
+	known := b.upsert(t, contacts.Identity{UserID: "known", Email: "known@example.com"})
+	g := &ingest.GroupCommit{MaxWait: 300 * time.Millisecond, Committers: 1}
+	b.svc.EnableGroupCommit(g)
+	t.Cleanup(b.svc.Close)
+
+	ids := []contacts.Identity{
+		{UserID: "n1"},
+		{UserID: "n2", Email: " N2@Example.com", Patch: map[string]any{"plan": "pro", "gone": nil}},
+		{Email: "known@example.com", Patch: map[string]any{"x": 1}}, // an existing contact: updated
+		{UserID: "dup"}, {UserID: "dup"}, // one person twice in the batch: created once
+		{UserID: " "}, // no identity
+		{Email: "n3@example.com", UserID: "known"}, // a taken key: resolved, not created
+	}
+	res := make([]contacts.Resolution, len(ids))
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, in := range ids {
+		wg.Go(func() { res[i], errs[i] = b.svc.Upsert(context.Background(), in) })
+	}
+	wg.Wait()
+
+	for _, i := range []int{0, 1} {
+		require.NoError(t, errs[i])
+		require.True(t, res[i].Created, "%d", i)
+	}
+	require.Equal(t, "n2@example.com", *res[1].Contact.Email)
+	require.Equal(t, map[string]any{"plan": "pro"}, res[1].Contact.Properties)
+	require.NoError(t, errs[2])
+	require.False(t, res[2].Created)
+	require.Equal(t, known.Contact.ID, res[2].Contact.ID)
+	require.NoError(t, errs[3])
+	require.NoError(t, errs[4])
+	require.Equal(t, res[3].Contact.ID, res[4].Contact.ID)
+	require.True(t, res[3].Created != res[4].Created, "one of the two created it")
+	require.ErrorIs(t, errs[5], contacts.ErrNoIdentity)
+	require.NoError(t, errs[6])
+	require.Equal(t, known.Contact.ID, res[6].Contact.ID, "linked to the holder of the user id")
+
+	require.EqualValues(t, 4, b.one(t, `SELECT count(*) FROM contacts`))
+	require.EqualValues(t, 4, b.one(t, `SELECT count(*) FROM webhook_deliveries WHERE event_type = 'contact.created'`),
+		"known, n1, n2, dup: one each")
+	require.EqualValues(t, 1, b.one(t, `SELECT count(*) FROM webhook_deliveries WHERE event_type = 'contact.updated'`))
+	var data map[string]any
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT payload->'data' FROM webhook_deliveries
+		WHERE event_type = 'contact.created' AND payload->'data'->>'externalId' = 'n2'`).Scan(&data))
+	require.Equal(t, res[1].Contact.ID, data["id"])
+	require.Equal(t, "n2@example.com", data["email"])
+	require.Equal(t, map[string]any{"plan": "pro"}, data["properties"])
+}

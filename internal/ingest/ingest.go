@@ -343,13 +343,32 @@ type upserted struct {
 	err error
 }
 
-// upsertBatch resolves identities in one transaction. Unlike an event, an upsert has nothing
-// of its own to undo (Resolve refuses an empty identity before it writes), so there are no
-// savepoints: any other error fails the batch and each item runs alone.
+// upsertBatch resolves identities in one transaction: the new people of the batch together in
+// a few statements (contacts.CreateNew, one fan-out of their contact.created), the others one
+// at a time. Unlike an event, an upsert has nothing of its own to undo (Resolve refuses an
+// empty identity before it writes), so there are no savepoints: any other error fails the batch
+// and each item runs alone.
 func (s *Service) upsertBatch(ctx context.Context, ids []contacts.Identity) ([]upserted, error) {
 	out := make([]upserted, len(ids))
 	err := store.WithTx(ctx, s.DB, func(tx pgx.Tx) error {
+		created, err := contacts.CreateNew(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		var public []any
+		for i, c := range created {
+			if c != nil {
+				out[i].res = contacts.Resolution{Contact: *c, Created: true}
+				public = append(public, Public(*c))
+			}
+		}
+		if _, err := outbox.Append(ctx, tx, []outbox.Intent{outbound.EmitEach(outbound.ContactCreated, public, s.now())}); err != nil {
+			return err
+		}
 		for i, in := range ids {
+			if created[i] != nil {
+				continue
+			}
 			res, err := s.upsertTx(ctx, tx, in)
 			if err != nil && !errors.Is(err, contacts.ErrNoIdentity) {
 				return err

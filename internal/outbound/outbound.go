@@ -5,6 +5,7 @@
 package outbound
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"time"
@@ -54,26 +55,46 @@ type emitPayload struct {
 // deliveries there and then (the deliverer, kicked with the dispatcher, sends them); encoded as
 // an outbox row, the dispatcher's handler fans it out.
 func Emit(eventType string, data any, dedupeKey string, now time.Time) outbox.Intent {
-	env := Envelope{ID: "msg_" + uuid.NewString(), Type: eventType, Timestamp: journey.Timestamp(now), Data: data}
-	p := emitPayload{Envelope: env, DedupeKey: dedupeKey}
+	p := newEmit(eventType, data, dedupeKey, now)
 	return outbox.Intent{Kind: KindEmit, Payload: p, Write: func(ctx context.Context, tx store.DBTX) error {
 		_, err := fanOut(ctx, tx, p)
 		return err
 	}}
 }
 
-// fanOut inserts one pending delivery per subscribed endpoint and returns how many.
-func fanOut(ctx context.Context, db store.DBTX, p emitPayload) (int, error) {
-	body, err := json.Marshal(p.Envelope)
-	if err != nil {
-		return 0, outbox.Permanent(err)
+// EmitEach is Emit of one event per data, without dedupe keys, fanned out in one statement. It
+// has no outbox row form: append it in a transaction.
+func EmitEach(eventType string, data []any, now time.Time) outbox.Intent {
+	ps := make([]emitPayload, len(data))
+	for i, d := range data {
+		ps[i] = newEmit(eventType, d, "", now)
 	}
-	// Without a producer key the message id dedupes, so a retried fan-out inserts nothing twice.
-	key := p.DedupeKey
-	if key == "" {
-		key = p.Envelope.ID
+	return outbox.Intent{Kind: KindEmit, Write: func(ctx context.Context, tx store.DBTX) error {
+		_, err := fanOut(ctx, tx, ps...)
+		return err
+	}}
+}
+
+func newEmit(eventType string, data any, dedupeKey string, now time.Time) emitPayload {
+	return emitPayload{Envelope: Envelope{ID: "msg_" + uuid.NewString(), Type: eventType, Timestamp: journey.Timestamp(now), Data: data},
+		DedupeKey: dedupeKey}
+}
+
+// fanOut inserts one pending delivery per event and subscribed endpoint and returns how many.
+func fanOut(ctx context.Context, db store.DBTX, ps ...emitPayload) (int, error) {
+	if len(ps) == 0 {
+		return 0, nil
 	}
-	ids, err := store.InsertDeliveries(ctx, db, p.Envelope.Type, p.Envelope.ID, &key, body)
+	events := make([]store.NewDelivery, len(ps))
+	for i, p := range ps {
+		body, err := json.Marshal(p.Envelope)
+		if err != nil {
+			return 0, outbox.Permanent(err)
+		}
+		// Without a producer key the message id dedupes, so a retried fan-out inserts nothing twice.
+		events[i] = store.NewDelivery{EventType: p.Envelope.Type, WebhookID: p.Envelope.ID, DedupeKey: cmp.Or(p.DedupeKey, p.Envelope.ID), Envelope: body}
+	}
+	ids, err := store.InsertDeliveries(ctx, db, events)
 	return len(ids), err
 }
 

@@ -34,6 +34,9 @@ type Intent struct {
 func Rows(intents []Intent) ([]store.OutboxRow, error) {
 	rows := make([]store.OutboxRow, len(intents))
 	for i, in := range intents {
+		if in.Payload == nil && in.Write != nil {
+			return nil, fmt.Errorf("a %s intent without a payload has no row form: append it in a transaction", in.Kind)
+		}
 		body, err := json.Marshal(in.Payload)
 		if err != nil {
 			return nil, fmt.Errorf("encode %s intent: %w", in.Kind, err)

@@ -163,13 +163,35 @@ type NewContact struct {
 
 // InsertContact creates a contact; null-valued properties are dropped.
 func InsertContact(ctx context.Context, db DBTX, n NewContact) (Contact, error) {
+	return scanContact(db.QueryRow(ctx, insertContactSQL, n.args()...))
+}
+
+// InsertContacts creates contacts as InsertContact does, in one round trip.
+func InsertContacts(ctx context.Context, tx pgx.Tx, ns []NewContact) ([]Contact, error) {
+	b := &pgx.Batch{}
+	out := make([]Contact, len(ns))
+	for i, n := range ns {
+		b.Queue(insertContactSQL, n.args()...).QueryRow(func(row pgx.Row) error {
+			var err error
+			out[i], err = scanContact(row)
+			return err
+		})
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, interpret(err)
+	}
+	return out, nil
+}
+
+const insertContactSQL = `INSERT INTO contacts (external_id, email, anonymous_id, properties)
+	VALUES ($1, $2, $3, jsonb_strip_nulls($4::jsonb)) RETURNING ` + contactColumns
+
+func (n NewContact) args() []any {
 	props := n.Properties
 	if props == nil {
 		props = map[string]any{}
 	}
-	return scanContact(db.QueryRow(ctx, `INSERT INTO contacts (external_id, email, anonymous_id, properties)
-		VALUES ($1, $2, $3, jsonb_strip_nulls($4::jsonb)) RETURNING `+contactColumns,
-		n.ExternalID, n.Email, n.AnonymousID, props))
+	return []any{n.ExternalID, n.Email, n.AnonymousID, props}
 }
 
 // FillContact sets the keys the contact lacks (never replacing one it has), merges the patch

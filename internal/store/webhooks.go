@@ -9,14 +9,25 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// InsertDeliveries fans one outbound event out to every enabled endpoint subscribed to its
-// type: one pending delivery row each, sharing webhookID. A dedupe key already delivered to an
-// endpoint is skipped there. It returns the new delivery ids.
-func InsertDeliveries(ctx context.Context, db DBTX, eventType, webhookID string, dedupeKey *string, envelope []byte) ([]string, error) {
+// NewDelivery is one outbound event to fan out.
+type NewDelivery struct {
+	EventType, WebhookID, DedupeKey string
+	Envelope                        []byte
+}
+
+// InsertDeliveries fans outbound events out, in one statement, to every enabled endpoint
+// subscribed to each one's type: one pending delivery per (event, endpoint); one whose dedupe
+// key the endpoint already has is skipped. It returns the new deliveries' ids.
+func InsertDeliveries(ctx context.Context, db DBTX, events []NewDelivery) ([]string, error) {
+	types, ids, keys, bodies := make([]string, len(events)), make([]string, len(events)), make([]string, len(events)), make([]string, len(events))
+	for i, e := range events {
+		types[i], ids[i], keys[i], bodies[i] = e.EventType, e.WebhookID, e.DedupeKey, string(e.Envelope)
+	}
 	rows, err := db.Query(ctx, `INSERT INTO webhook_deliveries (endpoint_id, webhook_id, event_type, dedupe_key, payload, status, next_retry_at)
-		SELECT id, $2, $1, $3, $4::jsonb, 'pending', now() FROM webhook_endpoints
-		WHERE NOT disabled AND organization_id IS NULL AND event_types @> jsonb_build_array($1::text)
-		ON CONFLICT (endpoint_id, dedupe_key) DO NOTHING RETURNING id::text`, eventType, webhookID, dedupeKey, string(envelope))
+		SELECT e.id, m.webhook_id, m.event_type, m.dedupe_key, m.payload::jsonb, 'pending', now()
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS m(event_type, webhook_id, dedupe_key, payload)
+		JOIN webhook_endpoints e ON NOT e.disabled AND e.organization_id IS NULL AND e.event_types @> jsonb_build_array(m.event_type)
+		ON CONFLICT (endpoint_id, dedupe_key) DO NOTHING RETURNING id::text`, types, ids, keys, bodies)
 	if err != nil {
 		return nil, err
 	}
