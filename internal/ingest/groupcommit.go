@@ -24,9 +24,9 @@ import (
 // their ids from the start, so one whose batch did commit after all is recognised and not stored
 // twice (an upsert run again finds its contact).
 type GroupCommit struct {
-	// MaxBatch is the most events one transaction takes. Defaults to 256.
+	// MaxBatch is the most events (or upserts) one transaction takes. Defaults to 256.
 	MaxBatch int
-	// MaxWait is how long the first event of a batch waits for more. Defaults to 2 ms.
+	// MaxWait is how long the first request of a batch waits for more. Defaults to 2 ms.
 	MaxWait time.Duration
 	// Committers is how many batches commit concurrently. Defaults to 2: fewer, larger batches
 	// measured best on 2 cores (see cmd/bench).
