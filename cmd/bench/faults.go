@@ -4,10 +4,11 @@ package main
 // from the database and the mail sink what was lost, duplicated or left stuck:
 //
 //	PostgreSQL (fsync on), the Temporal CLI dev server with a database file, an in-process SMTP
-//	sink, and the API and the worker as separate processes of this binary; four kinds of
-//	clients — keyed events (retried until acknowledged), keyless events (sent once), events
-//	that enrol a journey which sends at once (keyed, retried), transactional sends (keyed,
-//	retried) — while, on a timeline, the API is killed (-9) and restarted, the worker too,
+//	sink, a webhook receiver, and the API and the worker as separate processes of this binary;
+//	five kinds of clients — keyed events (retried until acknowledged), keyless events (sent
+//	once), events that enrol a journey which sends at once (keyed, retried), transactional
+//	sends (keyed, retried), contact upserts whose contact.created goes to the receiver
+//	(retried) — while, on a timeline, the API is killed (-9) and restarted, the worker too,
 //	PostgreSQL is stopped in immediate mode and restarted, and Temporal is stopped for 20 s.
 //
 // Every figure should be 0; the exit status is 1 when one is not.
@@ -48,10 +49,11 @@ const (
 	kindKeyless
 	kindEnrol
 	kindSend
+	kindUpsert
 	kinds
 )
 
-var kindNames = [kinds]string{"keyed events", "keyless events", "journey enrolments", "transactional sends"}
+var kindNames = [kinds]string{"keyed events", "keyless events", "journey enrolments", "transactional sends", "contact upserts"}
 
 // acks records what the engine acknowledged, by kind and sequence number.
 type acks struct {
@@ -105,6 +107,15 @@ func runFaults(load, settle time.Duration, clients int, perSecond float64) error
 		return err
 	}
 	defer r.sink.Close()
+	hooks, err := startHookSink(false)
+	if err != nil {
+		return err
+	}
+	defer hooks.srv.Close()
+	if _, err := setup.conn.Exec(ctx, `INSERT INTO webhook_endpoints (url, secret, secret_prefix, event_types)
+		VALUES ($1, $2, left($2, 12), '["contact.created"]')`, hooks.url, hooks.secret); err != nil {
+		return err
+	}
 	if r.tPort, err = pglocal.FreePort(); err != nil {
 		return err
 	}
@@ -116,7 +127,9 @@ func runFaults(load, settle time.Duration, clients int, perSecond float64) error
 		return err
 	}
 	r.env = []string{"TEMPORAL_ADDRESS=127.0.0.1:" + strconv.Itoa(r.tPort), "TEMPORAL_NAMESPACE=default",
-		"TEMPORAL_TASK_QUEUE=faults", "EMAIL_PROVIDER=smtp", "SMTP_URL=" + r.sink.URL(), "PORT=" + strconv.Itoa(r.apiPort)}
+		"TEMPORAL_TASK_QUEUE=faults", "EMAIL_PROVIDER=smtp", "SMTP_URL=" + r.sink.URL(), "PORT=" + strconv.Itoa(r.apiPort),
+		// A delivery whose attempt died with the API is re-driven within the settle time.
+		"OUTBOUND_WEBHOOK_STUCK_AFTER_MS=30000"}
 	if err := r.restart("api"); err != nil {
 		return err
 	}
@@ -230,9 +243,17 @@ func deliver(c *http.Client, base, token string, kind, seq int, stopped *atomic.
 	case kindSend:
 		path = "/v1/emails"
 		body = map[string]any{"to": fmt.Sprintf("t-%d@faults.test", seq), "template": "welcome", "idempotencyKey": fmt.Sprintf("ft-%d", seq)}
+	case kindUpsert:
+		path = "/v1/contacts"
+		body = map[string]any{"userId": fmt.Sprintf("u-%d", seq)}
 	}
 	for {
-		err := post(c, base+path, token, body)
+		var err error
+		if kind == kindUpsert {
+			err = put(c, base+path, token, body)
+		} else {
+			err = post(c, base+path, token, body)
+		}
 		if err == nil {
 			return true
 		}
@@ -305,10 +326,11 @@ type faultReport struct {
 	acked, lost, duplicated [kinds]int
 	redelivered             int // deliveries of one Message-ID beyond its first
 	stuckRuns, outbox, dead int
+	undelivered             int // webhook deliveries not delivered
 }
 
 func (f faultReport) settled() bool {
-	return f.stuckRuns == 0 && f.outbox == 0 && f.lost == [kinds]int{}
+	return f.stuckRuns == 0 && f.outbox == 0 && f.undelivered == 0 && f.lost == [kinds]int{}
 }
 
 func (f faultReport) clean() bool { return f.settled() && f.duplicated == [kinds]int{} && f.dead == 0 }
@@ -318,7 +340,8 @@ func (f faultReport) print(settling time.Duration) {
 	for k := range kinds {
 		fmt.Printf("%-22s %8d %6d %11d\n", kindNames[k], f.acked[k], f.lost[k], f.duplicated[k])
 	}
-	fmt.Printf("journey runs not completed: %d;  outbox rows undispatched: %d;  dead-lettered: %d\n", f.stuckRuns, f.outbox, f.dead)
+	fmt.Printf("journey runs not completed: %d;  outbox rows undispatched: %d;  webhooks undelivered: %d;  dead-lettered: %d\n",
+		f.stuckRuns, f.outbox, f.undelivered, f.dead)
 	fmt.Printf("repeat deliveries of one Message-ID (ambiguous outcomes retried as the same message): %d\n", f.redelivered)
 	verdict := "CLEAN: 0 lost, 0 duplicated, nothing stuck"
 	if !f.clean() {
@@ -386,6 +409,12 @@ func (r *faultRig) report(ctx context.Context, a *acks) (faultReport, error) {
 			}
 		}
 	}
+	// An upsert's effect is its contact's contact.created delivery: one row, delivered.
+	if stored[kindUpsert], qerr = counts(`SELECT substr(c.external_id, 3)::int, count(d.id) FROM contacts c
+		LEFT JOIN webhook_deliveries d ON d.event_type = 'contact.created' AND d.payload->'data'->>'id' = c.id::text
+		WHERE c.external_id LIKE 'u-%' GROUP BY 1`); qerr != nil {
+		return rep, qerr
+	}
 	a.mu.Lock()
 	for k := range kinds {
 		rep.acked[k] = len(a.seqs[k])
@@ -404,6 +433,7 @@ func (r *faultRig) report(ctx context.Context, a *acks) (faultReport, error) {
 	err = conn.QueryRow(ctx, `SELECT
 		(SELECT count(*) FROM journey_states WHERE journey_id = 'faults-send' AND status <> 'completed'),
 		(SELECT count(*) FROM outbox WHERE dispatched_at IS NULL),
-		(SELECT count(*) FROM dead_letter_queue)`).Scan(&rep.stuckRuns, &rep.outbox, &rep.dead)
+		(SELECT count(*) FROM dead_letter_queue),
+		(SELECT count(*) FROM webhook_deliveries WHERE status <> 'delivered')`).Scan(&rep.stuckRuns, &rep.outbox, &rep.dead, &rep.undelivered)
 	return rep, err
 }

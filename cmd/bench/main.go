@@ -285,8 +285,22 @@ func post(c *http.Client, url, token string, body any) error {
 	return postRaw(c, url, token, raw)
 }
 
+// put sends a PUT, which answers 200.
+func put(c *http.Client, url, token string, body any) error {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	return send(c, http.MethodPut, url, token, raw, http.StatusOK)
+}
+
+// postRaw sends a POST, which answers 202.
 func postRaw(c *http.Client, url, token string, raw []byte) error {
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(raw))
+	return send(c, http.MethodPost, url, token, raw, http.StatusAccepted)
+}
+
+func send(c *http.Client, method, url, token string, raw []byte, want int) error {
+	req, err := http.NewRequest(method, url, bytes.NewReader(raw))
 	if err != nil {
 		return err
 	}
@@ -298,7 +312,7 @@ func postRaw(c *http.Client, url, token string, raw []byte) error {
 	}
 	defer res.Body.Close()
 	_, _ = io.Copy(io.Discard, res.Body)
-	if res.StatusCode != http.StatusAccepted {
+	if res.StatusCode != want {
 		return fmt.Errorf("status %d", res.StatusCode)
 	}
 	return nil
