@@ -34,7 +34,7 @@ var builtinDevSettings []byte
 const devEngineSteps = 3
 
 // devEnvFile, in the state directory, holds the environment of a running `dev infra` stack,
-// which `dev api` and `dev worker` run on. It exists only while that stack runs.
+// which `dev api` and `dev worker` run on. The stack removes it when it stops.
 const devEnvFile = "dev.env"
 
 // dev runs the engine on this machine: everything in one process, or (part "infra") the
