@@ -112,8 +112,7 @@ func runFaults(load, settle time.Duration, clients int, perSecond float64) error
 		return err
 	}
 	defer hooks.srv.Close()
-	if _, err := setup.conn.Exec(ctx, `INSERT INTO webhook_endpoints (url, secret, secret_prefix, event_types)
-		VALUES ($1, $2, left($2, 12), '["contact.created"]')`, hooks.url, hooks.secret); err != nil {
+	if err := hooks.subscribe(ctx, setup.conn); err != nil {
 		return err
 	}
 	if r.tPort, err = pglocal.FreePort(); err != nil {
@@ -231,7 +230,7 @@ func runFaults(load, settle time.Duration, clients int, perSecond float64) error
 // requests are retried (a lost answer is safe to repeat) until acknowledged or the deadline;
 // a keyless event is sent once: repeating it after a lost answer could store it twice.
 func deliver(c *http.Client, base, token string, kind, seq int, stopped *atomic.Bool, deadline time.Time) bool {
-	path, body := "/v1/events", map[string]any{}
+	path, body, do := "/v1/events", map[string]any{}, post
 	switch kind {
 	case kindKeyed:
 		body = map[string]any{"name": "faults.keyed", "userId": fmt.Sprintf("k-%d", seq), "idempotencyKey": fmt.Sprintf("fk-%d", seq)}
@@ -244,16 +243,11 @@ func deliver(c *http.Client, base, token string, kind, seq int, stopped *atomic.
 		path = "/v1/emails"
 		body = map[string]any{"to": fmt.Sprintf("t-%d@faults.test", seq), "template": "welcome", "idempotencyKey": fmt.Sprintf("ft-%d", seq)}
 	case kindUpsert:
-		path = "/v1/contacts"
+		path, do = "/v1/contacts", put
 		body = map[string]any{"userId": fmt.Sprintf("u-%d", seq)}
 	}
 	for {
-		var err error
-		if kind == kindUpsert {
-			err = put(c, base+path, token, body)
-		} else {
-			err = post(c, base+path, token, body)
-		}
+		err := do(c, base+path, token, body)
 		if err == nil {
 			return true
 		}

@@ -31,6 +31,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	svix "github.com/svix/svix-webhooks/go"
 
 	"github.com/hogsend/hogsend/internal/pglocal"
@@ -68,6 +69,13 @@ func startHookSink(flaky bool) (*hookSink, error) {
 	s.srv = &http.Server{Handler: s}
 	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
+}
+
+// subscribe makes the receiver the endpoint of contact.created.
+func (s *hookSink) subscribe(ctx context.Context, conn *pgx.Conn) error {
+	_, err := conn.Exec(ctx, `INSERT INTO webhook_endpoints (url, secret, secret_prefix, event_types)
+		VALUES ($1, $2, left($2, 12), '["contact.created"]')`, s.url, s.secret)
+	return err
 }
 
 func (s *hookSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -154,8 +162,7 @@ func runWebhooks(events, concurrency int) error {
 	}
 	env := []string{"TEMPORAL_ADDRESS=" + addr, "TEMPORAL_NAMESPACE=default", "TEMPORAL_TASK_QUEUE=webhooks-bench",
 		"PORT=" + strconv.Itoa(port), "OUTBOUND_WEBHOOK_BASE_DELAY_MS=1000"}
-	if _, err := setup.conn.Exec(ctx, `INSERT INTO webhook_endpoints (url, secret, secret_prefix, event_types)
-		VALUES ($1, $2, left($2, 12), '["contact.created"]')`, sink.url, sink.secret); err != nil {
+	if err := sink.subscribe(ctx, setup.conn); err != nil {
 		return err
 	}
 	api, err := engineCmd(setup.dsn, "serve", env...)
